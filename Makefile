@@ -1,0 +1,65 @@
+# pgrelay — the two commands a new user needs are `make demo` and `make test`.
+# Every target installs what it needs: Node 24 (npm registry) when the system node is older than 22,
+# npm dependencies, PostgreSQL and kcat (Debian), Kafka jars (Maven Central). Downloads are cached in
+# $(PGRELAY_CACHE) so clean checkouts and repeated runs reuse them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+export PGRELAY_CACHE ?= $(HOME)/.cache/pgrelay
+KAFKA_VERSION ?= 3.9.2
+NODE_BIN := $(shell scripts/toolchain.sh node-bin)
+export PATH := $(NODE_BIN):$(PATH)
+# Native addons build against the runtime's own headers, not the system's (~/.npmrc may say /usr).
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+NODE_VERSION := $(shell $(NODE_BIN)/node -p process.versions.node)
+DEBS := postgresql kcat prometheus
+TEST_ENV = PGRELAY_KAFKA_LIBS="$$(scripts/toolchain.sh kafka-libs $(KAFKA_VERSION))" PGRELAY_KAFKA_VERSION=$(KAFKA_VERSION)
+TESTS ?= 'dist/test/**/*.test.js'
+
+.PHONY: build deps debs lint test test-unit demo bench deb rpm packages clean distclean help
+
+help:
+	@echo "make build    compile TypeScript into dist/ (installs Node 24 and npm deps when missing)"
+	@echo "make demo     throwaway PostgreSQL + Kafka + pgrelay; rows become Kafka messages"
+	@echo "make test     unit and integration tests against real PostgreSQL and Kafka"
+	@echo "make bench    throughput, latency and memory figures next to their baselines"
+	@echo "make deb rpm  packages under packaging/build/"
+
+node_modules/.installed-$(NODE_VERSION): package.json package-lock.json
+	rm -f node_modules/.installed-*
+	npm ci --no-audit --no-fund
+	node -e "require('better-sqlite3')(':memory:').close()"
+	touch $@
+
+deps: node_modules/.installed-$(NODE_VERSION)
+	mkdir -p .tools && ln -sfn "$(NODE_BIN)/node" .tools/node
+
+debs:
+	scripts/toolchain.sh debs $(DEBS)
+
+build: deps
+	npx tsc -p tsconfig.json
+
+lint: deps
+	npx eslint .
+	npx prettier --check .
+
+test-unit: build
+	node --test --test-reporter=spec 'dist/test/unit/**/*.test.js'
+
+test: build lint debs
+	$(TEST_ENV) node dist/test/harness/run.js -- node --test --test-reporter=spec --test-concurrency=1 $(TESTS)
+
+demo: build debs
+	$(TEST_ENV) node dist/test/harness/demo.js
+
+bench: build debs
+	$(TEST_ENV) node dist/test/harness/run.js -- node dist/bench/run.js
+
+clean:
+	rm -rf dist packaging/build .tools
+
+distclean: clean
+	rm -rf node_modules

@@ -1,0 +1,21 @@
+import type { Handler, SinkRecord } from '../../src/core/handler.js';
+import type { RelayEvent } from '../../src/core/event.js';
+
+/**
+ * The event as JSON (README "Event format"), keyed by its `key` as JSON so every change of a row
+ * lands on one partition. Raw relayed messages keep their bytes, key and headers.
+ */
+export function createPassthrough(): Handler {
+  return { name: 'passthrough', process: (events) => events.map(encodeEvent) };
+}
+
+export function encodeEvent(event: RelayEvent): SinkRecord {
+  if (event.action === 'raw') {
+    return { key: event.key, value: event.payload, headers: event.headers, origin: event };
+  }
+  return {
+    key: event.key === null ? null : JSON.stringify(event.key),
+    value: JSON.stringify(event),
+    origin: event,
+  };
+}

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { Handler, SinkRecord } from '../../src/core/handler.js';
+import type { ChangeEvent } from '../../src/core/event.js';
+import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
+import { encodeEvent } from '../passthrough/handler.js';
+
+/** psql-streamer's event shape (README "Migrating from psql-streamer"). */
+export interface PsqlStreamerEvent {
+  Host: string;
+  Database: string;
+  Table: string;
+  Action: string;
+  WALPosition: number;
+  Timestamp: string;
+  UUID: string;
+  Columns: Record<string, unknown>;
+}
+
+/**
+ * Emits psql-streamer's event JSON so its consumers keep working. Unlike psql-streamer, the key is
+ * the row's key (a row's changes stay on one partition, in order), and the UUID is derived from
+ * the event id, so a redelivered event carries the same UUID.
+ */
+export function createPsqlStreamer(): Handler {
+  return {
+    name: 'psql-streamer',
+    process: (events) => events.map((event) => (event.action === 'raw' ? encodeEvent(event) : encode(event))),
+  };
+}
+
+function encode(event: ChangeEvent): SinkRecord {
+  const value: PsqlStreamerEvent = {
+    Host: event.host,
+    Database: event.database,
+    Table: event.table ?? '',
+    Action: event.action,
+    WALPosition: Number(lsnToBigInt(event.lsn)),
+    Timestamp: event.commit_time ?? new Date().toISOString(),
+    UUID: uuidFromId(event.id),
+    Columns: (event.action === 'delete' ? (event.old ?? event.key) : event.columns) ?? {},
+  };
+  return {
+    key: event.key === null ? null : JSON.stringify(event.key),
+    value: JSON.stringify(value),
+    origin: event,
+  };
+}
+
+/** A name-based (version 5 layout) UUID of the event id. */
+export function uuidFromId(id: string): string {
+  const hash = createHash('sha1').update('pgrelay:').update(id).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,48 @@
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { VERSION } from '../version.js';
+import { parse } from './args.js';
+import { COMMANDS } from './commands.js';
+
+const USAGE = `pgrelay ${VERSION}: streams PostgreSQL and Kafka changes into Kafka
+
+Usage: pgrelay COMMAND [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(14)}${c.summary}`).join('\n')}
+
+Run "pgrelay COMMAND --help" for a command's options.
+Exit status: 0 ok, 1 runtime failure, 2 bad config or usage.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') return main(['version']);
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) throw new ConfigError(`unknown command "${name}"\n\n${USAGE}`);
+  const { values, positionals } = parse(command, rest);
+  if (values.help) {
+    process.stdout.write(command.usage + '\n');
+    return 0;
+  }
+  return command.run(values, positionals);
+}
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(
+    `pgrelay: unexpected error: ${errorMessage(reason)}\n${(reason as Error)?.stack ?? ''}\n`,
+  );
+  process.exit(1);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`pgrelay: ${errorMessage(error)}\n`);
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
+  },
+);

@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TomlError, parse } from 'smol-toml';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { interpolate } from './interpolate.js';
+import { describeIssue, formatPath } from './issues.js';
+import { BUILTIN_HANDLERS, type Config, configSchema } from './schema.js';
+
+const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * Reads, interpolates and validates a config file. Every problem found is reported at once, each
+ * naming the file and the key path (or line and column for TOML syntax errors); nothing starts
+ * unless the whole file is valid.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(error);
+    throw new ConfigError(`${file}: cannot read config: ${reason}`);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw new ConfigError(`${file}:${error.line}:${error.column}: TOML syntax error: ${reason}`);
+    }
+    throw error;
+  }
+  const input = interpolate(raw, env, (keyPath) => `${file}: ${formatPath(keyPath)}`);
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.flatMap((issue) => describeIssue(issue, input, configSchema));
+    throw new ConfigError(lines.map((line) => `${file}: ${line}`).join('\n'));
+  }
+  const config: Config = { ...result.data, file };
+  const problems = crossCheck(config);
+  if (problems.length > 0) throw new ConfigError(problems.map((line) => `${file}: ${line}`).join('\n'));
+  return resolvePaths(config, path.dirname(path.resolve(file)));
+}
+
+/** Wiring and naming rules a schema cannot express. */
+function crossCheck(config: Config): string[] {
+  const problems: string[] = [];
+  const sources = Object.keys(config.sources);
+  const sinks = Object.keys(config.sinks);
+  for (const [section, names] of [
+    ['sources', sources],
+    ['sinks', sinks],
+    ['handlers', Object.keys(config.handlers)],
+  ] as const) {
+    for (const name of names) {
+      if (!COMPONENT_NAME.test(name)) {
+        problems.push(
+          `${formatPath([section, name])}: names use letters, digits, "_", "." and "-", starting with a letter or digit`,
+        );
+      }
+    }
+  }
+  for (const name of sources.filter((n) => sinks.includes(n))) {
+    problems.push(
+      `${formatPath(['sinks', name])}: duplicate name "${name}": a source has it already (names address components in /status and /debug)`,
+    );
+  }
+  if (sources.length === 0) problems.push('sources: no source is configured');
+  if (sinks.length === 0) problems.push('sinks: no sink is configured');
+
+  const fed = new Set<string>();
+  for (const [sinkName, sink] of Object.entries(config.sinks)) {
+    const seen = new Set<string>();
+    sink.sources.forEach((source, i) => {
+      const at = formatPath(['sinks', sinkName, 'sources', i]);
+      if (!(source in config.sources)) {
+        problems.push(`${at}: unknown source "${source}"${known(sources)}`);
+      } else if (seen.has(source)) {
+        problems.push(`${at}: source "${source}" is listed twice`);
+      }
+      seen.add(source);
+      fed.add(source);
+    });
+    sink.handlers.forEach((handler, i) => {
+      if (!(handler in config.handlers) && !(BUILTIN_HANDLERS as readonly string[]).includes(handler)) {
+        problems.push(
+          `${formatPath(['sinks', sinkName, 'handlers', i])}: unknown handler "${handler}"${known([...BUILTIN_HANDLERS, ...Object.keys(config.handlers)])}`,
+        );
+      }
+    });
+  }
+  for (const source of sources.filter((n) => !fed.has(n))) {
+    problems.push(
+      `${formatPath(['sources', source])}: no sink reads from this source (list it in a sink's sources)`,
+    );
+  }
+
+  const slots = new Map<string, string>();
+  for (const [name, source] of Object.entries(config.sources)) {
+    if (source.type !== 'postgres') continue;
+    const slot = `${source.dsn}\u0000${source.slot ?? defaultSlot(name)}`;
+    const other = slots.get(slot);
+    if (other !== undefined) {
+      problems.push(
+        `${formatPath(['sources', name, 'slot'])}: sources "${other}" and "${name}" would share one replication slot`,
+      );
+    }
+    slots.set(slot, name);
+  }
+  return problems;
+}
+
+function known(names: readonly string[]): string {
+  return names.length === 0 ? '' : ` (known: ${names.map((n) => `"${n}"`).join(', ')})`;
+}
+
+/** A source's replication slot when `slot` is not set: pgrelay_<name>, in the characters slots allow. */
+export function defaultSlot(sourceName: string): string {
+  return `pgrelay_${sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** Relative file paths in the config start at the config file's directory, not the working directory. */
+function resolvePaths(config: Config, base: string): Config {
+  const resolve = (p: string) => path.resolve(base, p);
+  config.state.path = resolve(config.state.path);
+  for (const handler of Object.values(config.handlers)) {
+    if (handler.type === 'module') handler.path = resolve(handler.path);
+  }
+  for (const component of [...Object.values(config.sources), ...Object.values(config.sinks)]) {
+    if (!('tls' in component) || component.tls === undefined) continue;
+    const tls = component.tls;
+    if (tls.ca_file !== undefined) tls.ca_file = resolve(tls.ca_file);
+    if (tls.cert_file !== undefined) tls.cert_file = resolve(tls.cert_file);
+    if (tls.key_file !== undefined) tls.key_file = resolve(tls.key_file);
+  }
+  return config;
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { enrichSchema } from '../../plugins/enrich/config.js';
+import { moduleSchema } from '../../plugins/module/config.js';
+import { passthroughSchema } from '../../plugins/passthrough/config.js';
+import { psqlStreamerSchema } from '../../plugins/psql-streamer/config.js';
+import { kafkaSinkSchema } from '../sinks/kafka/config.js';
+import { stubSinkSchema } from '../sinks/stub/config.js';
+import { kafkaSourceSchema } from '../sources/kafka/config.js';
+import { postgresSourceSchema } from '../sources/postgres/config.js';
+import { address, duration, optionalDuration } from './types.js';
+
+/** Handler types usable by name in a sink's `handlers` without a [handlers.x] table. */
+export const BUILTIN_HANDLERS = ['passthrough', 'psql-streamer'] as const;
+
+export const sourceSchema = z.discriminatedUnion('type', [postgresSourceSchema, kafkaSourceSchema]);
+export const sinkSchema = z.discriminatedUnion('type', [kafkaSinkSchema, stubSinkSchema]);
+export const handlerSchema = z.discriminatedUnion('type', [
+  passthroughSchema,
+  psqlStreamerSchema,
+  enrichSchema,
+  moduleSchema,
+]);
+
+export const configSchema = z.strictObject({
+  http: z
+    .strictObject({
+      /** host:port, or "off". */
+      listen: z.union([z.literal('off'), address]).prefault('127.0.0.1:9187'),
+    })
+    .prefault({}),
+  state: z.strictObject({ path: z.string().min(1) }).prefault({ path: '/var/lib/pgrelay/state.db' }),
+  log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).prefault('info') }).prefault({}),
+  /** How long SIGTERM/SIGINT may take to flush in-flight batches and store positions. */
+  shutdown_timeout: duration('30s'),
+  /** How often a summary of every component's counters is logged. */
+  stats_interval: optionalDuration('60s'),
+  sources: z.record(z.string(), sourceSchema).prefault({}),
+  handlers: z.record(z.string(), handlerSchema).prefault({}),
+  sinks: z.record(z.string(), sinkSchema).prefault({}),
+});
+
+export type Config = z.output<typeof configSchema> & { file: string };
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type SinkConfig = z.output<typeof sinkSchema>;
+export type HandlerConfig = z.output<typeof handlerSchema>;

@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { errorCode, errorMessage } from './errors.js';
+
+export type ComponentState = 'starting' | 'running' | 'retrying' | 'failed' | 'stopped';
+export type ComponentRole = 'source' | 'sink';
+
+export interface ComponentError {
+  message: string;
+  code: string | null;
+  at: string;
+}
+
+/** How far a component is behind its input; which fields apply depends on the kind. */
+export interface Lag {
+  /** PostgreSQL: server WAL end minus the delivered position. */
+  bytes?: number;
+  /** Age of the oldest change not yet delivered. */
+  seconds?: number;
+  /** Kafka: messages between the committed offsets and the partitions' ends. */
+  messages?: number;
+}
+
+/** A component's state as /status reports it. */
+export class Health {
+  state: ComponentState = 'starting';
+  since = new Date().toISOString();
+  lastError: ComponentError | null = null;
+  position: string | null = null;
+  lag: Lag | null = null;
+  /** Kind-specific details (snapshot progress, partitions...). */
+  details: Record<string, unknown> = {};
+
+  set(state: ComponentState, error?: unknown): void {
+    if (state !== this.state) {
+      this.state = state;
+      this.since = new Date().toISOString();
+    }
+    if (error !== undefined) {
+      this.lastError = {
+        message: errorMessage(error),
+        code: errorCode(error) ?? null,
+        at: new Date().toISOString(),
+      };
+    }
+  }
+
+  get healthy(): boolean {
+    return this.state === 'running';
+  }
+}
+
+/** Counters /stats and /metrics report. Only ever increase. */
+export class Stats {
+  eventsIn = 0;
+  eventsOut = 0;
+  batches = 0;
+  errors = 0;
+  bytes = 0;
+  /** Events deliberately not delivered (unmapped tables, filtered by a handler), by reason. */
+  dropped: Record<string, number> = {};
+
+  drop(reason: string, count = 1): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + count;
+  }
+}
+
+/** What sources and sinks have in common: a name, a kind, health, counters and a debug switch. */
+export abstract class Component {
+  readonly health = new Health();
+  readonly stats = new Stats();
+  private debugOn = false;
+
+  protected constructor(
+    readonly role: ComponentRole,
+    readonly name: string,
+    readonly type: string,
+    readonly log: Logger,
+    private readonly baseLevel: string,
+  ) {}
+
+  /** Per-event debug logging, switched by /debug/on|off. */
+  get debug(): boolean {
+    return this.debugOn;
+  }
+
+  set debug(on: boolean) {
+    this.debugOn = on;
+    this.log.level = on ? 'debug' : this.baseLevel;
+  }
+
+  protected fail(error: unknown): void {
+    this.stats.errors++;
+    this.health.set('failed', error);
+    this.log.error({ err: error }, `${this.role} ${this.name} failed: ${errorMessage(error)}`);
+  }
+
+  protected retrying(error: unknown, delayMs: number): void {
+    this.stats.errors++;
+    this.health.set('retrying', error);
+    this.log.warn(
+      { err: error, retryInMs: delayMs },
+      `${this.role} ${this.name}: ${errorMessage(error)}; retrying`,
+    );
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The change event: pgrelay's public contract (README "Event format"). Sources produce it, handlers
+ * reshape it, sinks serialise it.
+ */
+
+/** A column value after type mapping (see README "Value mapping"): JSON-safe and lossless. */
+export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
+
+export type Row = Record<string, Value>;
+
+export type ChangeAction = 'insert' | 'update' | 'delete' | 'truncate' | 'message' | 'snapshot';
+
+export interface ChangeEvent {
+  /** Unique and stable per event: `<commit lsn>:<sequence in transaction>`, so consumers can drop duplicates. */
+  id: string;
+  source: string;
+  host: string;
+  database: string;
+  schema: string | null;
+  table: string | null;
+  action: ChangeAction;
+  /** The transaction's commit LSN, `X/Y`. */
+  lsn: string;
+  xid: number | null;
+  /** Commit timestamp, ISO 8601 with microseconds, UTC. */
+  commit_time: string | null;
+  key: Row | null;
+  columns: Row | null;
+  old: Row | null;
+  /** Columns whose unchanged TOAST value the server did not send and pgrelay could not fill in. */
+  unchanged_toast: string[];
+}
+
+/** A Kafka message relayed untouched (Kafka source with `format = "raw"`). */
+export interface RawEvent {
+  action: 'raw';
+  source: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  payload: Buffer | null;
+  headers: Record<string, Buffer>;
+  timestamp: string;
+}
+
+export type RelayEvent = ChangeEvent | RawEvent;
+
+export function isRaw(event: RelayEvent): event is RawEvent {
+  return event.action === 'raw';
+}
+
+/** What topic maps match against: `schema.table` for changes, the source topic for raw messages. */
+export function routingName(event: RelayEvent): string {
+  if (isRaw(event)) return event.topic;
+  return event.schema === null ? (event.table ?? '') : `${event.schema}.${event.table ?? ''}`;
+}

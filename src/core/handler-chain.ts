@@ -1,0 +1,118 @@
+import type { RelayEvent } from './event.js';
+import {
+  type Handler,
+  type HandlerContext,
+  type HandlerOutput,
+  type SinkRecord,
+  HandlerError,
+  isEvent,
+} from './handler.js';
+
+/**
+ * Runs a sink's handlers in order. Each handler sees the events that reach it, in runs of consecutive
+ * events, so records produced earlier keep their place and a row's changes keep their order. Events
+ * left after the last handler are encoded by the final handler (passthrough).
+ */
+export class HandlerChain {
+  constructor(
+    private readonly handlers: readonly Handler[],
+    private readonly encoder: Handler,
+  ) {}
+
+  get names(): string[] {
+    return this.handlers.map((h) => h.name);
+  }
+
+  async run(events: RelayEvent[], context: HandlerContext): Promise<SinkRecord[]> {
+    let outputs: HandlerOutput[] = events;
+    for (const handler of [...this.handlers, this.encoder]) {
+      outputs = await this.apply(handler, outputs, context);
+    }
+    for (const output of outputs) {
+      if (isEvent(output)) {
+        throw new HandlerError(this.encoder.name, output, new Error('the final handler returned an event'));
+      }
+    }
+    return outputs as SinkRecord[];
+  }
+
+  async close(): Promise<void> {
+    for (const handler of this.handlers) await handler.close?.();
+  }
+
+  private async apply(
+    handler: Handler,
+    outputs: HandlerOutput[],
+    context: HandlerContext,
+  ): Promise<HandlerOutput[]> {
+    if (outputs.every(isEvent)) return this.call(handler, outputs, context);
+    const result: HandlerOutput[] = [];
+    let run: RelayEvent[] = [];
+    const flush = async () => {
+      if (run.length > 0) result.push(...(await this.call(handler, run, context)));
+      run = [];
+    };
+    for (const output of outputs) {
+      if (isEvent(output)) {
+        run.push(output);
+      } else {
+        await flush();
+        result.push(output);
+      }
+    }
+    await flush();
+    return result;
+  }
+
+  private async call(
+    handler: Handler,
+    events: RelayEvent[],
+    context: HandlerContext,
+  ): Promise<HandlerOutput[]> {
+    try {
+      return this.validated(handler, await handler.process(events, context));
+    } catch (error) {
+      if (error instanceof HandlerError) throw error;
+      throw await this.isolate(handler, events, context, error);
+    }
+  }
+
+  /** Finds the event a failing handler chokes on, so the error (and a dead letter) can name it. */
+  private async isolate(
+    handler: Handler,
+    events: RelayEvent[],
+    context: HandlerContext,
+    batchError: unknown,
+  ): Promise<HandlerError> {
+    if (events.length > 1) {
+      for (const event of events) {
+        try {
+          await handler.process([event], context);
+        } catch (error) {
+          return new HandlerError(handler.name, event, error);
+        }
+      }
+    }
+    return new HandlerError(handler.name, events.length === 1 ? events[0] : undefined, batchError);
+  }
+
+  private validated(handler: Handler, outputs: unknown): HandlerOutput[] {
+    if (!Array.isArray(outputs)) {
+      throw new HandlerError(handler.name, undefined, new Error('process() must return an array'));
+    }
+    for (const output of outputs as unknown[]) {
+      if (
+        typeof output !== 'object' ||
+        output === null ||
+        !(isEvent(output as HandlerOutput) || 'value' in output)
+      ) {
+        throw new HandlerError(
+          handler.name,
+          undefined,
+          new Error('process() returned an item that is neither an event nor a record ({key, value})'),
+        );
+      }
+    }
+    return outputs as HandlerOutput[];
+  }
+}

@@ -1,0 +1,40 @@
+import type { Ack, SourceBatch } from './batch.js';
+import type { Sink } from './sink.js';
+
+/**
+ * Explicit wiring from sources to sinks. A batch goes to every sink wired to its source; the source's
+ * ack runs once all of them delivered it. Each sink buffers on its own, so one slow sink does not
+ * stall the others until its buffer is full.
+ */
+export class Router {
+  private readonly routes = new Map<string, Sink[]>();
+
+  constructor(sinks: readonly Sink[]) {
+    for (const sink of sinks) {
+      for (const source of sink.sources) {
+        const list = this.routes.get(source) ?? [];
+        list.push(sink);
+        this.routes.set(source, list);
+      }
+    }
+  }
+
+  sinksOf(source: string): readonly Sink[] {
+    return this.routes.get(source) ?? [];
+  }
+
+  /** Hands `batch` to its sinks; resolves once they all have buffer room for more (backpressure). */
+  async dispatch(batch: SourceBatch, onDelivered: Ack): Promise<void> {
+    const sinks = this.sinksOf(batch.source);
+    if (sinks.length === 0 || batch.events.length === 0) {
+      onDelivered();
+      return;
+    }
+    let remaining = sinks.length;
+    const ack = () => {
+      if (--remaining === 0) onDelivered();
+    };
+    for (const sink of sinks) sink.accept(batch, ack);
+    for (const sink of sinks) await sink.capacity();
+  }
+}

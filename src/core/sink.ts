@@ -1,0 +1,287 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { retry } from './backoff.js';
+import type { Ack, SourceBatch } from './batch.js';
+import { Component } from './component.js';
+import { errorMessage } from './errors.js';
+import type { RelayEvent } from './event.js';
+import { type SinkRecord, HandlerError } from './handler.js';
+import type { HandlerChain } from './handler-chain.js';
+import type { Metrics } from './metrics.js';
+
+export interface BatchLimits {
+  /** Most events per delivered batch. */
+  size: number;
+  /** Most bytes per delivered batch (approximate, from the sources' sizes). */
+  bytes: number;
+  /** How long a partial batch waits for more events. */
+  lingerMs: number;
+}
+
+export interface SinkSettings {
+  batch: BatchLimits;
+  /** Bytes a sink buffers before its sources wait (backpressure). */
+  bufferBytes: number;
+  retry: { initialMs: number; maxMs: number };
+}
+
+export interface SinkContext {
+  log: Logger;
+  logLevel: string;
+  metrics: Metrics;
+  chain: HandlerChain;
+}
+
+/** A source batch waiting in a sink, with how far the sink got through it. */
+interface Pending {
+  readonly batch: SourceBatch;
+  readonly ack: Ack;
+  readonly acceptedAt: number;
+  taken: number;
+  delivered: number;
+}
+
+/** Events taken for one delivery, and which pending source batches they came from. */
+interface Delivery {
+  events: RelayEvent[];
+  segments: { pending: Pending; count: number }[];
+}
+
+/**
+ * The machinery every sink kind shares: a bounded buffer the router fills, batching by size, bytes and
+ * linger, the handler chain, delivery with retry and backoff, and acknowledgements in order. One batch
+ * is in flight at a time, so a key's changes reach the destination in order, also across retries.
+ * A kind implements open/write/close.
+ */
+export abstract class Sink extends Component {
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  /** First pending batch with events not yet taken. */
+  private cursor = 0;
+  private queuedEvents = 0;
+  private queuedBytes = 0;
+  private bufferedBytes = 0;
+  private wakeLoop: (() => void) | undefined;
+  private capacityWaiters: (() => void)[] = [];
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  protected readonly metrics: Metrics;
+  protected readonly chain: HandlerChain;
+
+  protected constructor(
+    name: string,
+    type: string,
+    readonly sources: readonly string[],
+    protected readonly settings: SinkSettings,
+    context: SinkContext,
+  ) {
+    super('sink', name, type, context.log, context.logLevel);
+    this.metrics = context.metrics;
+    this.chain = context.chain;
+  }
+
+  /** Connects to the destination (retrying) and starts delivering. */
+  protected abstract open(signal: AbortSignal): Promise<void>;
+  /** Delivers records durably or throws; retriable errors are retried with backoff. Returns bytes sent. */
+  protected abstract write(records: SinkRecord[], signal: AbortSignal): Promise<number>;
+  protected abstract close(): Promise<void>;
+
+  /**
+   * A handler failed on `events`. A kind with a dead-letter destination writes them there durably
+   * and returns true, and delivery goes on without them; false (the default) stops the sink, holding
+   * every position behind it.
+   */
+  protected deadLetter(_events: RelayEvent[], _error: HandlerError): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Queues a batch; `ack` runs once the sink delivered all of it. */
+  accept(batch: SourceBatch, ack: Ack): void {
+    this.queue.push({ batch, ack, acceptedAt: Date.now(), taken: 0, delivered: 0 });
+    this.queuedEvents += batch.events.length;
+    this.queuedBytes += batch.bytes;
+    this.bufferedBytes += batch.bytes;
+    this.stats.eventsIn += batch.events.length;
+    this.wakeLoop?.();
+  }
+
+  /** Resolves when the buffer has room; the router awaits it after each batch (backpressure). */
+  capacity(): Promise<void> | undefined {
+    if (this.bufferedBytes < this.settings.bufferBytes) return undefined;
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /**
+   * Delivers what is buffered, then closes. When `deadline` aborts first, delivery stops where it is:
+   * nothing unacknowledged is confirmed, so it is sent again after a restart.
+   */
+  async stop(deadline: AbortSignal): Promise<void> {
+    this.stopping = true;
+    const onDeadline = () => this.abort.abort(deadline.reason);
+    deadline.addEventListener('abort', onDeadline, { once: true });
+    this.wakeLoop?.();
+    try {
+      await this.loop;
+    } finally {
+      deadline.removeEventListener('abort', onDeadline);
+      this.releaseWaiters();
+      await this.chain
+        .close()
+        .catch((error: unknown) => this.log.warn({ err: error }, 'closing handlers failed'));
+      await this.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing sink failed'));
+      if (this.health.state !== 'failed') this.health.set('stopped');
+    }
+  }
+
+  /** Events buffered and not yet delivered. */
+  get backlog(): number {
+    let count = 0;
+    for (let i = this.head; i < this.queue.length; i++)
+      count += this.queue[i]!.batch.events.length - this.queue[i]!.delivered;
+    return count;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    try {
+      await retry(() => this.open(signal), {
+        ...this.settings.retry,
+        signal,
+        onRetry: (e, d) => this.retrying(e, d),
+      });
+      this.health.set('running');
+      while (!signal.aborted) {
+        if (this.queuedEvents === 0) {
+          if (this.stopping) break;
+          await this.nextWake();
+          continue;
+        }
+        const wait = this.lingerLeft();
+        if (wait > 0) {
+          await Promise.race([this.nextWake(), sleep(wait, undefined, { signal }).catch(() => undefined)]);
+          continue;
+        }
+        await this.deliver(this.take(), signal);
+      }
+    } catch (error) {
+      if (!signal.aborted) this.fail(error);
+    }
+  }
+
+  private nextWake(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeLoop = () => {
+        this.wakeLoop = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Milliseconds a partial batch should still wait for more events; 0 when it should go now. */
+  private lingerLeft(): number {
+    const { size, bytes, lingerMs } = this.settings.batch;
+    if (this.stopping || lingerMs === 0 || this.queuedEvents >= size || this.queuedBytes >= bytes) return 0;
+    return this.queue[this.cursor]!.acceptedAt + lingerMs - Date.now();
+  }
+
+  private take(): Delivery {
+    const { size, bytes: byteLimit } = this.settings.batch;
+    const delivery: Delivery = { events: [], segments: [] };
+    let bytes = 0;
+    while (this.cursor < this.queue.length && delivery.events.length < size && bytes < byteLimit) {
+      const pending = this.queue[this.cursor]!;
+      const { events, bytes: batchBytes } = pending.batch;
+      const perEvent = batchBytes / Math.max(1, events.length);
+      let count = Math.min(events.length - pending.taken, size - delivery.events.length);
+      // Always take at least one event, so an oversized event still moves (and fails loudly in write).
+      count = Math.max(1, Math.min(count, Math.floor((byteLimit - bytes) / Math.max(1, perEvent))));
+      for (let i = pending.taken; i < pending.taken + count; i++) delivery.events.push(events[i]!);
+      delivery.segments.push({ pending, count });
+      pending.taken += count;
+      bytes += count * perEvent;
+      if (pending.taken === events.length) this.cursor++;
+    }
+    this.queuedEvents -= delivery.events.length;
+    this.queuedBytes = Math.max(0, this.queuedBytes - bytes);
+    return delivery;
+  }
+
+  private async deliver(delivery: Delivery, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const records = await this.runHandlers(delivery.events, signal);
+    if (records.length > 0) {
+      const bytes = await retry(() => this.write(records, signal), {
+        ...this.settings.retry,
+        signal,
+        onRetry: (e, d) => this.retrying(e, d),
+      });
+      this.stats.bytes += bytes;
+      if (this.debug)
+        for (const record of records) this.log.debug({ record: describeRecord(record) }, 'delivered');
+    }
+    if (this.health.state !== 'running') this.health.set('running');
+    this.stats.batches++;
+    this.stats.eventsOut += delivery.events.length;
+    this.metrics.observeBatch(this, delivery.events.length, (performance.now() - started) / 1000);
+    this.acknowledge(delivery);
+  }
+
+  /** The handler chain; events a handler fails on are dead-lettered (when the kind can) or stop the sink. */
+  private async runHandlers(events: RelayEvent[], signal: AbortSignal): Promise<SinkRecord[]> {
+    const context = { sink: this.name, log: this.log };
+    for (;;) {
+      try {
+        return await this.chain.run(events, context);
+      } catch (error) {
+        if (!(error instanceof HandlerError)) throw error;
+        this.stats.errors++;
+        this.log.error({ err: error }, `sink ${this.name}: ${errorMessage(error)}`);
+        const failed = error.event === undefined ? events : [error.event];
+        const handled = await retry(() => this.deadLetter(failed, error), {
+          ...this.settings.retry,
+          signal,
+          onRetry: (e, d) => this.retrying(e, d),
+        });
+        if (!handled) throw error;
+        this.stats.drop('dead_letter', failed.length);
+        const gone = new Set(failed);
+        events = events.filter((event) => !gone.has(event));
+      }
+    }
+  }
+
+  private acknowledge(delivery: Delivery): void {
+    const now = Date.now();
+    for (const { pending, count } of delivery.segments) pending.delivered += count;
+    while (this.head < this.queue.length) {
+      const pending = this.queue[this.head]!;
+      if (pending.delivered < pending.batch.events.length) break;
+      this.head++;
+      this.bufferedBytes -= pending.batch.bytes;
+      this.metrics.observeLatency(this, Math.max(0, now - pending.batch.originTimeMs) / 1000);
+      pending.ack();
+    }
+    if (this.head > 256 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.cursor -= this.head;
+      this.head = 0;
+    }
+    if (this.bufferedBytes < this.settings.bufferBytes) this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.capacityWaiters;
+    this.capacityWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function describeRecord(record: SinkRecord): Record<string, unknown> {
+  const text = (v: Buffer | string | null | undefined) => (Buffer.isBuffer(v) ? v.toString('utf8') : v);
+  return { topic: record.topic, key: text(record.key), value: text(record.value) };
+}

@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { StateStore } from '../state/store.js';
+import { Component } from './component.js';
+import type { Metrics } from './metrics.js';
+import type { Router } from './router.js';
+
+export interface SourceContext {
+  log: Logger;
+  logLevel: string;
+  metrics: Metrics;
+  state: StateStore;
+  router: Router;
+}
+
+/**
+ * A source reads changes, hands them to the router in batches and moves its stored position only
+ * when every sink acknowledged everything before it (see Watermark).
+ */
+export abstract class Source extends Component {
+  protected readonly router: Router;
+  protected readonly state: StateStore;
+  protected readonly metrics: Metrics;
+
+  protected constructor(name: string, type: string, context: SourceContext) {
+    super('source', name, type, context.log, context.logLevel);
+    this.router = context.router;
+    this.state = context.state;
+    this.metrics = context.metrics;
+  }
+
+  /** Connects and streams in the background, reporting through `health`. */
+  abstract start(): void;
+
+  /** Stops handing out batches, at once: after it returns the router sees nothing new from this source. */
+  abstract stopInput(): void;
+
+  /**
+   * Waits until the sinks acknowledged what was handed out (or `deadline` aborts), stores the
+   * position and disconnects.
+   */
+  abstract stop(deadline: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,196 @@
+import type { Logger } from 'pino';
+import { createHandler } from '../plugins/index.js';
+import { createPassthrough } from '../plugins/passthrough/handler.js';
+import type { Config, HandlerConfig, SinkConfig } from './config/schema.js';
+import type { Component } from './core/component.js';
+import { HandlerChain } from './core/handler-chain.js';
+import { Metrics } from './core/metrics.js';
+import { Router } from './core/router.js';
+import type { Sink, SinkSettings } from './core/sink.js';
+import type { Source } from './core/source.js';
+import { createSink } from './sinks/index.js';
+import { createSource } from './sources/index.js';
+import { StateStore } from './state/store.js';
+import { VERSION } from './version.js';
+
+export interface ComponentReport {
+  type: string;
+  state: string;
+  since: string;
+  last_error: { message: string; code: string | null; at: string } | null;
+  position: string | null;
+  lag: Component['health']['lag'];
+  [detail: string]: unknown;
+}
+
+export interface StatusReport {
+  status: 'ok' | 'degraded';
+  version: string;
+  uptime_seconds: number;
+  sources: Record<string, ComponentReport>;
+  sinks: Record<string, ComponentReport>;
+}
+
+export class UnknownComponentError extends Error {
+  readonly code = 'PGRELAY_UNKNOWN_COMPONENT';
+}
+
+/** Everything one config file describes, built, wired and run: sources → router → sinks. */
+export class Runtime {
+  private readonly started = Date.now();
+  private statsTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly state: StateStore,
+    readonly metrics: Metrics,
+    readonly sources: readonly Source[],
+    readonly sinks: readonly Sink[],
+  ) {}
+
+  static async create(config: Config, log: Logger): Promise<Runtime> {
+    const state = StateStore.open(config.state.path);
+    try {
+      const metrics = new Metrics();
+      const sinks: Sink[] = [];
+      for (const [name, sinkConfig] of Object.entries(config.sinks)) {
+        const sinkLog = componentLogger(log, 'sink', name);
+        const handlers = [];
+        for (const handlerName of sinkConfig.handlers) {
+          const handlerConfig = config.handlers[handlerName] ?? ({ type: handlerName } as HandlerConfig);
+          handlers.push(await createHandler(handlerName, handlerConfig, sinkLog));
+        }
+        const chain = new HandlerChain(handlers, createPassthrough());
+        sinks.push(
+          createSink(name, sinkConfig, sinkSettings(sinkConfig), {
+            log: sinkLog,
+            logLevel: config.log.level,
+            metrics,
+            chain,
+          }),
+        );
+      }
+      const router = new Router(sinks);
+      const sources = Object.entries(config.sources).map(([name, sourceConfig]) =>
+        createSource(name, sourceConfig, {
+          log: componentLogger(log, 'source', name),
+          logLevel: config.log.level,
+          metrics,
+          state,
+          router,
+        }),
+      );
+      const runtime = new Runtime(config, log, state, metrics, sources, sinks);
+      for (const component of runtime.components()) {
+        metrics.register(component);
+        const componentConfig =
+          component.role === 'source' ? config.sources[component.name] : config.sinks[component.name];
+        if (componentConfig?.debug) component.debug = true;
+      }
+      return runtime;
+    } catch (error) {
+      state.close();
+      throw error;
+    }
+  }
+
+  components(): Component[] {
+    return [...this.sources, ...this.sinks];
+  }
+
+  start(): void {
+    for (const sink of this.sinks) sink.start();
+    for (const source of this.sources) source.start();
+    const interval = this.config.stats_interval;
+    if (interval !== undefined && interval > 0) {
+      this.statsTimer = setInterval(() => this.log.info({ stats: this.stats() }, 'stats'), interval);
+      this.statsTimer.unref();
+    }
+  }
+
+  /**
+   * Graceful stop: sources stop taking input, sinks deliver what they hold, acknowledged positions are
+   * stored, connections close. Returns false when the shutdown deadline cut delivery short (what was
+   * not acknowledged is sent again after a restart).
+   */
+  async stop(): Promise<boolean> {
+    clearInterval(this.statsTimer);
+    const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
+    for (const source of this.sources) source.stopInput();
+    await Promise.all([
+      ...this.sinks.map((sink) => sink.stop(deadline)),
+      ...this.sources.map((source) => source.stop(deadline)),
+    ]);
+    this.state.close();
+    return !deadline.aborted;
+  }
+
+  /** Switches per-event debug logging for every component, or for the one named. Returns the names switched. */
+  setDebug(on: boolean, componentName?: string): string[] {
+    const targets = this.components().filter((c) => componentName === undefined || c.name === componentName);
+    if (targets.length === 0) {
+      throw new UnknownComponentError(`no source or sink is named "${componentName ?? ''}"`);
+    }
+    for (const component of targets) component.debug = on;
+    return targets.map((c) => c.name);
+  }
+
+  status(): StatusReport {
+    const report = (c: Component): ComponentReport => ({
+      type: c.type,
+      state: c.health.state,
+      since: c.health.since,
+      last_error: c.health.lastError,
+      position: c.health.position,
+      lag: c.health.lag,
+      debug: c.debug,
+      ...c.health.details,
+    });
+    return {
+      status: this.components().every((c) => c.health.healthy) ? 'ok' : 'degraded',
+      version: VERSION,
+      uptime_seconds: Math.round((Date.now() - this.started) / 1000),
+      sources: Object.fromEntries(this.sources.map((s) => [s.name, report(s)])),
+      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, report(s)])),
+    };
+  }
+
+  stats(): { sources: Record<string, StatsReport>; sinks: Record<string, StatsReport> } {
+    const report = (c: Component): StatsReport => ({
+      type: c.type,
+      events_in: c.stats.eventsIn,
+      events_out: c.stats.eventsOut,
+      batches: c.stats.batches,
+      errors: c.stats.errors,
+      bytes: c.stats.bytes,
+      dropped: { ...c.stats.dropped },
+    });
+    return {
+      sources: Object.fromEntries(this.sources.map((s) => [s.name, report(s)])),
+      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, report(s)])),
+    };
+  }
+}
+
+export interface StatsReport {
+  type: string;
+  events_in: number;
+  events_out: number;
+  batches: number;
+  errors: number;
+  bytes: number;
+  dropped: Record<string, number>;
+}
+
+function componentLogger(log: Logger, role: string, name: string): Logger {
+  return log.child({ component: name, role });
+}
+
+function sinkSettings(config: SinkConfig): SinkSettings {
+  return {
+    batch: { size: config.batch_size, bytes: config.batch_bytes, lingerMs: config.linger },
+    bufferBytes: config.buffer,
+    retry: { initialMs: config.retry_initial, maxMs: config.retry_max },
+  };
+}

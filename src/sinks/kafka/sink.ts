@@ -1,0 +1,233 @@
+import kafkajs, { type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+
+const { KafkaJSError, KafkaJSProtocolError } = kafkajs;
+import { PgRelayError, errorMessage } from '../../core/errors.js';
+import { routingName } from '../../core/event.js';
+import { type SinkRecord, describeEvent } from '../../core/handler.js';
+import type { RelayEvent } from '../../core/event.js';
+import type { HandlerError } from '../../core/handler.js';
+import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
+import { createKafka } from '../../kafka/client.js';
+import { encodeEvent } from '../../../plugins/passthrough/handler.js';
+import { COMPRESSION } from '../../kafka/codecs.js';
+import type { KafkaSinkConfig } from './config.js';
+import { TopicRouter } from './topics.js';
+
+const ACKS = { all: -1, leader: 1, none: 0 } as const;
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+const FORBIDDEN = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+
+export class MessageTooLargeError extends PgRelayError {
+  constructor(record: SinkRecord, topic: string, bytes: number, cause: unknown) {
+    super(
+      'PGRELAY_KAFKA_MESSAGE_TOO_LARGE',
+      `message for topic ${topic}${describeEvent(record.origin)}, key ${keyText(record)}, is ${bytes} bytes: larger than the ` +
+        `broker accepts (raise the topic's max.message.bytes and the broker's message.max.bytes, or drop or shrink the ` +
+        `column with the enrich handler)`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Produces records to Kafka. A batch is acknowledged to the sources only after Kafka acknowledged it
+ * (acks = all by default); until then it is retried with backoff, so a broker outage holds positions
+ * instead of dropping data. Message key = the event key, so a row's changes keep their order.
+ */
+export class KafkaSink extends Sink {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly topics: TopicRouter;
+  private readonly unmappedSeen = new Set<string>();
+  private connected = false;
+
+  constructor(
+    name: string,
+    private readonly config: KafkaSinkConfig,
+    settings: SinkSettings,
+    context: SinkContext,
+  ) {
+    super(name, 'kafka', config.sources, settings, context);
+    this.kafka = createKafka(config, this.log);
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+    this.topics = new TopicRouter(config.topic_map, config.topic_routes, config.topic_fallback);
+    this.health.details = { brokers: config.brokers };
+  }
+
+  protected async open(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  protected async write(records: SinkRecord[]): Promise<number> {
+    if (!this.connected) await this.open();
+    const byTopic = new Map<string, { messages: Message[]; records: SinkRecord[] }>();
+    let bytes = 0;
+    for (const record of records) {
+      const topic = this.topics.topicFor(record);
+      if (topic === undefined) {
+        this.unmapped(record);
+        continue;
+      }
+      let group = byTopic.get(topic);
+      if (group === undefined) byTopic.set(topic, (group = { messages: [], records: [] }));
+      group.messages.push(toMessage(record));
+      group.records.push(record);
+      bytes += size(record.value) + size(record.key);
+    }
+    if (byTopic.size > 0) await this.send([...byTopic].map(([topic, group]) => ({ topic, ...group })));
+    return bytes;
+  }
+
+  /** Sends; a batch the broker finds too large is split until the one record at fault is known. */
+  private async send(groups: { topic: string; messages: Message[]; records: SinkRecord[] }[]): Promise<void> {
+    try {
+      const topicMessages: TopicMessages[] = groups.map(({ topic, messages }) => ({ topic, messages }));
+      await this.producer.sendBatch({
+        topicMessages,
+        acks: ACKS[this.config.acks],
+        compression: COMPRESSION[this.config.compression],
+        timeout: this.config.request_timeout,
+      });
+    } catch (error) {
+      const type = protocolType(error);
+      if (type !== undefined && TOO_LARGE.has(type)) {
+        const total = groups.reduce((n, g) => n + g.messages.length, 0);
+        if (total === 1) {
+          const group = groups.find((g) => g.messages.length === 1)!;
+          throw new MessageTooLargeError(
+            group.records[0]!,
+            group.topic,
+            size(group.records[0]!.value) + size(group.records[0]!.key),
+            error,
+          );
+        }
+        for (const half of split(groups)) await this.send(half);
+        return;
+      }
+      throw this.classify(error);
+    }
+  }
+
+  private classify(error: unknown): unknown {
+    const type = protocolType(error);
+    if (type !== undefined && FORBIDDEN.has(type)) {
+      return new PgRelayError(
+        'PGRELAY_KAFKA_FORBIDDEN',
+        `Kafka refused the batch: ${type}: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    if (error instanceof KafkaJSError && /disconnected/i.test(error.message)) this.connected = false;
+    return new PgRelayError(
+      'PGRELAY_KAFKA_UNAVAILABLE',
+      `Kafka ${this.config.brokers.join(',')}: ${errorMessage(error)}`,
+      {
+        cause: error,
+        retriable: true,
+      },
+    );
+  }
+
+  private unmapped(record: SinkRecord): void {
+    this.stats.drop('unmapped');
+    const name = record.origin === undefined ? '(no origin)' : routingName(record.origin);
+    if (!this.unmappedSeen.has(name)) {
+      this.unmappedSeen.add(name);
+      this.log.warn(
+        { table: name },
+        `no topic for ${name} (no topic_map, topic_routes or topic_fallback matches): its events are dropped and counted`,
+      );
+    }
+  }
+
+  /** Events a handler failed on go to dead_letter_topic as pgrelay JSON (raw: as they were), headers naming the error. */
+  protected override async deadLetter(events: RelayEvent[], error: HandlerError): Promise<boolean> {
+    const topic = this.config.dead_letter_topic;
+    if (topic === undefined) return false;
+    const messages: Message[] = events.map((event) => {
+      const record = encodeEvent(event);
+      return {
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...(event.action === 'raw' ? event.headers : {}),
+          'pgrelay-error': errorMessage(error.cause ?? error),
+          'pgrelay-handler': error.handler,
+          'pgrelay-sink': this.name,
+          'pgrelay-origin': describeEvent(event).trim(),
+        },
+      };
+    });
+    try {
+      await this.producer.sendBatch({ topicMessages: [{ topic, messages }], acks: ACKS[this.config.acks] });
+    } catch (sendError) {
+      throw this.classify(sendError);
+    }
+    return true;
+  }
+
+  protected async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+function toMessage(record: SinkRecord): Message {
+  const message: Message = { key: record.key, value: record.value };
+  const origin = record.origin;
+  if (origin !== undefined && origin.action !== 'raw') {
+    message.headers = {
+      'pgrelay-source': origin.source,
+      'pgrelay-lsn': origin.lsn,
+      'pgrelay-id': origin.id,
+      ...record.headers,
+    };
+  } else if (record.headers !== undefined) {
+    message.headers = record.headers;
+  }
+  return message;
+}
+
+function split<T extends { messages: Message[]; records: SinkRecord[] }>(groups: T[]): T[][] {
+  const flat = groups.flatMap((g) =>
+    g.messages.map((m, i) => ({ group: g, message: m, record: g.records[i]! })),
+  );
+  const middle = Math.ceil(flat.length / 2);
+  return [flat.slice(0, middle), flat.slice(middle)].map((part) => {
+    const regrouped = new Map<T, T>();
+    for (const { group, message, record } of part) {
+      let target = regrouped.get(group);
+      if (target === undefined) regrouped.set(group, (target = { ...group, messages: [], records: [] }));
+      target.messages.push(message);
+      target.records.push(record);
+    }
+    return [...regrouped.values()];
+  });
+}
+
+function protocolType(error: unknown): string | undefined {
+  for (
+    let e = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+    e = (e.originalError ?? e.cause) as typeof e
+  ) {
+    if (e instanceof KafkaJSProtocolError || typeof e.type === 'string') return e.type;
+  }
+  return undefined;
+}
+
+function size(value: Buffer | string | null): number {
+  if (value === null) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+function keyText(record: SinkRecord): string {
+  if (record.key === null) return 'null';
+  const text = typeof record.key === 'string' ? record.key : record.key.toString('utf8');
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

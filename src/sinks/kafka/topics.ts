@@ -1,0 +1,30 @@
+import { routingName } from '../../core/event.js';
+import type { SinkRecord } from '../../core/handler.js';
+
+/**
+ * Chooses a record's topic: its own `topic`, else topic_map on `schema.table` (or the source topic of
+ * a relayed message), else the first topic_routes pattern that matches, else topic_fallback.
+ * Undefined means unmapped: the sink drops and counts it.
+ */
+export class TopicRouter {
+  private readonly routes: { pattern: RegExp; topic: string }[];
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly map: Record<string, string>,
+    routes: Record<string, string>,
+    private readonly fallback: string | undefined,
+  ) {
+    this.routes = Object.entries(routes).map(([pattern, topic]) => ({ pattern: new RegExp(pattern), topic }));
+  }
+
+  topicFor(record: SinkRecord): string | undefined {
+    if (record.topic !== undefined) return record.topic;
+    if (record.origin === undefined) return this.fallback;
+    const name = routingName(record.origin);
+    if (this.cache.has(name)) return this.cache.get(name);
+    const topic = this.map[name] ?? this.routes.find((r) => r.pattern.test(name))?.topic ?? this.fallback;
+    this.cache.set(name, topic);
+    return topic;
+  }
+}

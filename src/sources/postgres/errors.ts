@@ -1,0 +1,73 @@
+import { PgRelayError } from '../../core/errors.js';
+
+/**
+ * PostgreSQL source failures an operator must act on. None is retried: retrying cannot fix them,
+ * and a source that stops holds its position (status 503) instead of skipping data.
+ */
+export class PostgresSourceError extends PgRelayError {
+  constructor(code: string, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+    super(code, message, options);
+  }
+}
+
+export const slotMissing = (source: string, slot: string, stored: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_MISSING',
+    `source ${source}: replication slot "${slot}" does not exist, but pgrelay streamed from it up to ${stored}: ` +
+      `changes since then may be gone. Recreating it silently would lose them, so pgrelay stops. To start over from ` +
+      `now (accepting the gap, or after a snapshot), run: pgrelay reset-position -c CONFIG --source ${source}`,
+  );
+
+export const slotNotFound = (source: string, slot: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_NOT_FOUND',
+    `source ${source}: replication slot "${slot}" does not exist and create_slot = false ` +
+      `(create it: SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput'))`,
+  );
+
+export const slotWrongPlugin = (source: string, slot: string, plugin: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_PLUGIN',
+    `source ${source}: replication slot "${slot}" uses output plugin "${plugin}"; pgrelay needs "pgoutput"`,
+  );
+
+export const slotAhead = (source: string, slot: string, confirmed: string, stored: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_AHEAD',
+    `source ${source}: replication slot "${slot}" is confirmed up to ${confirmed}, past pgrelay's stored position ` +
+      `${stored}: the slot was recreated or the state database restored from an older copy, and changes in between ` +
+      `cannot be sent. To continue from the slot's position, run: pgrelay reset-position -c CONFIG --source ${source}`,
+  );
+
+export const slotInvalidated = (source: string, slot: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_INVALIDATED',
+    `source ${source}: replication slot "${slot}" was invalidated by the server (max_slot_wal_keep_size exceeded): ` +
+      `the WAL it needed is gone. Drop the slot, reset the position and take a new snapshot.`,
+  );
+
+export const publicationMissing = (source: string, publication: string, why: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_PUBLICATION_MISSING',
+    `source ${source}: publication "${publication}" does not exist and ${why}`,
+  );
+
+export const walLevel = (source: string, level: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_WAL_LEVEL',
+    `source ${source}: the server runs with wal_level = ${level}; logical replication needs wal_level = logical ` +
+      `(set it in postgresql.conf and restart PostgreSQL)`,
+  );
+
+export const permissionDenied = (source: string, detail: string, cause?: unknown) =>
+  new PostgresSourceError('PGRELAY_PG_PERMISSION', `source ${source}: permission denied: ${detail}`, {
+    cause,
+  });
+
+/** Another client streams from the slot (another pgrelay: active/passive); retried, so this one takes over. */
+export const slotInUse = (source: string, slot: string, pid: number) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_SLOT_ACTIVE',
+    `source ${source}: replication slot "${slot}" is in use by server process ${pid}; waiting for it to be released`,
+    { retriable: true },
+  );

@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { errorCode, errorMessage } from '../../core/errors.js';
+import * as errors from './errors.js';
+import { type Lsn, lsnToBigInt } from './lsn.js';
+import { literal, quoteIdent } from './replication.js';
+
+export interface SlotState {
+  /** The slot's confirmed_flush_lsn: where decoding resumes when we name no later position. */
+  confirmed: Lsn;
+  created: boolean;
+}
+
+export interface SetupOptions {
+  source: string;
+  publication: string;
+  slot: string;
+  tables: readonly string[];
+  createPublication: boolean;
+  createSlot: boolean;
+  /** The stored position, if pgrelay has streamed from this slot before. */
+  stored: Lsn | undefined;
+  storedText: string | undefined;
+}
+
+/**
+ * Checks (and where allowed creates) what streaming needs: wal_level, the publication and the slot.
+ * Every problem an operator must fix is a named PostgresSourceError.
+ */
+export async function prepareServer(
+  client: pg.Client,
+  options: SetupOptions,
+  log: Logger,
+): Promise<SlotState> {
+  const { source } = options;
+  const level = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
+  if (level !== 'logical') throw errors.walLevel(source, level);
+  await ensurePublication(client, options, log);
+  return ensureSlot(client, options, log);
+}
+
+async function ensurePublication(client: pg.Client, options: SetupOptions, log: Logger): Promise<void> {
+  const { source, publication, tables } = options;
+  const existing = await client.query<{ puballtables: boolean }>(
+    'SELECT puballtables FROM pg_publication WHERE pubname = $1',
+    [publication],
+  );
+  if (existing.rowCount === 1) {
+    if (!existing.rows[0]!.puballtables && tables.length > 0 && !tables.includes('*')) {
+      const published = await client.query<{ name: string }>(
+        `SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1`,
+        [publication],
+      );
+      const have = new Set(published.rows.map((r) => r.name));
+      const missing = tables.map(qualify).filter((t) => !have.has(t));
+      if (missing.length > 0) {
+        log.warn(
+          { publication, missing },
+          `publication "${publication}" exists without ${missing.join(', ')}: their changes are not streamed (ALTER PUBLICATION ${publication} ADD TABLE ...)`,
+        );
+      }
+    }
+    return;
+  }
+  if (!options.createPublication)
+    throw errors.publicationMissing(source, publication, 'create_publication = false');
+  if (tables.length === 0) {
+    throw errors.publicationMissing(
+      source,
+      publication,
+      'tables is empty: list the tables to publish, or "*" for all',
+    );
+  }
+  const target = tables.includes('*')
+    ? 'FOR ALL TABLES'
+    : `FOR TABLE ${tables.map((t) => qualify(t).split('.').map(quoteIdent).join('.')).join(', ')}`;
+  try {
+    await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} ${target}`);
+  } catch (error) {
+    if (errorCode(error) === '42501')
+      throw errors.permissionDenied(
+        source,
+        `cannot create publication "${publication}": ${errorMessage(error)}`,
+        error,
+      );
+    if (errorCode(error) === '42P01')
+      throw errors.publicationMissing(source, publication, `it cannot be created: ${errorMessage(error)}`);
+    if (errorCode(error) === '42710') return; // created concurrently
+    throw error;
+  }
+  log.info({ publication, tables }, `created publication "${publication}"`);
+}
+
+async function ensureSlot(client: pg.Client, options: SetupOptions, log: Logger): Promise<SlotState> {
+  const { source, slot } = options;
+  const found = await client.query<{
+    plugin: string;
+    active_pid: number | null;
+    confirmed: string | null;
+    database: string;
+    current: string;
+    wal_status: string | null;
+  }>(
+    `SELECT plugin, active_pid, confirmed_flush_lsn::text AS confirmed, database, current_database() AS current,
+            wal_status FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const row = found.rows[0];
+  if (row === undefined) {
+    if (options.stored !== undefined) throw errors.slotMissing(source, slot, options.storedText!);
+    if (!options.createSlot) throw errors.slotNotFound(source, slot);
+    try {
+      const created = await client.query<{ lsn: string }>(
+        `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`,
+      );
+      log.info({ slot, lsn: created.rows[0]!.lsn }, `created replication slot "${slot}"`);
+      return { confirmed: lsnToBigInt(created.rows[0]!.lsn), created: true };
+    } catch (error) {
+      if (errorCode(error) === '42501')
+        throw errors.permissionDenied(
+          source,
+          `cannot create replication slot "${slot}": ${errorMessage(error)}`,
+          error,
+        );
+      throw error;
+    }
+  }
+  if (row.plugin !== 'pgoutput') throw errors.slotWrongPlugin(source, slot, row.plugin);
+  if (row.database !== row.current) {
+    throw new errors.PostgresSourceError(
+      'PGRELAY_PG_SLOT_DATABASE',
+      `source ${source}: replication slot "${slot}" belongs to database "${row.database}", not "${row.current}"`,
+    );
+  }
+  if (row.wal_status === 'lost' || row.confirmed === null) throw errors.slotInvalidated(source, slot);
+  if (row.active_pid !== null) throw errors.slotInUse(source, slot, row.active_pid);
+  const confirmed = lsnToBigInt(row.confirmed);
+  if (options.stored !== undefined && confirmed > options.stored) {
+    throw errors.slotAhead(source, slot, row.confirmed, options.storedText!);
+  }
+  return { confirmed, created: false };
+}
+
+/** "users" → "public.users" */
+export function qualify(table: string): string {
+  return table.includes('.') ? table : `public.${table}`;
+}
+
+/** Primary-key columns of a table, for tables whose replica identity does not name them (FULL, NOTHING). */
+export async function primaryKey(client: pg.Client, relationId: number): Promise<string[]> {
+  const result = await client.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index i
+       JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.n`,
+    [relationId],
+  );
+  return result.rows.map((r) => r.attname);
+}

@@ -1,0 +1,559 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Backoff } from '../../core/backoff.js';
+import type { SourceBatch } from '../../core/batch.js';
+import { errorMessage, isRetriable } from '../../core/errors.js';
+import type { ChangeEvent, Row } from '../../core/event.js';
+import { Source, type SourceContext } from '../../core/source.js';
+import { Watermark } from '../../core/watermark.js';
+import type { PostgresSourceConfig } from './config.js';
+import { type ParsedDsn, clientConfig, parseDsn, withoutTls } from './dsn.js';
+import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from './lsn.js';
+import { type PgoutputMessage, decodePgoutput, pgTime } from './pgoutput.js';
+import { RelationShape } from './relation.js';
+import { ReplicationStream } from './replication.js';
+import { prepareServer, primaryKey, qualify } from './setup.js';
+import { TYPE_QUERY, TypeRegistry } from './values.js';
+
+/** Prefix of the logical messages `heartbeat` emits; they advance the slot and are never relayed. */
+export const HEARTBEAT_PREFIX = 'pgrelay.heartbeat';
+/** Session settings that fix the text forms values.ts parses. */
+const SESSION_OPTIONS =
+  '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex';
+/** Events per batch handed to the router in the middle of a large transaction. */
+const MAX_BATCH_EVENTS = 2000;
+/** Positions are written to SQLite at most this often (each write is an fsync). */
+const PERSIST_INTERVAL_MS = 100;
+
+interface Transaction {
+  lsn: Lsn;
+  lsnText: string;
+  commitTime: string;
+  commitMs: number;
+  xid: number;
+  sequence: number;
+  /** Already delivered before a restart: the server may resend it when we rewound. */
+  skip: boolean;
+}
+
+/**
+ * Streams committed changes of a publication from a logical replication slot (pgoutput). The stored
+ * position is the commit end LSN of the last transaction every sink acknowledged, together with all
+ * before it; PostgreSQL is told `stored − wal_retain`, never more, never backwards.
+ */
+export class PostgresSource extends Source {
+  private readonly dsn: ParsedDsn;
+  private connectionConfig: pg.ClientConfig;
+  private readonly slot: string;
+  private readonly types = new TypeRegistry();
+  private readonly relations = new Map<number, RelationShape>();
+  private readonly watermark: Watermark<Lsn>;
+  /** Origin time of each batch in flight, oldest first, for lag.seconds. */
+  private readonly inFlightOrigins = new Map<number, number>();
+  private drainWaiters: (() => void)[] = [];
+
+  /** Everything up to here is delivered (acknowledged by every sink). */
+  private delivered: Lsn = 0n;
+  /** Persisted in SQLite; what a restart resumes from. */
+  private stored: Lsn | undefined;
+  /** What PostgreSQL was last told (confirmed_flush_lsn). */
+  private confirmed: Lsn = 0n;
+  /** The furthest WAL position the server reported. */
+  private received: Lsn = 0n;
+  /** Decoding skips transactions committed before this (see Transaction.skip). */
+  private resumeFrom: Lsn = 0n;
+
+  private transaction: Transaction | undefined;
+  private pending: ChangeEvent[] = [];
+  private pendingBytes = 0;
+  private pendingOrigin = 0;
+
+  private stream: ReplicationStream | undefined;
+  private side: pg.Client | undefined;
+  private loop: Promise<void> | undefined;
+  private inputStopped = false;
+  private readonly abort = new AbortController();
+  private persistTimer: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    name: string,
+    private readonly config: PostgresSourceConfig,
+    slot: string,
+    context: SourceContext,
+  ) {
+    super(name, 'postgres', context);
+    this.dsn = parseDsn(config.dsn);
+    this.connectionConfig = clientConfig(this.dsn, {
+      applicationName: config.application_name,
+      connectTimeoutMs: config.connect_timeout,
+      options: SESSION_OPTIONS,
+    });
+    this.slot = slot;
+    this.watermark = new Watermark<Lsn>(undefined, (position) => this.advance(position));
+    this.health.details = {
+      slot,
+      publication: config.publication,
+      host: this.dsn.host,
+      database: this.dsn.database,
+    };
+    const stored = this.state.get(name);
+    if (stored !== undefined) {
+      this.stored = lsnToBigInt(stored.position);
+      this.delivered = this.stored;
+      this.health.position = formatLsn(this.stored);
+    }
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  stopInput(): void {
+    this.inputStopped = true;
+  }
+
+  async stop(deadline: AbortSignal): Promise<void> {
+    this.inputStopped = true;
+    await this.drained(deadline);
+    this.abort.abort();
+    this.persist();
+    this.sendStatus();
+    for (const timer of this.timers) clearInterval(timer);
+    await this.closeSession();
+    await this.loop;
+    if (this.health.state !== 'failed') this.health.set('stopped');
+  }
+
+  private async run(): Promise<void> {
+    const backoff = new Backoff({ initialMs: this.config.retry_initial, maxMs: this.config.retry_max });
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        await this.session(() => backoff.reset());
+        if (signal.aborted) break;
+        throw new Error('replication stream ended');
+      } catch (error) {
+        await this.closeSession();
+        if (signal.aborted) break;
+        if (!isRetriable(error)) {
+          this.fail(error);
+          return;
+        }
+        const delay = backoff.next();
+        this.retrying(error, delay);
+        // Resume from an exact position: let in-flight batches land first (their acks still count).
+        await this.drained(signal);
+        this.persist();
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One connection: check the server, then stream until an error or stop(). */
+  private async session(onStreaming: () => void): Promise<void> {
+    this.transaction = undefined;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.relations.clear();
+    this.side = await this.connect();
+    const stored = this.stored;
+    const slot = await prepareServer(
+      this.side,
+      {
+        source: this.name,
+        publication: this.config.publication,
+        slot: this.slot,
+        tables: this.config.tables.map((t) => (t === '*' ? t : qualify(t))),
+        createPublication: this.config.create_publication,
+        createSlot: this.config.create_slot,
+        stored,
+        storedText: stored === undefined ? undefined : formatLsn(stored),
+      },
+      this.log,
+    );
+    this.types.load((await this.side.query(TYPE_QUERY)).rows);
+    this.resumeFrom = stored ?? slot.confirmed;
+    this.delivered = maxLsn(this.delivered, this.resumeFrom);
+    this.confirmed = maxLsn(this.confirmed, slot.confirmed);
+    this.health.position = formatLsn(this.delivered);
+
+    const stream = new ReplicationStream({
+      ...this.connectionConfig,
+      replication: 'database',
+    } as pg.ClientConfig);
+    this.stream = stream;
+    const messages = this.config.messages || this.config.heartbeat !== undefined;
+    await stream.run(
+      { slot: this.slot, publication: this.config.publication, startLsn: stored ?? 0n, messages },
+      {
+        onMessage: (message) => this.onMessage(message),
+        onKeepalive: (walEnd, reply) => this.onKeepalive(walEnd, reply),
+      },
+      () => {
+        onStreaming();
+        this.health.set('running');
+        this.log.info(
+          { slot: this.slot, publication: this.config.publication, from: formatLsn(this.resumeFrom) },
+          `streaming from slot "${this.slot}" at ${formatLsn(this.resumeFrom)}`,
+        );
+        this.startTimers();
+      },
+    );
+  }
+
+  /** A regular connection, honouring sslmode=prefer; the settings that worked serve replication too. */
+  private async connect(): Promise<pg.Client> {
+    let config = this.connectionConfig;
+    for (;;) {
+      const client = new pg.Client(config);
+      client.on('error', (error) => this.log.debug({ err: error }, 'connection error'));
+      try {
+        await client.connect();
+        this.connectionConfig = config;
+        return client;
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        const fallback = withoutTls(config, this.dsn, error);
+        if (fallback === undefined) throw error;
+        config = fallback;
+      }
+    }
+  }
+
+  private async closeSession(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    const stream = this.stream;
+    const side = this.side;
+    this.stream = undefined;
+    this.side = undefined;
+    await stream?.stop().catch(() => undefined);
+    await side?.end().catch(() => undefined);
+  }
+
+  private startTimers(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [setInterval(() => void this.reportStatus(), this.config.status_interval)];
+    if (this.config.heartbeat !== undefined) {
+      this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeat));
+    }
+    for (const timer of this.timers) timer.unref();
+  }
+
+  // ---- decoding ----------------------------------------------------------------------------------
+
+  private onMessage(buffer: Buffer): void | Promise<void> {
+    if (this.inputStopped) return;
+    this.stats.bytes += buffer.length;
+    const message = decodePgoutput(buffer);
+    switch (message.tag) {
+      case 'begin':
+        return this.begin(message);
+      case 'commit':
+        return this.commit(message.endLsn);
+      case 'relation':
+        return this.registerRelation(message);
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        return this.change(message, buffer.length);
+      case 'message':
+        return this.logicalMessage(message, buffer.length);
+      case 'type':
+      case 'origin':
+        return;
+    }
+  }
+
+  private begin(message: Extract<PgoutputMessage, { tag: 'begin' }>): void {
+    const time = pgTime(message.commitTimeMicros);
+    this.transaction = {
+      lsn: message.finalLsn,
+      lsnText: formatLsn(message.finalLsn),
+      commitTime: time.iso,
+      commitMs: time.ms,
+      xid: message.xid,
+      sequence: 0,
+      skip: message.finalLsn < this.resumeFrom,
+    };
+    this.pendingOrigin = time.ms;
+  }
+
+  private async commit(endLsn: Lsn): Promise<void> {
+    const transaction = this.transaction;
+    this.transaction = undefined;
+    this.received = maxLsn(this.received, endLsn);
+    if (transaction === undefined || transaction.skip) return;
+    await this.flush(endLsn);
+  }
+
+  private async registerRelation(message: Extract<PgoutputMessage, { tag: 'relation' }>): Promise<void> {
+    const { relation } = message;
+    if (relation.columns.some((c) => !this.types.knows(c.typeOid))) {
+      this.types.load((await this.side!.query(TYPE_QUERY)).rows);
+    }
+    const key = RelationShape.needsPrimaryKey(relation)
+      ? await primaryKey(this.side!, relation.id)
+      : undefined;
+    this.relations.set(relation.id, new RelationShape(relation, this.types, key));
+  }
+
+  private shape(relationId: number): RelationShape {
+    const shape = this.relations.get(relationId);
+    if (shape === undefined)
+      throw new Error(`pgoutput: change for relation ${relationId} before its relation message`);
+    return shape;
+  }
+
+  private change(
+    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' }>,
+    size: number,
+  ): void | Promise<void> {
+    const transaction = this.transaction;
+    if (transaction === undefined) throw new Error(`pgoutput: ${message.tag} outside a transaction`);
+    if (transaction.skip) return;
+    if (message.tag === 'truncate') {
+      for (const id of message.relationIds)
+        this.push(this.event(transaction, this.shape(id), 'truncate', null, null, null, []), size);
+    } else {
+      const shape = this.shape(message.relationId);
+      this.push(this.rowEvent(transaction, shape, message), size);
+    }
+    if (this.pending.length >= MAX_BATCH_EVENTS) return this.flush(undefined);
+  }
+
+  private rowEvent(
+    transaction: Transaction,
+    shape: RelationShape,
+    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
+  ): ChangeEvent {
+    switch (message.tag) {
+      case 'insert': {
+        const { row, unchanged } = shape.decode(message.newTuple);
+        return this.event(transaction, shape, 'insert', shape.key(row), row, null, unchanged);
+      }
+      case 'update': {
+        let old: Row | null = null;
+        if (message.oldTuple !== null)
+          old =
+            message.oldKind === 'key'
+              ? shape.decodeIdentity(message.oldTuple)
+              : shape.decode(message.oldTuple).row;
+        const { row, unchanged } = shape.decode(message.newTuple);
+        let missing = unchanged;
+        if (unchanged.length > 0 && message.oldKind === 'old' && old !== null) {
+          // REPLICA IDENTITY FULL: the old row carries the value the server left out of the new one.
+          missing = unchanged.filter((column) => {
+            if (!(column in old)) return true;
+            row[column] = old[column]!;
+            return false;
+          });
+        }
+        return this.event(transaction, shape, 'update', shape.key(row), row, old, missing);
+      }
+      case 'delete': {
+        const old =
+          message.oldKind === 'key'
+            ? shape.decodeIdentity(message.oldTuple)
+            : shape.decode(message.oldTuple).row;
+        return this.event(transaction, shape, 'delete', shape.key(old), null, old, []);
+      }
+    }
+  }
+
+  private event(
+    transaction: Transaction,
+    shape: RelationShape | null,
+    action: ChangeEvent['action'],
+    key: Row | null,
+    columns: Row | null,
+    old: Row | null,
+    unchangedToast: string[],
+  ): ChangeEvent {
+    return {
+      id: `${transaction.lsnText}:${transaction.sequence++}`,
+      source: this.name,
+      host: this.dsn.host,
+      database: this.dsn.database,
+      schema: shape?.schema ?? null,
+      table: shape?.table ?? null,
+      action,
+      lsn: transaction.lsnText,
+      xid: transaction.xid,
+      commit_time: transaction.commitTime,
+      key,
+      columns,
+      old,
+      unchanged_toast: unchangedToast,
+    };
+  }
+
+  private logicalMessage(
+    message: Extract<PgoutputMessage, { tag: 'message' }>,
+    size: number,
+  ): void | Promise<void> {
+    if (message.prefix === HEARTBEAT_PREFIX || !this.config.messages) return;
+    const columns = {
+      prefix: message.prefix,
+      content: message.content.toString('utf8'),
+      transactional: message.transactional,
+    };
+    if (message.transactional) {
+      const transaction = this.transaction;
+      if (transaction === undefined || transaction.skip) return;
+      this.push(this.event(transaction, null, 'message', null, columns, null, []), size);
+      return;
+    }
+    // Outside any transaction: its own batch, which completes no resumable position.
+    const lsn = formatLsn(message.lsn);
+    this.pendingOrigin = Date.now();
+    this.push(
+      {
+        id: `${lsn}:0`,
+        source: this.name,
+        host: this.dsn.host,
+        database: this.dsn.database,
+        schema: null,
+        table: null,
+        action: 'message',
+        lsn,
+        xid: null,
+        commit_time: null,
+        key: null,
+        columns,
+        old: null,
+        unchanged_toast: [],
+      },
+      size,
+    );
+    return this.flush(undefined);
+  }
+
+  private push(event: ChangeEvent, size: number): void {
+    this.pending.push(event);
+    this.pendingBytes += 2 * size + 200;
+    this.stats.eventsIn++;
+    if (this.debug) this.log.debug({ event }, 'received');
+  }
+
+  // ---- delivery and positions --------------------------------------------------------------------
+
+  /** Hands pending events to the router; `position` is the commit end when this completes a transaction. */
+  private async flush(position: Lsn | undefined): Promise<void> {
+    if (this.inputStopped) return;
+    const batch: SourceBatch = {
+      source: this.name,
+      events: this.pending,
+      bytes: this.pendingBytes,
+      originTimeMs: this.pendingOrigin,
+    };
+    this.pending = [];
+    this.pendingBytes = 0;
+    const ticket = this.watermark.track(position);
+    this.inFlightOrigins.set(ticket, batch.originTimeMs);
+    this.stats.batches++;
+    const count = batch.events.length;
+    await this.router.dispatch(batch, () => {
+      this.inFlightOrigins.delete(ticket);
+      this.stats.eventsOut += count;
+      this.watermark.ack(ticket);
+      if (this.watermark.inFlight === 0) this.releaseDrainWaiters();
+    });
+  }
+
+  private advance(position: Lsn): void {
+    if (position <= this.delivered) return;
+    this.delivered = position;
+    this.health.position = formatLsn(position);
+    this.persistTimer ??= setTimeout(() => {
+      this.persistTimer = undefined;
+      this.persist();
+      this.sendStatus();
+    }, PERSIST_INTERVAL_MS);
+  }
+
+  /** Stores the delivered position; only then may PostgreSQL hear of it. */
+  private persist(): void {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    if (this.stored !== undefined && this.delivered <= this.stored) return;
+    if (this.delivered === 0n) return;
+    this.state.put(this.name, '', formatLsn(this.delivered), { slot: this.slot });
+    this.stored = this.delivered;
+  }
+
+  /** confirmed_flush = stored − wal_retain: never past what is stored, never backwards. */
+  private sendStatus(replyRequested = false): void {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    if (this.stored !== undefined) {
+      const retained = this.stored - BigInt(this.config.wal_retain);
+      if (retained > this.confirmed) this.confirmed = retained;
+    }
+    stream.sendStatus(maxLsn(this.received, this.confirmed), this.confirmed, replyRequested);
+  }
+
+  /**
+   * The server's keepalive carries the WAL position decoding reached. With nothing received but not
+   * delivered, everything before it is delivered, so a quiet publication does not pin WAL.
+   */
+  private onKeepalive(walEnd: Lsn, _replyRequested: boolean): void {
+    this.received = maxLsn(this.received, walEnd);
+    const idle =
+      !this.inputStopped &&
+      this.transaction === undefined &&
+      this.pending.length === 0 &&
+      this.watermark.inFlight === 0 &&
+      !this.stream?.backlog;
+    if (idle && walEnd > this.delivered) {
+      this.delivered = walEnd;
+      this.health.position = formatLsn(walEnd);
+      this.persist();
+    }
+    this.sendStatus();
+  }
+
+  private async reportStatus(): Promise<void> {
+    this.sendStatus();
+    const oldest = this.inFlightOrigins.values().next();
+    const lag: { bytes?: number; seconds: number } = {
+      seconds: oldest.done ? 0 : Math.max(0, (Date.now() - oldest.value) / 1000),
+    };
+    try {
+      const row = (await this.side?.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+        ?.rows[0];
+      if (row) lag.bytes = Math.max(0, Number(lsnToBigInt(row.lsn) - this.delivered));
+    } catch (error) {
+      this.log.debug({ err: error }, 'lag query failed');
+    }
+    this.health.lag = lag;
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.side?.query(`SELECT pg_logical_emit_message(false, '${HEARTBEAT_PREFIX}', '')`);
+    } catch (error) {
+      this.log.warn({ err: error }, `heartbeat failed: ${errorMessage(error)}`);
+    }
+  }
+
+  private drained(signal: AbortSignal): Promise<void> {
+    if (this.watermark.inFlight === 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      this.drainWaiters.push(done);
+    });
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
