@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
+
+/** The checkout's root (dist/test/harness → ../../..). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const PGRELAY_BIN = path.join(ROOT, 'bin/pgrelay');
+
+export interface StatusBody {
+  status: string;
+  sources: Record<
+    string,
+    {
+      state: string;
+      position: string | null;
+      last_error: { message: string; code: string | null } | null;
+    } & Record<string, unknown>
+  >;
+  sinks: Record<
+    string,
+    { state: string; last_error: { message: string; code: string | null } | null } & Record<string, unknown>
+  >;
+}
+
+/**
+ * pgrelay as a real process: `bin/pgrelay run` with a config written from TOML text (the HTTP
+ * listener and state file are filled in). Killable with -9, restartable on the same state.
+ */
+export class PgrelayProcess {
+  private child: ChildProcess | undefined;
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly stateFile: string;
+  private exitPromise: Promise<number | null> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly httpPort: number,
+    configBody: string,
+  ) {
+    this.configFile = path.join(dir, 'pgrelay.toml');
+    this.logFile = path.join(dir, 'pgrelay.log');
+    this.stateFile = path.join(dir, 'state.db');
+    fs.writeFileSync(
+      this.configFile,
+      `stats_interval = "off"\n[http]\nlisten = "127.0.0.1:${httpPort}"\n[state]\npath = "${this.stateFile}"\n${configBody}`,
+    );
+  }
+
+  /** `configBody`: the [sources.*], [handlers.*] and [sinks.*] tables (and top-level keys other than http, state). */
+  static async create(configBody: string): Promise<PgrelayProcess> {
+    return new PgrelayProcess(tempDir('pgrelay-run-'), await freePort(), configBody);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the process and waits until every component reports `running`. */
+  async start(options: { waitRunning?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+    const out = fs.openSync(this.logFile, 'a');
+    const child = spawn(PGRELAY_BIN, ['run', '-c', this.configFile], {
+      stdio: ['ignore', out, out],
+      env: { ...process.env, ...options.env },
+    });
+    fs.closeSync(out);
+    this.child = child;
+    this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    if (options.waitRunning ?? true) await this.waitRunning();
+  }
+
+  async waitRunning(timeoutMs = 60_000): Promise<StatusBody> {
+    return waitFor(
+      'pgrelay to report every component running',
+      async () => {
+        if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
+          throw new Error(`pgrelay exited with ${this.child.exitCode}`);
+        }
+        const status = await this.status();
+        return status.status === 'ok' ? status : undefined;
+      },
+      timeoutMs,
+      this.logFile,
+    );
+  }
+
+  async status(): Promise<StatusBody> {
+    const response = await fetch(`${this.url}/status`);
+    return (await response.json()) as StatusBody;
+  }
+
+  async get(pathname: string, init?: RequestInit): Promise<Response> {
+    return fetch(`${this.url}${pathname}`, init);
+  }
+
+  /** Graceful stop (SIGTERM); resolves with the exit code. */
+  async stop(timeoutMs = 60_000): Promise<number | null> {
+    if (this.child === undefined) return null;
+    await stopProcess(this.child, 'SIGTERM', timeoutMs);
+    const code = await this.exitPromise!;
+    this.child = undefined;
+    return code;
+  }
+
+  /** kill -9: no flush, no position write. */
+  async kill(): Promise<void> {
+    if (this.child === undefined) return;
+    await stopProcess(this.child, 'SIGKILL', 1000);
+    this.child = undefined;
+  }
+
+  /** Peak resident memory so far (VmHWM), in MB; the process must be running. */
+  peakRssMb(): number | undefined {
+    try {
+      const status = fs.readFileSync(`/proc/${this.child?.pid}/status`, 'utf8');
+      const match = /VmHWM:\s+(\d+) kB/.exec(status);
+      return match ? Number(match[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  log(): string {
+    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
