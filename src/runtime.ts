@@ -10,6 +10,7 @@ import type { Sink, SinkSettings } from './core/sink.js';
 import type { Source } from './core/source.js';
 import { createSink } from './sinks/index.js';
 import { createSource } from './sources/index.js';
+import { RunLock } from './state/lock.js';
 import { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
 
@@ -44,6 +45,7 @@ export class Runtime {
     readonly config: Config,
     readonly log: Logger,
     readonly state: StateStore,
+    private readonly lock: RunLock,
     readonly metrics: Metrics,
     readonly sources: readonly Source[],
     readonly sinks: readonly Sink[],
@@ -51,7 +53,9 @@ export class Runtime {
 
   static async create(config: Config, log: Logger): Promise<Runtime> {
     const state = StateStore.open(config.state.path);
+    let lock: RunLock | undefined;
     try {
+      lock = RunLock.acquire(config.state.path);
       const metrics = new Metrics();
       const sinks: Sink[] = [];
       for (const [name, sinkConfig] of Object.entries(config.sinks)) {
@@ -81,7 +85,7 @@ export class Runtime {
           router,
         }),
       );
-      const runtime = new Runtime(config, log, state, metrics, sources, sinks);
+      const runtime = new Runtime(config, log, state, lock, metrics, sources, sinks);
       for (const component of runtime.components()) {
         metrics.register(component);
         const componentConfig =
@@ -90,6 +94,7 @@ export class Runtime {
       }
       return runtime;
     } catch (error) {
+      lock?.release();
       state.close();
       throw error;
     }
@@ -122,8 +127,14 @@ export class Runtime {
       ...this.sinks.map((sink) => sink.stop(deadline)),
       ...this.sources.map((source) => source.stop(deadline)),
     ]);
-    this.state.close();
+    this.dispose();
     return !deadline.aborted;
+  }
+
+  /** Releases the state file; for a runtime that stopped, or never started. */
+  dispose(): void {
+    this.state.close();
+    this.lock.release();
   }
 
   /** Switches per-event debug logging for every component, or for the one named. Returns the names switched. */

@@ -29,7 +29,7 @@ Options:
         const bound = await listen(http, config.http.listen);
         log.info({ listen: bound }, `HTTP API on http://${bound}`);
       } catch (error) {
-        runtime.state.close();
+        runtime.dispose();
         throw new Error(`http.listen ${config.http.listen}: ${(error as Error).message}`, { cause: error });
       }
     }

@@ -1,7 +1,11 @@
 import { ConfigError, errorMessage } from '../core/errors.js';
+import { silenceKafkajsTimerWarnings } from '../core/warnings.js';
 import { VERSION } from '../version.js';
 import { parse } from './args.js';
-import { COMMANDS } from './commands.js';
+import { COMMANDS as CORE_COMMANDS } from './commands.js';
+import { POSITION_COMMANDS } from './positions.js';
+
+const COMMANDS = [...CORE_COMMANDS, ...POSITION_COMMANDS];
 
 const USAGE = `pgrelay ${VERSION}: streams PostgreSQL and Kafka changes into Kafka
 
@@ -29,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run(values, positionals);
 }
+
+silenceKafkajsTimerWarnings();
 
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type pg from 'pg';
+import pg from 'pg';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -121,12 +121,26 @@ export function clientConfig(
   };
 }
 
-/** libpq's sslmode=prefer: when the server turns TLS down, the same settings without TLS. */
-export function withoutTls(
+/**
+ * Connects with libpq's sslmode=prefer behaviour: when the server turns TLS down, again without.
+ * Returns the settings that worked, so later connections (replication) use the same.
+ */
+export async function connect(
   config: pg.ClientConfig,
   dsn: ParsedDsn,
-  error: unknown,
-): pg.ClientConfig | undefined {
-  const refused = /does not support SSL/i.test(String((error as Error)?.message));
-  return dsn.sslmode === 'prefer' && refused && config.ssl ? { ...config, ssl: false } : undefined;
+  onError: (error: Error) => void = () => undefined,
+): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
+  for (;;) {
+    const client = new pg.Client(config);
+    client.on('error', onError);
+    try {
+      await client.connect();
+      return { client, config };
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      const refused = /does not support SSL/i.test((error as Error)?.message ?? '');
+      if (!(dsn.sslmode === 'prefer' && refused && config.ssl)) throw error;
+      config = { ...config, ssl: false };
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { PgRelayError } from '../../core/errors.js';
+import { PgRelayError, errorCode, errorMessage } from '../../core/errors.js';
 
 /**
  * PostgreSQL source failures an operator must act on. None is retried: retrying cannot fix them,
@@ -71,3 +71,28 @@ export const slotInUse = (source: string, slot: string, pid: number) =>
     `source ${source}: replication slot "${slot}" is in use by server process ${pid}; waiting for it to be released`,
     { retriable: true },
   );
+
+/**
+ * Server errors no retry can fix become named failures: missing privileges (42501), failed
+ * authentication (28000, 28P01), a database that does not exist (3D000). The rest (connection
+ * refused, server shutting down) are retried.
+ */
+export function classifyServerError(source: string, error: unknown): unknown {
+  if (error instanceof PgRelayError) return error;
+  const code = errorCode(error);
+  const message = errorMessage(error);
+  if (code === '42501' || /must be superuser or replication role/i.test(message)) {
+    return permissionDenied(
+      source,
+      `${message} (the user needs the REPLICATION attribute: ALTER ROLE ... REPLICATION)`,
+      error,
+    );
+  }
+  if (code === '28000' || code === '28P01')
+    return permissionDenied(source, `authentication failed: ${message}`, error);
+  if (code === '3D000')
+    return new PostgresSourceError('PGRELAY_PG_DATABASE_MISSING', `source ${source}: ${message}`, {
+      cause: error,
+    });
+  return error;
+}

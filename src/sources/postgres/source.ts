@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { Backoff } from '../../core/backoff.js';
 import type { SourceBatch } from '../../core/batch.js';
 import { errorMessage, isRetriable } from '../../core/errors.js';
@@ -7,11 +7,12 @@ import type { ChangeEvent, Row } from '../../core/event.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { Watermark } from '../../core/watermark.js';
 import type { PostgresSourceConfig } from './config.js';
-import { type ParsedDsn, clientConfig, parseDsn, withoutTls } from './dsn.js';
+import { type ParsedDsn, clientConfig, connect, parseDsn } from './dsn.js';
 import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from './lsn.js';
 import { type PgoutputMessage, decodePgoutput, pgTime } from './pgoutput.js';
 import { RelationShape } from './relation.js';
 import { ReplicationStream } from './replication.js';
+import { classifyServerError } from './errors.js';
 import { prepareServer, primaryKey, qualify } from './setup.js';
 import { TYPE_QUERY, TypeRegistry } from './values.js';
 
@@ -133,9 +134,10 @@ export class PostgresSource extends Source {
         await this.session(() => backoff.reset());
         if (signal.aborted) break;
         throw new Error('replication stream ended');
-      } catch (error) {
+      } catch (caught) {
         await this.closeSession();
         if (signal.aborted) break;
+        const error = classifyServerError(this.name, caught);
         if (!isRetriable(error)) {
           this.fail(error);
           return;
@@ -204,21 +206,11 @@ export class PostgresSource extends Source {
 
   /** A regular connection, honouring sslmode=prefer; the settings that worked serve replication too. */
   private async connect(): Promise<pg.Client> {
-    let config = this.connectionConfig;
-    for (;;) {
-      const client = new pg.Client(config);
-      client.on('error', (error) => this.log.debug({ err: error }, 'connection error'));
-      try {
-        await client.connect();
-        this.connectionConfig = config;
-        return client;
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        const fallback = withoutTls(config, this.dsn, error);
-        if (fallback === undefined) throw error;
-        config = fallback;
-      }
-    }
+    const { client, config } = await connect(this.connectionConfig, this.dsn, (error) =>
+      this.log.debug({ err: error }, 'connection error'),
+    );
+    this.connectionConfig = config;
+    return client;
   }
 
   private async closeSession(): Promise<void> {

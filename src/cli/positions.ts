@@ -1,0 +1,163 @@
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { defaultSlot } from '../config/load.js';
+import { ConfigError } from '../core/errors.js';
+import { clientConfig, connect, parseDsn } from '../sources/postgres/dsn.js';
+import { formatLsn, isLsn, lsnToBigInt } from '../sources/postgres/lsn.js';
+import { runningOwner } from '../state/lock.js';
+import { StateStore } from '../state/store.js';
+import { type Command, configOption } from './args.js';
+
+/** Opens the state file for an offline change; refuses while a pgrelay runs on it. */
+function openForChange(config: Config): StateStore {
+  const owner = runningOwner(config.state.path);
+  if (owner !== undefined) {
+    throw new ConfigError(
+      `pgrelay (pid ${owner}) is running on ${config.state.path}: stop it first (systemctl stop pgrelay)`,
+    );
+  }
+  return StateStore.open(config.state.path);
+}
+
+function requireSource(config: Config, name: string | undefined): string {
+  if (name === undefined) throw new ConfigError('--source NAME is required');
+  if (!(name in config.sources)) {
+    throw new ConfigError(
+      `${config.file}: no source is named "${name}" (known: ${Object.keys(config.sources).join(', ')})`,
+    );
+  }
+  return name;
+}
+
+const positions: Command = {
+  name: 'positions',
+  summary: 'list the stored source positions',
+  usage: `Usage: pgrelay positions [-c FILE] [--json]
+
+Prints every position in the state file: PostgreSQL sources store the commit end LSN of the last
+transaction every sink delivered; the slot's confirmed_flush_lsn trails it by wal_retain.
+
+Options:
+  -c, --config FILE   config file (its state.path is read)
+      --json          one JSON object per line
+  -h, --help          show this help`,
+  options: { ...configOption, json: { type: 'boolean' } },
+  run(values) {
+    const config = loadConfig(values.config as string);
+    const state = StateStore.open(config.state.path);
+    try {
+      const rows = state.list();
+      for (const row of rows) {
+        const scope = row.scope === '' ? '' : ` ${row.scope}`;
+        process.stdout.write(
+          values.json
+            ? `${JSON.stringify(row)}\n`
+            : `${row.source}${scope}\t${row.position}\t${row.updatedAt}\n`,
+        );
+      }
+      if (rows.length === 0 && !values.json)
+        process.stderr.write(`${config.state.path}: no positions stored\n`);
+    } finally {
+      state.close();
+    }
+    return Promise.resolve(0);
+  },
+};
+
+const rewind: Command = {
+  name: 'rewind',
+  summary: 'move a PostgreSQL source back to an earlier LSN (within wal_retain)',
+  usage: `Usage: pgrelay rewind [-c FILE] --source NAME --lsn X/Y
+
+With pgrelay stopped, moves a PostgreSQL source's stored position back to LSN X/Y, so transactions
+committed after it are sent again on the next start. X/Y must not be older than the slot's
+confirmed_flush_lsn (the WAL before it is gone); wal_retain sets how far back that reaches.
+
+Options:
+  -c, --config FILE   config file
+      --source NAME   the source to rewind
+      --lsn X/Y       the new position
+  -h, --help          show this help`,
+  options: { ...configOption, source: { type: 'string' }, lsn: { type: 'string' } },
+  async run(values) {
+    const config = loadConfig(values.config as string);
+    const name = requireSource(config, values.source as string | undefined);
+    const source = config.sources[name]!;
+    if (source.type !== 'postgres') throw new ConfigError(`source "${name}" is not a postgres source`);
+    const text = values.lsn as string | undefined;
+    if (text === undefined || !isLsn(text))
+      throw new ConfigError('--lsn X/Y is required (an LSN in hexadecimal, e.g. 0/16B3748)');
+    const target = lsnToBigInt(text);
+    const slot = source.slot ?? defaultSlot(name);
+    const confirmed = await slotConfirmed(source.dsn, slot);
+    if (confirmed === undefined)
+      throw new ConfigError(`replication slot "${slot}" does not exist: nothing to rewind into`);
+    if (target < confirmed) {
+      throw new ConfigError(
+        `${text} is older than slot "${slot}"'s confirmed_flush_lsn ${formatLsn(confirmed)}: that WAL is no longer kept (raise wal_retain to keep more)`,
+      );
+    }
+    const state = openForChange(config);
+    try {
+      const stored = state.get(name);
+      if (stored !== undefined && target > lsnToBigInt(stored.position)) {
+        throw new ConfigError(
+          `${text} is after the stored position ${stored.position}: rewind only moves back (skipping forward would lose changes)`,
+        );
+      }
+      state.put(name, '', formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
+      process.stdout.write(`${name}: ${stored?.position ?? '(none)'} -> ${formatLsn(target)}\n`);
+    } finally {
+      state.close();
+    }
+    return 0;
+  },
+};
+
+const resetPosition: Command = {
+  name: 'reset-position',
+  summary: "forget a source's stored position",
+  usage: `Usage: pgrelay reset-position [-c FILE] --source NAME
+
+With pgrelay stopped, deletes a source's stored position. A PostgreSQL source then starts from its
+slot's confirmed position, or creates the slot afresh when it is gone (changes before that are not
+sent: use it after dropping a slot on purpose). A Kafka source's offsets live in its consumer group.
+
+Options:
+  -c, --config FILE   config file
+      --source NAME   the source to reset
+  -h, --help          show this help`,
+  options: { ...configOption, source: { type: 'string' } },
+  run(values) {
+    const config = loadConfig(values.config as string);
+    const name = requireSource(config, values.source as string | undefined);
+    const state = openForChange(config);
+    try {
+      const removed = state.list(name);
+      state.delete(name);
+      for (const row of removed) process.stdout.write(`${name}: forgot ${row.position}\n`);
+      if (removed.length === 0) process.stdout.write(`${name}: no position was stored\n`);
+    } finally {
+      state.close();
+    }
+    return Promise.resolve(0);
+  },
+};
+
+async function slotConfirmed(dsn: string, slot: string): Promise<bigint | undefined> {
+  const parsed = parseDsn(dsn);
+  const settings = clientConfig(parsed, { applicationName: 'pgrelay rewind', connectTimeoutMs: 10_000 });
+  const { client } = await connect(settings, parsed);
+  try {
+    const result = await client.query<{ lsn: string | null }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
+    const lsn = result.rows[0]?.lsn;
+    return lsn ? lsnToBigInt(lsn) : undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+export const POSITION_COMMANDS: readonly Command[] = [positions, rewind, resetPosition];

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { ChangeEvent } from '../../src/core/event.js';
+import { type ConsumedMessage, readAtLeast } from './kcat.js';
+import type { PostgresHandle } from './postgres.js';
+import { sharedKafka, sharedPostgres } from './services.js';
+
+/** A fresh database on the shared PostgreSQL and a unique topic prefix on the shared Kafka. */
+export interface CdcFixture {
+  pg: PostgresHandle;
+  database: string;
+  dsn: string;
+  brokers: string[];
+  /** A topic name unique to this fixture. */
+  topic(name: string): string;
+  sql<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<R[]>;
+  /** Waits for `count` messages on `topic` (read with kcat) and parses their values as events. */
+  events(topic: string, count: number, timeoutMs?: number): Promise<ChangeEvent[]>;
+}
+
+export async function cdcFixture(prefix: string): Promise<CdcFixture> {
+  const [pg, brokers] = await Promise.all([sharedPostgres(), sharedKafka()]);
+  const database = await pg.createDatabase(prefix);
+  const unique = randomUUID().slice(0, 8);
+  return {
+    pg,
+    database,
+    dsn: pg.urlFor(database),
+    brokers,
+    topic: (name) => `${prefix}.${unique}.${name}`,
+    sql: (text, params) => pg.query(text, params, database),
+    events: async (topic, count, timeoutMs) =>
+      parseEvents(await readAtLeast(brokers, topic, count, timeoutMs)),
+  };
+}
+
+export function parseEvents(messages: readonly ConsumedMessage[]): ChangeEvent[] {
+  return messages.map((m) => JSON.parse(m.value ?? 'null') as ChangeEvent);
+}
+
+/** TOML for a postgres source reading `tables` of the fixture's database. */
+export function postgresSource(name: string, fixture: CdcFixture, tables: string[], extra = ''): string {
+  return `
+[sources.${name}]
+type = "postgres"
+dsn = "${fixture.dsn}"
+slot = "pgrelay_${name}_${fixture.database}"
+publication = "pgrelay_${name}"
+tables = ${JSON.stringify(tables)}
+status_interval = "500ms"
+retry_initial = "200ms"
+retry_max = "2s"
+${extra}
+`;
+}
+
+/** TOML for a kafka sink to the fixture's Kafka. */
+export function kafkaSink(name: string, fixture: CdcFixture, sources: string[], extra: string): string {
+  return `
+[sinks.${name}]
+type = "kafka"
+sources = ${JSON.stringify(sources)}
+brokers = ${JSON.stringify(fixture.brokers)}
+retry_initial = "100ms"
+retry_max = "1s"
+${extra}
+`;
+}
