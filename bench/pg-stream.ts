@@ -1,0 +1,255 @@
+/**
+ * PostgreSQL → pgrelay → Kafka (acks=all), beside pg_recvlogical reading the same WAL to a file.
+ *  (a) one transaction inserting N rows into users(id bigserial, name, email, created_at)
+ *  (b) small mixed transactions (insert/update/delete): commit-to-Kafka latency at a fixed rate,
+ *      and the rate at which a backlog of them drains
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import kafkajs from 'kafkajs';
+import { lsnToBigInt } from '../src/sources/postgres/lsn.js';
+import { postgresBin, type PostgresHandle } from '../test/harness/postgres.js';
+import { PgrelayProcess } from '../test/harness/pgrelay.js';
+import { tempDir, waitFor } from '../test/harness/processes.js';
+import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
+import { type BenchResult, percentile } from './report.js';
+
+const run = promisify(execFile);
+
+interface Setup {
+  pg: PostgresHandle;
+  database: string;
+  brokers: string[];
+  topic: string;
+  sql(text: string): Promise<Record<string, unknown>[]>;
+}
+
+async function setup(name: string, schema: string): Promise<Setup> {
+  const [pg, brokers] = await Promise.all([sharedPostgres(), sharedKafka()]);
+  const database = await pg.createDatabase(`bench_${name}`);
+  const topic = `bench.${database}`;
+  const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  // LogAppendTime: the broker stamps each message when it stores it, the end of commit-to-Kafka latency.
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 4, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
+  });
+  await admin.disconnect();
+  const sql = (text: string) => pg.query(text, [], database);
+  await sql(schema);
+  await sql(`CREATE PUBLICATION bench FOR ALL TABLES`);
+  return { pg, database, brokers, topic, sql };
+}
+
+async function startRelay(s: Setup): Promise<PgrelayProcess> {
+  const relay = await PgrelayProcess.create(`
+[sources.db]
+type = "postgres"
+dsn = "${s.pg.urlFor(s.database)}"
+publication = "bench"
+create_publication = false
+slot = "pgrelay_bench_${s.database}"
+[sinks.kafka]
+type = "kafka"
+sources = ["db"]
+brokers = ${JSON.stringify(s.brokers)}
+acks = "all"
+topic_fallback = "${s.topic}"
+`);
+  await relay.start();
+  return relay;
+}
+
+async function delivered(relay: PgrelayProcess): Promise<number> {
+  const stats = (await (await relay.get('/stats')).json()) as { sinks: { kafka: { events_out: number } } };
+  return stats.sinks.kafka.events_out;
+}
+
+/** Polls until the sink delivered `count` events; returns when that was first seen (ms). */
+async function untilDelivered(relay: PgrelayProcess, count: number, timeoutMs: number): Promise<number> {
+  return waitFor(
+    `${count} events delivered`,
+    async () => ((await delivered(relay)) >= count ? performance.now() : undefined),
+    timeoutMs,
+    relay.logFile,
+  );
+}
+
+async function currentLsn(s: Setup): Promise<string> {
+  return ((await s.sql('SELECT pg_current_wal_lsn()::text AS lsn'))[0] as { lsn: string }).lsn;
+}
+
+/** pg_recvlogical reading a slot with pgoutput up to `endLsn` into a file: the decoding ceiling. */
+async function recvlogical(s: Setup, slot: string, endLsn: string): Promise<number> {
+  const out = path.join(tempDir('pgrelay-bench-'), 'recv.bin');
+  const started = performance.now();
+  await run(path.join(postgresBin(), 'pg_recvlogical'), [
+    '-d', s.pg.urlFor(s.database), '--slot', slot, '--start', '--endpos', endLsn, '--no-loop',
+    '-o', 'proto_version=1', '-o', 'publication_names=bench', '-f', out,
+  ], { maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  return seconds;
+}
+
+async function createRecvSlot(s: Setup, slot: string): Promise<void> {
+  await s.sql(`SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
+}
+
+export async function benchBigTransaction(rows: number): Promise<BenchResult> {
+  const s = await setup('big', `CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz DEFAULT now())`);
+  await createRecvSlot(s, 'bench_recv');
+  const relay = await startRelay(s);
+  try {
+    await s.sql(`INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${rows}) g`);
+    const committed = performance.now();
+    const endLsn = await currentLsn(s);
+    const done = await untilDelivered(relay, rows, 600_000);
+    const peakRssMb = relay.peakRssMb();
+    const seconds = (done - committed) / 1000;
+    const recvSeconds = await recvlogical(s, 'bench_recv', endLsn);
+    const perSecond = rows / seconds;
+    return {
+      name: '(a) one transaction of N rows: PostgreSQL → pgrelay → Kafka (acks=all)',
+      unit: 'rows',
+      count: rows,
+      seconds,
+      perSecond,
+      peakRssMb,
+      baseline: { name: 'pg_recvlogical (pgoutput) to a file', perSecond: rows / recvSeconds },
+      targets: [
+        `>= 66,700 rows/s (go-pq-cdc-kafka: 10M rows in 2.5 min): ${perSecond >= 66_700 ? 'met' : 'NOT met'}`,
+        `>= 0.5 x pg_recvlogical: ${perSecond >= 0.5 * (rows / recvSeconds) ? 'met' : 'NOT met'}`,
+        `peak RSS < 150 MB: ${(peakRssMb ?? Infinity) < 150 ? 'met' : 'NOT met'}`,
+      ],
+    };
+  } finally {
+    await relay.destroy();
+  }
+}
+
+const DRAIN_TRANSACTIONS = 40_000;
+const SMALL_SCHEMA = `CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, note text);
+  INSERT INTO accounts SELECT g, 0, 'seed' FROM generate_series(1, 100000) g;`;
+
+/** Five changes per transaction: two inserts, two updates of seed rows, one delete. */
+const SMALL_SCRIPT = `\\set n random(1000000, 2000000000)
+\\set a random(1, 100000)
+\\set b random(1, 100000)
+BEGIN;
+INSERT INTO accounts VALUES (:n, 1, 'new') ON CONFLICT (id) DO NOTHING;
+INSERT INTO accounts VALUES (:n + 2000000000, 1, 'kept') ON CONFLICT (id) DO NOTHING;
+UPDATE accounts SET balance = balance + 1 WHERE id = :a;
+UPDATE accounts SET balance = balance - 1 WHERE id = :b;
+DELETE FROM accounts WHERE id = :n;
+COMMIT;
+`;
+
+async function pgbench(s: Setup, options: string[]): Promise<void> {
+  const script = path.join(tempDir('pgrelay-bench-'), 'tx.sql');
+  fs.writeFileSync(script, SMALL_SCRIPT);
+  await run(path.join(postgresBin(), 'pgbench'), ['-n', '-f', script, ...options, s.pg.urlFor(s.database)], { maxBuffer: 1 << 24 });
+  fs.rmSync(path.dirname(script), { recursive: true, force: true });
+}
+
+/** Messages in the bench topic: what pgrelay produced. */
+async function topicSize(s: Setup): Promise<number> {
+  const admin = new kafkajs.Kafka({ brokers: s.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(s.topic);
+  await admin.disconnect();
+  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+}
+
+/** Reads the topic with kcat: per message, LogAppendTime minus the event's commit_time. */
+async function latencies(s: Setup): Promise<number[]> {
+  const child = spawn('kcat', ['-b', s.brokers.join(','), '-C', '-t', s.topic, '-o', 'beginning', '-e', '-q', '-f', '%T %s\n']);
+  let buffer = '';
+  const values: number[] = [];
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buffer += chunk;
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      const space = line.indexOf(' ');
+      const appended = Number(line.slice(0, space));
+      const commit = /"commit_time":"([^"]+)"/.exec(line);
+      if (commit) values.push(appended - Date.parse(commit[1]!));
+    }
+  });
+  await new Promise((resolve) => child.on('exit', resolve));
+  return values.sort((a, b) => a - b);
+}
+
+export async function benchSmallTransactions(ratePerSecond: number, seconds: number): Promise<BenchResult[]> {
+  const s = await setup('small', SMALL_SCHEMA);
+  const relay = await startRelay(s);
+  let steady: BenchResult;
+  try {
+    const transactions = Math.round((ratePerSecond / 5) * seconds);
+    const started = performance.now();
+    await pgbench(s, ['-c', '4', '-j', '2', '-R', String(ratePerSecond / 5), '-t', String(Math.round(transactions / 4))]);
+    const expected = await waitFor('the topic to stop growing', async () => {
+      const now = await topicSize(s);
+      await new Promise((r) => setTimeout(r, 1000));
+      return now === (await topicSize(s)) && now > 0 ? now : undefined;
+    }, 120_000);
+    const elapsed = (performance.now() - started) / 1000;
+    const sorted = await latencies(s);
+    steady = {
+      name: `(b) small mixed transactions at ${ratePerSecond.toLocaleString('en-US')} changes/s: commit → Kafka (LogAppendTime)`,
+      unit: 'changes',
+      count: expected,
+      seconds: elapsed,
+      perSecond: expected / elapsed,
+      latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      peakRssMb: relay.peakRssMb(),
+      targets: [`p99 < 250 ms at 5,000 changes/s: ${percentile(sorted, 99) < 250 ? 'met' : 'NOT met'}`],
+    };
+  } finally {
+    await relay.destroy();
+  }
+
+  // Drain: a backlog of small transactions written while pgrelay is down, then read as fast as it can.
+  const d = await setup('drain', SMALL_SCHEMA);
+  await createRecvSlot(d, 'bench_recv');
+  const drainRelay = await startRelay(d);
+  try {
+    assert0(await drainRelay.stop());
+    await pgbench(d, ['-c', '4', '-j', '2', '-t', String(DRAIN_TRANSACTIONS / 4)]);
+    const endLsn = await currentLsn(d);
+    const started = performance.now();
+    await drainRelay.start();
+    const total = await waitFor('the backlog to drain', async () => {
+      const status = await drainRelay.status();
+      const position = status.sources.db!.position;
+      return position !== null && lsnToBigInt(position) >= lsnToBigInt(endLsn) ? delivered(drainRelay) : undefined;
+    }, 600_000, drainRelay.logFile);
+    const seconds = (performance.now() - started) / 1000;
+    const peakRssMb = drainRelay.peakRssMb();
+    const recvSeconds = await recvlogical(d, 'bench_recv', endLsn);
+    return [
+      steady,
+      {
+        name: `(b) drain of ${DRAIN_TRANSACTIONS.toLocaleString('en-US')} small transactions (${(DRAIN_TRANSACTIONS * 5).toLocaleString('en-US')} changes) written while pgrelay was down`,
+        unit: 'changes',
+        count: total,
+        seconds,
+        perSecond: total / seconds,
+        peakRssMb,
+        baseline: { name: 'pg_recvlogical (pgoutput) to a file', perSecond: total / recvSeconds },
+        notes: ['includes pgrelay start-up (process, connections) in the time'],
+      },
+    ];
+  } finally {
+    await drainRelay.destroy();
+  }
+}
+
+function assert0(code: number | null): void {
+  if (code !== 0) throw new Error(`pgrelay exited with ${code}`);
+}
