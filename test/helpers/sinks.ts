@@ -13,7 +13,6 @@ export interface TestSinkOptions {
   bufferBytes?: number;
   handlers?: Handler[];
   log?: Logger;
-  metrics?: Metrics;
 }
 
 /** Sink settings for tests: no linger and 1 ms retries unless a test asks otherwise. */
@@ -29,7 +28,7 @@ export function sinkContext(options: TestSinkOptions = {}) {
   return {
     log: options.log ?? capturedLogger().log,
     logLevel: 'info',
-    metrics: options.metrics ?? new Metrics(),
+    metrics: new Metrics(),
     chain: new HandlerChain(options.handlers ?? [], createPassthrough()),
   };
 }
