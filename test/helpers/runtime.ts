@@ -15,9 +15,15 @@ export async function startRuntime(body: string, files: Record<string, string> =
   for (const [name, text] of Object.entries(files)) scratch.write(name, text);
   // [state] last, so the body's top-level keys stay top-level.
   const text = `stats_interval = "off"\n${body}\n[state]\npath = "state.db"\n`;
-  const config = parseConfig(text, path.join(scratch.dir, 'pgrelay.toml'), {});
-  const { log, lines } = capturedLogger(config.log.level);
-  const runtime = await Runtime.create(config, log);
+  const create = async () => {
+    const config = parseConfig(text, path.join(scratch.dir, 'pgrelay.toml'), {});
+    const { log, lines } = capturedLogger(config.log.level);
+    return { log, lines, runtime: await Runtime.create(config, log) };
+  };
+  const { log, lines, runtime } = await create().catch((error: unknown) => {
+    scratch.remove();
+    throw error;
+  });
   const app = createHttpServer(runtime, log);
   const url = `http://${await listen(app, '127.0.0.1:0')}`;
   runtime.start();
