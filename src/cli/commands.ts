@@ -4,12 +4,12 @@ import { createLogger } from '../core/log.js';
 import { createHttpServer, listen } from '../http/server.js';
 import { Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
-import { type Command, DEFAULT_CONFIG, configOption } from './args.js';
+import { type Command, DEFAULT_CONFIG, configFile, configOption } from './args.js';
 
 const run: Command = {
   name: 'run',
   summary: 'run the sources and sinks a config file describes',
-  usage: `Usage: pgrelay run [-c FILE]
+  usage: `Usage: pgrelay run [-c FILE | FILE]
 
 Runs until SIGTERM or SIGINT, then stops taking input, delivers what is in flight, stores positions
 and exits (within shutdown_timeout). A second signal exits at once; undelivered changes are sent
@@ -19,8 +19,9 @@ Options:
   -c, --config FILE   config file (default ${DEFAULT_CONFIG}, or $PGRELAY_CONFIG)
   -h, --help          show this help`,
   options: configOption,
-  async run(values) {
-    const config = loadConfig(values.config as string);
+  maxArguments: 1,
+  async run(values, positionals) {
+    const config = loadConfig(configFile(values, positionals));
     const log = createLogger(config.log.level);
     const runtime = await Runtime.create(config, log);
     const http = config.http.listen === 'off' ? undefined : createHttpServer(runtime, log);
@@ -68,7 +69,7 @@ Options:
 const checkConfig: Command = {
   name: 'check-config',
   summary: 'validate a config file and print it resolved, secrets masked',
-  usage: `Usage: pgrelay check-config [-c FILE] [--quiet]
+  usage: `Usage: pgrelay check-config [-c FILE | FILE] [--quiet]
 
 Validates FILE (syntax, keys, types, wiring, \${ENV} references) and prints the resolved config with
 defaults filled in and secrets masked. Exit status 0 when valid, 2 otherwise.
@@ -78,8 +79,9 @@ Options:
   -q, --quiet         print nothing when valid
   -h, --help          show this help`,
   options: { ...configOption, quiet: { type: 'boolean', short: 'q' } },
+  maxArguments: 1,
   run(values, positionals) {
-    const file = positionals[0] ?? (values.config as string);
+    const file = configFile(values, positionals);
     const config = loadConfig(file);
     if (!values.quiet) {
       process.stdout.write(displayConfig(config) + '\n');
@@ -94,6 +96,7 @@ const version: Command = {
   summary: 'print the version',
   usage: 'Usage: pgrelay version',
   options: { help: { type: 'boolean', short: 'h' } },
+  maxArguments: 0,
   run() {
     process.stdout.write(`pgrelay ${VERSION} (node ${process.versions.node})\n`);
     return Promise.resolve(0);

@@ -36,12 +36,19 @@ function render(schema: unknown, value: unknown, key: string): unknown {
   return value;
 }
 
-/** Hides the password of a postgres:// URL or a key=value connection string. */
+/** Hides the passwords of a postgres:// URL or a key=value connection string. */
 export function maskDsn(dsn: string): string {
   if (/^postgres(ql)?:\/\//i.test(dsn)) {
-    return dsn
-      .replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/i, '$1***@')
-      .replace(/([?&]password=)[^&]*/i, '$1***');
+    return (
+      dsn
+        // URL parsers end the user info at the authority's last "@" and split it at the first ":",
+        // so "u:p@ss@host" is user "u" with password "p@ss".
+        .replace(
+          /^(postgres(?:ql)?:\/\/)([^/?#]*)@/i,
+          (_match, scheme: string, userInfo: string) => `${scheme}${userInfo.replace(/:.*$/s, ':***')}@`,
+        )
+        .replace(/([?&]\w*password=)[^&#]*/gi, '$1***')
+    );
   }
-  return dsn.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/i, '$1***');
+  return dsn.replace(/(\b\w*password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
 }

@@ -21,8 +21,11 @@ export function interpolate(
 }
 
 function substitute(text: string, env: NodeJS.ProcessEnv, where: () => string): string {
-  return text.replace(/\$(\$?)\{([^}]*)\}/g, (whole, escaped: string, body: string) => {
-    if (escaped) return whole.slice(1);
+  return text.replace(/\$\$\{|\$\{([^}]*)(\}?)/g, (_whole, body: string | undefined, closed: string) => {
+    if (body === undefined) return '${';
+    // A reference cut short ("${PGPASSWORD") is a typo, never a literal value.
+    if (!closed)
+      throw new ConfigError(`${where()}: "\${" has no closing "}" (a literal "\${" is written "$\${")`);
     const match = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(body);
     if (!match)
       throw new ConfigError(

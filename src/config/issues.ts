@@ -59,6 +59,10 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown, schema: z
         `${at(issue.path)}: expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(value)}`,
       ];
     case 'invalid_value':
+      if (value === undefined)
+        return [
+          `${at(issue.path)}: is required (one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')})`,
+        ];
       return [
         `${at(issue.path)}: expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${describe(value)}`,
       ];
@@ -74,12 +78,32 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown, schema: z
     }
     case 'too_small':
     case 'too_big':
-      return [
-        `${at(issue.path)}: ${issue.message.startsWith('Too') ? `${issue.message.toLowerCase()}` : issue.message}`,
-      ];
+      return [`${at(issue.path)}: ${describeBound(issue, value)}`];
+    case 'invalid_key':
+      // A record key failed its own check (a topic_routes pattern); the nested issue says why.
+      return issue.issues.map((inner) => `${at(issue.path)}: ${inner.message}`);
     default:
       return [`${at(issue.path)}: ${issue.message}`];
   }
+}
+
+/** A bound zod words for programmers ("Too small: expected number to be >0"), in a config file's words. */
+function describeBound(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig, value: unknown): string {
+  if (!/^Too (small|big):/.test(issue.message)) return issue.message; // the schema's own message
+  const small = issue.code === 'too_small';
+  const bound = small ? issue.minimum : issue.maximum;
+  if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+    const relation = small
+      ? issue.inclusive
+        ? 'at least'
+        : 'more than'
+      : issue.inclusive
+        ? 'at most'
+        : 'less than';
+    return `must be ${relation} ${bound}, got ${describe(value)}`;
+  }
+  if (small && Number(bound) === 1) return 'must not be empty';
+  return issue.message.toLowerCase();
 }
 
 /** The keys a table at `path` may have, following discriminated unions by the `type` present. */

@@ -42,9 +42,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(lines.map((line) => `${file}: ${line}`).join('\n'));
   }
   const config: Config = { ...result.data, file };
-  const problems = crossCheck(config);
+  const problems = [...crossCheck(config), ...resolveFiles(config, path.dirname(path.resolve(file)))];
   if (problems.length > 0) throw new ConfigError(problems.map((line) => `${file}: ${line}`).join('\n'));
-  return resolvePaths(config, path.dirname(path.resolve(file)));
+  return config;
 }
 
 /** Wiring and naming rules a schema cannot express. */
@@ -124,19 +124,33 @@ export function defaultSlot(sourceName: string): string {
   return `pgrelay_${sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
-/** Relative file paths in the config start at the config file's directory, not the working directory. */
-function resolvePaths(config: Config, base: string): Config {
-  const resolve = (p: string) => path.resolve(base, p);
-  config.state.path = resolve(config.state.path);
-  for (const handler of Object.values(config.handlers)) {
-    if (handler.type === 'module') handler.path = resolve(handler.path);
+/**
+ * Relative file paths in the config start at the config file's directory, not the working directory.
+ * Plugin modules and TLS files must exist, so check-config catches them; the state file is created
+ * when pgrelay starts. Returns the problems found.
+ */
+function resolveFiles(config: Config, base: string): string[] {
+  const problems: string[] = [];
+  const resolve = (keyPath: PropertyKey[], file: string) => {
+    const resolved = path.resolve(base, file);
+    if (!fs.existsSync(resolved)) problems.push(`${formatPath(keyPath)}: no such file ${resolved}`);
+    return resolved;
+  };
+  config.state.path = path.resolve(base, config.state.path);
+  for (const [name, handler] of Object.entries(config.handlers)) {
+    if (handler.type === 'module') handler.path = resolve(['handlers', name, 'path'], handler.path);
   }
-  for (const component of [...Object.values(config.sources), ...Object.values(config.sinks)]) {
+  const components = [
+    ...Object.entries(config.sources).map(([name, c]) => ['sources', name, c] as const),
+    ...Object.entries(config.sinks).map(([name, c]) => ['sinks', name, c] as const),
+  ];
+  for (const [section, name, component] of components) {
     if (!('tls' in component) || component.tls === undefined) continue;
     const tls = component.tls;
-    if (tls.ca_file !== undefined) tls.ca_file = resolve(tls.ca_file);
-    if (tls.cert_file !== undefined) tls.cert_file = resolve(tls.cert_file);
-    if (tls.key_file !== undefined) tls.key_file = resolve(tls.key_file);
+    for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+      const file = tls[key];
+      if (file !== undefined) tls[key] = resolve([section, name, 'tls', key], file);
+    }
   }
-  return config;
+  return problems;
 }

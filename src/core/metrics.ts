@@ -18,6 +18,11 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names three gauges *_total, a suffix Prometheus reserves for counters (promtool
+    // rejects them); their per-type twins (nodejs_active_handles{type}...) carry the same numbers.
+    for (const name of ['handles', 'requests', 'resources']) {
+      this.registry.removeSingleMetric(`nodejs_active_${name}_total`);
+    }
     const components = this.components;
     const labels = ['component', 'role', 'type'] as const;
     const counter = (name: string, help: string, read: (c: Component) => number) =>

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { retry } from './backoff.js';
 import type { Ack, SourceBatch } from './batch.js';
@@ -123,10 +122,12 @@ export abstract class Sink extends Component {
   async stop(deadline: AbortSignal): Promise<void> {
     this.stopping = true;
     const onDeadline = () => this.abort.abort(deadline.reason);
-    deadline.addEventListener('abort', onDeadline, { once: true });
+    if (deadline.aborted) onDeadline();
+    else deadline.addEventListener('abort', onDeadline, { once: true });
     this.wakeLoop?.();
     try {
-      await this.loop;
+      // A write that ignores the abort (a hung destination) must not hold the stop past the deadline.
+      await Promise.race([this.loop, aborted(this.abort.signal)]);
     } finally {
       deadline.removeEventListener('abort', onDeadline);
       this.releaseWaiters();
@@ -163,7 +164,7 @@ export abstract class Sink extends Component {
         }
         const wait = this.lingerLeft();
         if (wait > 0) {
-          await Promise.race([this.nextWake(), sleep(wait, undefined, { signal }).catch(() => undefined)]);
+          await this.nextWake(wait);
           continue;
         }
         await this.deliver(this.take(), signal);
@@ -173,12 +174,16 @@ export abstract class Sink extends Component {
     }
   }
 
-  private nextWake(): Promise<void> {
+  /** Resolves on the next accept() or stop(), or after `timeoutMs`; leaves no timer behind. */
+  private nextWake(timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wakeLoop = () => {
+      const wake = () => {
         this.wakeLoop = undefined;
+        clearTimeout(timer);
         resolve();
       };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(wake, timeoutMs);
+      this.wakeLoop = wake;
     });
   }
 
@@ -197,9 +202,13 @@ export abstract class Sink extends Component {
       const pending = this.queue[this.cursor]!;
       const { events, bytes: batchBytes } = pending.batch;
       const perEvent = batchBytes / Math.max(1, events.length);
-      let count = Math.min(events.length - pending.taken, size - delivery.events.length);
-      // Always take at least one event, so an oversized event still moves (and fails loudly in write).
-      count = Math.max(1, Math.min(count, Math.floor((byteLimit - bytes) / Math.max(1, perEvent))));
+      const fits = Math.floor((byteLimit - bytes) / Math.max(1, perEvent));
+      let count = Math.min(events.length - pending.taken, size - delivery.events.length, fits);
+      if (count === 0) {
+        if (delivery.events.length > 0) break;
+        // An oversized event goes alone, so it still moves (and fails loudly in write).
+        count = 1;
+      }
       for (let i = pending.taken; i < pending.taken + count; i++) delivery.events.push(events[i]!);
       delivery.segments.push({ pending, count });
       pending.taken += count;
@@ -220,6 +229,9 @@ export abstract class Sink extends Component {
         signal,
         onRetry: (e, d) => this.retrying(e, d),
       });
+      // Finished past the stop deadline: the source may have stored its position and closed; this
+      // delivery stays unacknowledged and is sent again after the restart.
+      if (signal.aborted) return;
       this.stats.bytes += bytes;
       if (this.debug)
         for (const record of records) this.log.debug({ record: describeRecord(record) }, 'delivered');
@@ -279,6 +291,13 @@ export abstract class Sink extends Component {
     this.capacityWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function describeRecord(record: SinkRecord): Record<string, unknown> {

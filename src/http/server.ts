@@ -1,4 +1,4 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type Runtime, UnknownComponentError } from '../runtime.js';
 
@@ -9,7 +9,7 @@ import { type Runtime, UnknownComponentError } from '../runtime.js';
 export function createHttpServer(runtime: Runtime, log: Logger) {
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.get('/health', () => ({ status: 'ok' }));

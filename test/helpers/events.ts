@@ -1,0 +1,50 @@
+import type { SourceBatch } from '../../src/core/batch.js';
+import type { ChangeEvent, RawEvent } from '../../src/core/event.js';
+
+let sequence = 0;
+
+/** An insert into public.users with a unique id; fields overridable. */
+export function changeEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
+  const n = sequence++;
+  return {
+    id: `0/16B3748:${n}`,
+    source: 'db1',
+    host: 'db1.example.com',
+    database: 'app',
+    schema: 'public',
+    table: 'users',
+    action: 'insert',
+    lsn: '0/16B3748',
+    xid: 731,
+    commit_time: '2026-11-21T18:12:05.909321Z',
+    key: { id: String(n) },
+    columns: { id: String(n), name: `user ${n}` },
+    old: null,
+    unchanged_toast: [],
+    ...overrides,
+  };
+}
+
+export function changeEvents(count: number, overrides: Partial<ChangeEvent> = {}): ChangeEvent[] {
+  return Array.from({ length: count }, () => changeEvent(overrides));
+}
+
+export function rawEvent(overrides: Partial<RawEvent> = {}): RawEvent {
+  return {
+    action: 'raw',
+    source: 'edge',
+    topic: 'cdc.users',
+    partition: 2,
+    offset: '1041',
+    key: Buffer.from('k'),
+    payload: Buffer.from('v'),
+    headers: {},
+    timestamp: '2026-11-21T18:12:05.909Z',
+    ...overrides,
+  };
+}
+
+/** A source batch whose size counts `bytesPerEvent` for each event. */
+export function batchOf(events: ChangeEvent[], bytesPerEvent = 100, source = 'db1'): SourceBatch {
+  return { source, events, bytes: events.length * bytesPerEvent, originTimeMs: Date.now() };
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../../src/state/migrations.js';
+import { StateError, StateStore } from '../../src/state/store.js';
+
+const SYNCHRONOUS_NORMAL = 1;
+const SYNCHRONOUS_FULL = 2;
+
+describe('StateStore', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgrelay-state-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  const newFile = () => path.join(dir, `state-${files++}.db`);
+
+  test('uses a WAL journal and synchronous=FULL, also after close and reopen', () => {
+    const file = newFile();
+    const store = StateStore.open(file);
+    assert.equal(store.database.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(store.synchronous, SYNCHRONOUS_FULL);
+    store.put('db1', '', '0/1');
+    store.close();
+
+    // What the test guards against: better-sqlite3 reopens a WAL database at NORMAL.
+    const plain = new Database(file);
+    assert.equal(plain.pragma('synchronous', { simple: true }), SYNCHRONOUS_NORMAL);
+    plain.close();
+
+    const reopened = StateStore.open(file);
+    assert.equal(reopened.database.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(reopened.synchronous, SYNCHRONOUS_FULL);
+    assert.equal(reopened.get('db1')?.position, '0/1');
+    reopened.close();
+  });
+
+  test('stores one position per source and scope, replacing it on update', () => {
+    const store = StateStore.open(newFile());
+    assert.equal(store.get('db1'), undefined);
+    store.put('db1', '', '0/16B3748', { slot: 'pgrelay_db1' });
+    store.put('db1', '', '0/16B3800', { slot: 'pgrelay_db1' });
+    store.putMany([
+      { source: 'edge', scope: 'cdc.users/0', position: '41' },
+      { source: 'edge', scope: 'cdc.users/1', position: '7' },
+    ]);
+    const db1 = store.get('db1');
+    assert.equal(db1?.position, '0/16B3800');
+    assert.deepEqual(db1?.meta, { slot: 'pgrelay_db1' });
+    assert.ok(!Number.isNaN(Date.parse(db1?.updatedAt ?? '')));
+    assert.equal(
+      store.database.prepare<[], { n: number }>('SELECT count(*) AS n FROM positions').get()?.n,
+      3,
+    );
+    assert.deepEqual(
+      store.list().map((p) => `${p.source}/${p.scope}=${p.position}`),
+      ['db1/=0/16B3800', 'edge/cdc.users/0=41', 'edge/cdc.users/1=7'],
+    );
+    assert.deepEqual(
+      store.list('edge').map((p) => p.position),
+      ['41', '7'],
+    );
+    assert.equal(store.delete('edge', 'cdc.users/1'), 1);
+    assert.equal(store.delete('edge'), 1);
+    assert.deepEqual(
+      store.list().map((p) => p.source),
+      ['db1'],
+    );
+    store.close();
+  });
+
+  test('records its schema version and refuses a newer one with a clear error', () => {
+    const file = newFile();
+    const store = StateStore.open(file);
+    assert.equal(store.schemaVersion, SCHEMA_VERSION);
+    store.close();
+
+    const newer = new Database(file);
+    newer.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    newer.close();
+    assert.throws(
+      () => StateStore.open(file),
+      (error) =>
+        error instanceof StateError &&
+        error.code === 'PGRELAY_STATE' &&
+        error.message ===
+          `state.path: cannot open ${file}: schema version ${SCHEMA_VERSION + 1} is newer than this pgrelay understands (${SCHEMA_VERSION}); it was written by a newer release`,
+    );
+  });
+
+  test('a missing directory is an error naming state.path', () => {
+    const missing = path.join(dir, 'nope', 'state.db');
+    assert.throws(() => StateStore.open(missing), {
+      name: 'StateError',
+      message: `state.path: directory ${path.join(dir, 'nope')} does not exist (create it, or point state.path elsewhere)`,
+    });
+    assert.equal(fs.existsSync(path.join(dir, 'nope')), false, 'nothing is created behind the operator');
+  });
+
+  test('a file that is not a database is an error naming state.path', () => {
+    const file = newFile();
+    fs.writeFileSync(file, 'not a database, just text that is long enough to have a header page'.repeat(20));
+    assert.throws(
+      () => StateStore.open(file),
+      (error) => {
+        assert.ok(error instanceof StateError);
+        assert.match(error.message, new RegExp(`^state\\.path: cannot open ${file}: file is not a database`));
+        return true;
+      },
+    );
+  });
+});
