@@ -34,7 +34,13 @@ async function setup(name: string, schema: string): Promise<Setup> {
   await admin.connect();
   // LogAppendTime: the broker stamps each message when it stores it, the end of commit-to-Kafka latency.
   await admin.createTopics({
-    topics: [{ topic, numPartitions: 4, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
+    topics: [
+      {
+        topic,
+        numPartitions: 4,
+        configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+      },
+    ],
   });
   await admin.disconnect();
   const sql = (text: string) => pg.query(text, [], database);
@@ -85,10 +91,26 @@ async function currentLsn(s: Setup): Promise<string> {
 async function recvlogical(s: Setup, slot: string, endLsn: string): Promise<number> {
   const out = path.join(tempDir('pgrelay-bench-'), 'recv.bin');
   const started = performance.now();
-  await run(path.join(postgresBin(), 'pg_recvlogical'), [
-    '-d', s.pg.urlFor(s.database), '--slot', slot, '--start', '--endpos', endLsn, '--no-loop',
-    '-o', 'proto_version=1', '-o', 'publication_names=bench', '-f', out,
-  ], { maxBuffer: 1 << 20 });
+  await run(
+    path.join(postgresBin(), 'pg_recvlogical'),
+    [
+      '-d',
+      s.pg.urlFor(s.database),
+      '--slot',
+      slot,
+      '--start',
+      '--endpos',
+      endLsn,
+      '--no-loop',
+      '-o',
+      'proto_version=1',
+      '-o',
+      'publication_names=bench',
+      '-f',
+      out,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
   const seconds = (performance.now() - started) / 1000;
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
   return seconds;
@@ -99,11 +121,16 @@ async function createRecvSlot(s: Setup, slot: string): Promise<void> {
 }
 
 export async function benchBigTransaction(rows: number): Promise<BenchResult> {
-  const s = await setup('big', `CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz DEFAULT now())`);
+  const s = await setup(
+    'big',
+    `CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz DEFAULT now())`,
+  );
   await createRecvSlot(s, 'bench_recv');
   const relay = await startRelay(s);
   try {
-    await s.sql(`INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${rows}) g`);
+    await s.sql(
+      `INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${rows}) g`,
+    );
     const committed = performance.now();
     const endLsn = await currentLsn(s);
     const done = await untilDelivered(relay, rows, 600_000);
@@ -150,7 +177,9 @@ COMMIT;
 async function pgbench(s: Setup, options: string[]): Promise<void> {
   const script = path.join(tempDir('pgrelay-bench-'), 'tx.sql');
   fs.writeFileSync(script, SMALL_SCRIPT);
-  await run(path.join(postgresBin(), 'pgbench'), ['-n', '-f', script, ...options, s.pg.urlFor(s.database)], { maxBuffer: 1 << 24 });
+  await run(path.join(postgresBin(), 'pgbench'), ['-n', '-f', script, ...options, s.pg.urlFor(s.database)], {
+    maxBuffer: 1 << 24,
+  });
   fs.rmSync(path.dirname(script), { recursive: true, force: true });
 }
 
@@ -165,7 +194,19 @@ async function topicSize(s: Setup): Promise<number> {
 
 /** Reads the topic with kcat: per message, LogAppendTime minus the event's commit_time. */
 async function latencies(s: Setup): Promise<number[]> {
-  const child = spawn('kcat', ['-b', s.brokers.join(','), '-C', '-t', s.topic, '-o', 'beginning', '-e', '-q', '-f', '%T %s\n']);
+  const child = spawn('kcat', [
+    '-b',
+    s.brokers.join(','),
+    '-C',
+    '-t',
+    s.topic,
+    '-o',
+    'beginning',
+    '-e',
+    '-q',
+    '-f',
+    '%T %s\n',
+  ]);
   let buffer = '';
   const values: number[] = [];
   child.stdout.setEncoding('utf8');
@@ -192,12 +233,25 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
   try {
     const transactions = Math.round((ratePerSecond / 5) * seconds);
     const started = performance.now();
-    await pgbench(s, ['-c', '4', '-j', '2', '-R', String(ratePerSecond / 5), '-t', String(Math.round(transactions / 4))]);
-    const expected = await waitFor('the topic to stop growing', async () => {
-      const now = await topicSize(s);
-      await new Promise((r) => setTimeout(r, 1000));
-      return now === (await topicSize(s)) && now > 0 ? now : undefined;
-    }, 120_000);
+    await pgbench(s, [
+      '-c',
+      '4',
+      '-j',
+      '2',
+      '-R',
+      String(ratePerSecond / 5),
+      '-t',
+      String(Math.round(transactions / 4)),
+    ]);
+    const expected = await waitFor(
+      'the topic to stop growing',
+      async () => {
+        const now = await topicSize(s);
+        await new Promise((r) => setTimeout(r, 1000));
+        return now === (await topicSize(s)) && now > 0 ? now : undefined;
+      },
+      120_000,
+    );
     const elapsed = (performance.now() - started) / 1000;
     const sorted = await latencies(s);
     steady = {
@@ -224,11 +278,18 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
     const endLsn = await currentLsn(d);
     const started = performance.now();
     await drainRelay.start();
-    const total = await waitFor('the backlog to drain', async () => {
-      const status = await drainRelay.status();
-      const position = status.sources.db!.position;
-      return position !== null && lsnToBigInt(position) >= lsnToBigInt(endLsn) ? delivered(drainRelay) : undefined;
-    }, 600_000, drainRelay.logFile);
+    const total = await waitFor(
+      'the backlog to drain',
+      async () => {
+        const status = await drainRelay.status();
+        const position = status.sources.db!.position;
+        return position !== null && lsnToBigInt(position) >= lsnToBigInt(endLsn)
+          ? delivered(drainRelay)
+          : undefined;
+      },
+      600_000,
+      drainRelay.logFile,
+    );
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = drainRelay.peakRssMb();
     const recvSeconds = await recvlogical(d, 'bench_recv', endLsn);

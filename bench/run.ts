@@ -11,7 +11,9 @@ const only = (process.env.BENCH_ONLY ?? 'a,b').split(',');
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 
 async function main(): Promise<void> {
-  process.stdout.write(`pgrelay bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.versions.node}\n\n`);
+  process.stdout.write(
+    `pgrelay bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.versions.node}\n\n`,
+  );
   const scenarios: [string, () => Promise<BenchResult | BenchResult[]>][] = [
     ['a', () => benchBigTransaction(rows)],
     ['b', () => benchSmallTransactions(5000, 30)],

@@ -42,6 +42,7 @@ Options:
       --json          one JSON object per line
   -h, --help          show this help`,
   options: { ...configOption, json: { type: 'boolean' } },
+  maxArguments: 0,
   run(values) {
     const config = loadConfig(values.config as string);
     const state = StateStore.open(config.state.path);
@@ -79,6 +80,7 @@ Options:
       --lsn X/Y       the new position
   -h, --help          show this help`,
   options: { ...configOption, source: { type: 'string' }, lsn: { type: 'string' } },
+  maxArguments: 0,
   async run(values) {
     const config = loadConfig(values.config as string);
     const name = requireSource(config, values.source as string | undefined);
@@ -128,6 +130,7 @@ Options:
       --source NAME   the source to reset
   -h, --help          show this help`,
   options: { ...configOption, source: { type: 'string' } },
+  maxArguments: 0,
   run(values) {
     const config = loadConfig(values.config as string);
     const name = requireSource(config, values.source as string | undefined);

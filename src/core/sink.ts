@@ -53,8 +53,8 @@ interface Delivery {
  * A kind implements open/write/close.
  */
 export abstract class Sink extends Component {
+  /** Batches not yet fully delivered, oldest first; an acknowledged batch leaves at once (memory). */
   private readonly queue: Pending[] = [];
-  private head = 0;
   /** First pending batch with events not yet taken. */
   private cursor = 0;
   private queuedEvents = 0;
@@ -142,7 +142,7 @@ export abstract class Sink extends Component {
   /** Events buffered and not yet delivered. */
   get backlog(): number {
     let count = 0;
-    for (let i = this.head; i < this.queue.length; i++)
+    for (let i = 0; i < this.queue.length; i++)
       count += this.queue[i]!.batch.events.length - this.queue[i]!.delivered;
     return count;
   }
@@ -270,18 +270,14 @@ export abstract class Sink extends Component {
   private acknowledge(delivery: Delivery): void {
     const now = Date.now();
     for (const { pending, count } of delivery.segments) pending.delivered += count;
-    while (this.head < this.queue.length) {
-      const pending = this.queue[this.head]!;
+    while (this.queue.length > 0) {
+      const pending = this.queue[0]!;
       if (pending.delivered < pending.batch.events.length) break;
-      this.head++;
+      this.queue.shift();
+      this.cursor--;
       this.bufferedBytes -= pending.batch.bytes;
       this.metrics.observeLatency(this, Math.max(0, now - pending.batch.originTimeMs) / 1000);
       pending.ack();
-    }
-    if (this.head > 256 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.cursor -= this.head;
-      this.head = 0;
     }
     if (this.bufferedBytes < this.settings.bufferBytes) this.releaseWaiters();
   }

@@ -38,11 +38,16 @@ async function main(): Promise<number> {
     };
     const logFile = path.join(dir, 'pgrelay.log');
     const log = fs.openSync(logFile, 'a');
-    const relay = spawn(PGRELAY_BIN, ['run', '-c', path.join(ROOT, 'conf/demo.toml')], { env, stdio: ['ignore', log, log] });
+    const relay = spawn(PGRELAY_BIN, ['run', '-c', path.join(ROOT, 'conf/demo.toml')], {
+      env,
+      stdio: ['ignore', log, log],
+    });
     children.push(relay);
     await waitFor(
       'pgrelay to run',
-      async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as { status: string }).status === 'ok' || undefined,
+      async () =>
+        ((await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as { status: string }).status ===
+          'ok' || undefined,
       60_000,
       logFile,
     );
@@ -54,7 +59,20 @@ async function main(): Promise<number> {
 
     const consumer = spawn(
       'kcat',
-      ['-b', kafka.brokers[0]!, '-G', 'pgrelay-demo', '-X', 'auto.offset.reset=earliest', '-q', '-u', '-f', '\x1b[32m%t\x1b[0m key=%k\n  %s\n', 'demo.customers', 'demo.orders'],
+      [
+        '-b',
+        kafka.brokers[0]!,
+        '-G',
+        'pgrelay-demo',
+        '-X',
+        'auto.offset.reset=earliest',
+        '-q',
+        '-u',
+        '-f',
+        '\x1b[32m%t\x1b[0m key=%k\n  %s\n',
+        'demo.customers',
+        'demo.orders',
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
     children.push(consumer);
