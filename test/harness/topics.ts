@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import kafkajs, { type Admin, type Message } from 'kafkajs';
 
-const { Kafka, logLevel } = kafkajs;
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 
 /** A topic or group name no other test uses. */
 export function uniqueName(prefix: string): string {
@@ -22,12 +22,43 @@ async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>
   }
 }
 
-/** Creates topics with `partitions` partitions and waits until their leaders are known. */
-export async function createTopics(brokers: string[], topics: string[], partitions = 1): Promise<void> {
+/** Creates topics with `partitions` partitions (and topic `config`) and waits until their leaders are known. */
+export async function createTopics(
+  brokers: string[],
+  topics: string[],
+  partitions = 1,
+  config: Record<string, string> = {},
+): Promise<void> {
+  const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
   await withAdmin(brokers, (admin) =>
     admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries,
+      })),
       waitForLeaders: true,
+    }),
+  );
+}
+
+/** Changes topic settings (max.message.bytes...) on the broker. */
+export async function alterTopic(
+  brokers: string[],
+  topic: string,
+  config: Record<string, string>,
+): Promise<void> {
+  await withAdmin(brokers, (admin) =>
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
     }),
   );
 }
@@ -50,6 +81,23 @@ export async function topicSize(brokers: string[], topic: string): Promise<numbe
   return withAdmin(brokers, async (admin) =>
     (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0),
   );
+}
+
+/** Waits until `topic` holds at least `count` messages (cheap: reads end offsets, not messages). */
+export async function waitForSize(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 120_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const size = await topicSize(brokers, topic).catch(() => 0);
+    if (size >= count) return size;
+    if (Date.now() > deadline)
+      throw new Error(`topic ${topic}: ${size} messages after ${timeoutMs} ms, expected ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** A consumer group's committed offset per partition of `topic` (-1: none yet). */
