@@ -45,7 +45,8 @@ export class PgrelayProcess {
     this.stateFile = path.join(dir, 'state.db');
     fs.writeFileSync(
       this.configFile,
-      `stats_interval = "off"\n[http]\nlisten = "127.0.0.1:${httpPort}"\n[state]\npath = "${this.stateFile}"\n${configBody}`,
+      // The body goes before [http] and [state], so top-level keys in it stay top-level.
+      `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n[state]\npath = "${this.stateFile}"\n`,
     );
   }
 
