@@ -140,6 +140,9 @@ export class KafkaSource extends Source {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.joined(event.payload.memberAssignment));
     consumer.on(consumer.events.CRASH, (event) => this.crashed(event.payload.error, event.payload.restart));
+    // kafkajs noticed the rebalance itself (between batches): the group still takes commits of the
+    // current generation until every member has rejoined.
+    consumer.on(consumer.events.REBALANCING, () => void this.finishBeforeRebalance());
     await consumer.connect();
     const topics: (string | RegExp)[] = [...this.config.topics];
     if (this.config.topic_pattern !== undefined) topics.push(new RegExp(this.config.topic_pattern));
