@@ -54,7 +54,8 @@ interface Delivery {
  * A kind implements open/write/close.
  */
 export abstract class Sink extends Component {
-  private readonly queue: Pending[] = [];
+  /** Delivered entries before `head` are cleared at once (their events can be large) and spliced off now and then. */
+  private readonly queue: (Pending | undefined)[] = [];
   private head = 0;
   /** First pending batch with events not yet taken. */
   private cursor = 0;
@@ -261,7 +262,7 @@ export abstract class Sink extends Component {
     while (this.head < this.queue.length) {
       const pending = this.queue[this.head]!;
       if (pending.delivered < pending.batch.events.length) break;
-      this.head++;
+      this.queue[this.head++] = undefined;
       this.bufferedBytes -= pending.batch.bytes;
       this.metrics.observeLatency(this, Math.max(0, now - pending.batch.originTimeMs) / 1000);
       pending.ack();
