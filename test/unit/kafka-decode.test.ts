@@ -121,7 +121,7 @@ describe('kafka source decoding', () => {
     it('does not take a psql-streamer event for a pgrelay one', () => {
       undecodable(
         () => decode(message(JSON.stringify(psqlStreamer))),
-        /not a pgrelay event: missing field "lsn"/,
+        /not a pgrelay event: missing field "id"/,
       );
     });
   });
@@ -192,7 +192,7 @@ describe('kafka source decoding', () => {
     });
 
     it('names what is wrong with an event of either shape', () => {
-      undecodable(() => decode(message('{"hello":"world"}')), /not a pgrelay event: missing field "lsn"/);
+      undecodable(() => decode(message('{"hello":"world"}')), /not a pgrelay event: missing field "id"/);
       undecodable(() => decode(message('{"UUID":"x"}')), /not a psql-streamer event: missing field "Table"/);
     });
   });

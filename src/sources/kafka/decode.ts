@@ -167,8 +167,13 @@ class Fields {
  */
 function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
   const fields = new Fields(object, 'pgrelay');
+  fields.string('id');
   const lsn = fields.string('lsn');
   if (!isLsn(lsn)) throw new UndecodableMessageError(`not a pgrelay event: field "lsn" is not X/Y: "${lsn}"`);
+  fields.nullableString('schema');
+  fields.nullableString('table');
+  fields.action('action');
+  fields.row('columns');
   const xid = object.xid ?? null;
   if (xid !== null && typeof xid !== 'number')
     throw new UndecodableMessageError('not a pgrelay event: field "xid" is not a number or null');
@@ -177,23 +182,16 @@ function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
     throw new UndecodableMessageError(
       'not a pgrelay event: field "unchanged_toast" is not a list of column names',
     );
-  return {
-    ...object,
-    id: fields.string('id'),
-    source: fields.optionalString('source', source) ?? source,
-    host: fields.optionalString('host', '') ?? '',
-    database: fields.optionalString('database', '') ?? '',
-    schema: fields.nullableString('schema'),
-    table: fields.nullableString('table'),
-    action: fields.action('action'),
-    lsn,
-    xid,
-    commit_time: fields.optionalString('commit_time', null),
-    key: fields.optionalRow('key'),
-    columns: fields.row('columns'),
-    old: fields.optionalRow('old'),
-    unchanged_toast: toast,
-  };
+  // The parsed object is ours: completing it in place spares a copy of every event.
+  object.source = fields.optionalString('source', source) ?? source;
+  object.host = fields.optionalString('host', '') ?? '';
+  object.database = fields.optionalString('database', '') ?? '';
+  object.xid = xid;
+  object.commit_time = fields.optionalString('commit_time', null);
+  object.key = fields.optionalRow('key');
+  object.old = fields.optionalRow('old');
+  object.unchanged_toast = toast;
+  return object as unknown as ChangeEvent;
 }
 
 /**
