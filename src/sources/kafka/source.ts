@@ -211,6 +211,13 @@ export class KafkaSource extends Source {
       );
     }
     if (error instanceof Error && PROGRAMMING_ERRORS.has(error.name)) return error;
+    if (protocolType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      return new PgRelayError(
+        'PGRELAY_KAFKA_UNKNOWN_TOPIC',
+        `${where}: a topic of ${this.config.topics.join(', ')} does not exist (pgrelay does not create the topics it reads; it retries until they exist)`,
+        { cause: error, retriable: true },
+      );
+    }
     return new PgRelayError('PGRELAY_KAFKA_UNAVAILABLE', `${where}: ${errorMessage(error)}`, {
       cause: error,
       retriable: true,
