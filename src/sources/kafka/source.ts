@@ -231,8 +231,19 @@ export class KafkaSource extends Source {
    * returns, so a partition's messages reach the router in order while partitions run side by side.
    */
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    // Once input has stopped the partition is paused: kafkajs would fetch the batch again at once,
+    // over and over, while the sinks drain.
+    if (this.inputStopped || !(await this.relay(payload))) {
+      payload.pause();
+      return;
+    }
+    payload.resolveOffset(payload.batch.lastOffset());
+    await this.beat(payload);
+  }
+
+  /** Hands a batch's messages to the router in order; false when input stopped part way. */
+  private async relay(payload: EachBatchPayload): Promise<boolean> {
     const { batch } = payload;
-    if (this.inputStopped) return;
     const start = BigInt((batch as Batch & { fetchedOffset: string }).fetchedOffset);
     const progress = this.offsets.partition(batch.topic, batch.partition, start);
     progress.highWatermark = BigInt(batch.highWatermark);
@@ -277,8 +288,8 @@ export class KafkaSource extends Source {
         event = this.decode(message);
       } catch (error) {
         if (!(error instanceof UndecodableMessageError)) throw error;
-        if (!(await flush(BigInt(message.offset)))) return;
-        if (!(await this.setAside(progress, message, error, payload))) return;
+        if (!(await flush(BigInt(message.offset)))) return false;
+        if (!(await this.setAside(progress, message, error, payload))) return false;
         continue;
       }
       if (events.length === 0) origin = Number(message.timestamp);
@@ -286,9 +297,7 @@ export class KafkaSource extends Source {
       bytes += 2 * size + 200;
       if (this.debug) this.log.debug({ event }, 'received');
     }
-    if (!(await flush(BigInt(batch.lastOffset()) + 1n))) return;
-    payload.resolveOffset(batch.lastOffset());
-    await this.beat(payload);
+    return flush(BigInt(batch.lastOffset()) + 1n);
   }
 
   /**
@@ -395,6 +404,7 @@ export class KafkaSource extends Source {
   // ---- offsets -----------------------------------------------------------------------------------
 
   private scheduleCommit(): void {
+    if (this.abort.signal.aborted) return;
     this.commitTimer ??= setTimeout(() => void this.commit(), COMMIT_INTERVAL_MS);
   }
 
