@@ -118,12 +118,12 @@ export class KafkaSource extends Source {
           this.fail(classified);
           return;
         }
-        await this.pause(classified);
+        await this.waitToRetry(classified);
       }
     }
   }
 
-  private async pause(error: unknown): Promise<void> {
+  private async waitToRetry(error: unknown): Promise<void> {
     const delay = this.backoff.next();
     this.retrying(error, delay);
     await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
@@ -189,7 +189,7 @@ export class KafkaSource extends Source {
       this.retrying(classified, (error as { retryTime?: number }).retryTime ?? 0);
     } else if (isRetriable(classified)) {
       this.loop = this.loop?.then(async () => {
-        await this.pause(classified);
+        await this.waitToRetry(classified);
         await this.disconnect();
         await this.run();
       });
