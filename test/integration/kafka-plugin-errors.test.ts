@@ -31,9 +31,11 @@ async function setup(name: string) {
   const messages = relayMessages(COUNT, { extra: { tenant: 'acme' } });
   messages[BAD] = relayMessages(1, { first: BAD, extra: { tenant: 'a/b' } })[0]!;
   await produce(brokers, input, messages);
+  // enrich first: the plugin sees copies of the events, and must still be blamed on the originals.
   const config = (sinkDeadLetters: string | undefined) =>
     'shutdown_timeout = "1s"\n' +
     kafkaSource('edge', { brokers, topics: [input], group_id: group }) +
+    table('handlers.tag', { type: 'enrich', set: { env: 'prod' } }) +
     table('handlers.tenants', {
       type: 'module',
       path: EXAMPLE_PLUGIN,
@@ -42,7 +44,7 @@ async function setup(name: string) {
     kafkaSink('central', {
       brokers,
       sources: ['edge'],
-      handlers: ['tenants'],
+      handlers: ['tag', 'tenants'],
       dead_letter_topic: sinkDeadLetters,
     });
   return { brokers, input, group, dlq, out: `${prefix}.acme`, config };
@@ -66,14 +68,18 @@ describe('a user plugin that throws', () => {
     const relay = await run(config(dlq));
 
     const [letter] = await readAtLeast(brokers, dlq, 1);
-    assert.equal((JSON.parse(letter!.value!) as ChangeEvent).columns!.tenant, 'a/b', 'the event as JSON');
+    const dead = JSON.parse(letter!.value!) as ChangeEvent & { env?: string };
+    assert.equal(dead.columns!.tenant, 'a/b', 'the event as JSON');
+    assert.equal(dead.env, undefined, 'as the sink received it, before enrich');
     assert.equal(letter!.headers['pgrelay-handler'], 'tenants');
     assert.equal(letter!.headers['pgrelay-sink'], 'central');
     assert.match(letter!.headers['pgrelay-error']!, /tenant "a\/b" does not make a valid topic name/);
     assert.equal(letter!.headers['pgrelay-origin'], 'on insert of public.items (id 0/100000C:0)');
 
     await waitForSize(brokers, out, COUNT - 1);
-    const delivered = seqs(await readTopic(brokers, out));
+    const relayed = await readTopic(brokers, out);
+    assert.ok(relayed.every((m) => (JSON.parse(m.value!) as { env?: string }).env === 'prod'));
+    const delivered = seqs(relayed);
     assert.deepEqual(
       delivered,
       Array.from({ length: COUNT }, (_, i) => i).filter((i) => i !== BAD),

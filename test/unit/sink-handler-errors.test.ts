@@ -20,12 +20,21 @@ const picky: Handler = {
     }),
 };
 
+/** Replaces every event by a reshaped copy, as enrich does. */
+const reshaping: Handler = {
+  name: 'reshape',
+  process: (events) => events.map((event) => ({ ...event })),
+};
+
 /** Records what reaches the destination and the dead-letter destination. */
 class RecordingSink extends Sink {
   readonly written: SinkRecord[] = [];
   readonly deadLettered: { events: RelayEvent[]; error: HandlerError }[] = [];
 
-  constructor(private readonly withDeadLetters: boolean) {
+  constructor(
+    private readonly withDeadLetters: boolean,
+    handlers: Handler[] = [picky],
+  ) {
     super(
       'out',
       'test',
@@ -39,7 +48,7 @@ class RecordingSink extends Sink {
         log: pino({ level: 'silent' }),
         logLevel: 'silent',
         metrics: new Metrics(),
-        chain: new HandlerChain([picky], createPassthrough()),
+        chain: new HandlerChain(handlers, createPassthrough()),
       },
     );
   }
@@ -103,6 +112,21 @@ describe('a handler that throws (plugin-throws policy)', () => {
     );
     assert.equal(acked, 1);
     assert.deepEqual(sink.stats.dropped, { dead_letter: 1 });
+  });
+
+  it('behind a handler that replaces events, dead-letters the event the sink received, once', async () => {
+    const sink = new RecordingSink(true, [reshaping, picky]);
+    sink.start();
+    const input = batch('ann', 'poison', 'bob');
+    let acked = 0;
+    sink.accept(input, () => acked++);
+    await settle(sink);
+    await sink.stop(AbortSignal.timeout(1000));
+    assert.equal(sink.deadLettered.length, 1);
+    assert.equal(sink.deadLettered[0]!.events[0], input.events[1], 'the event as received');
+    assert.equal(sink.deadLettered[0]!.error.handler, 'picky');
+    assert.equal(sink.written.length, 2);
+    assert.equal(acked, 1);
   });
 
   it('without one: the sink stops with a named error and acknowledges nothing, holding positions', async () => {
