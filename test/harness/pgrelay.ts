@@ -43,9 +43,9 @@ export class PgrelayProcess {
     this.configFile = path.join(dir, 'pgrelay.toml');
     this.logFile = path.join(dir, 'pgrelay.log');
     this.stateFile = path.join(dir, 'state.db');
+    // The body first, so its top-level keys (shutdown_timeout...) do not land in [state].
     fs.writeFileSync(
       this.configFile,
-      // The body goes before [http] and [state], so top-level keys in it stay top-level.
       `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n[state]\npath = "${this.stateFile}"\n`,
     );
   }
@@ -100,10 +100,10 @@ export class PgrelayProcess {
     return fetch(`${this.url}${pathname}`, init);
   }
 
-  /** Graceful stop (SIGTERM); resolves with the exit code. */
-  async stop(timeoutMs = 60_000): Promise<number | null> {
+  /** Graceful stop (SIGTERM, or SIGINT as Ctrl-C sends); resolves with the exit code. */
+  async stop(timeoutMs = 60_000, signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'): Promise<number | null> {
     if (this.child === undefined) return null;
-    await stopProcess(this.child, 'SIGTERM', timeoutMs);
+    await stopProcess(this.child, signal, timeoutMs);
     const code = await this.exitPromise!;
     this.child = undefined;
     return code;
