@@ -25,7 +25,14 @@ export async function loadModuleHandler(name: string, config: ModuleConfig, log:
   if (typeof factory !== 'function') {
     throw new ConfigError(`${where}: ${config.path} does not export createHandler(options, context)`);
   }
-  const handler = await factory(config.options, { name, log });
+  let handler: Handler;
+  try {
+    handler = await factory(config.options, { name, log });
+  } catch (error) {
+    throw new ConfigError(
+      `handlers.${name}.options: createHandler() in ${config.path} failed: ${errorMessage(error)}`,
+    );
+  }
   if (typeof handler?.process !== 'function') {
     throw new ConfigError(
       `${where}: createHandler() in ${config.path} returned no object with process(events)`,

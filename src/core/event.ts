@@ -40,7 +40,8 @@ export interface RawEvent {
   offset: string;
   key: Buffer | null;
   payload: Buffer | null;
-  headers: Record<string, Buffer>;
+  /** A header sent more than once keeps every value, in order. */
+  headers: Record<string, Buffer | Buffer[]>;
   timestamp: string;
 }
 

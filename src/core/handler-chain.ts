@@ -23,7 +23,21 @@ export class HandlerChain {
     return this.handlers.map((h) => h.name);
   }
 
+  /**
+   * Runs every handler over `events`. A failure is a HandlerError naming the handler and the event
+   * of `events` it traces back to (found by running the chain again one event at a time), never a
+   * copy an earlier handler made of it, so the sink can set exactly that event aside.
+   */
   async run(events: RelayEvent[], context: HandlerContext): Promise<SinkRecord[]> {
+    try {
+      return await this.runAll(events, context);
+    } catch (error) {
+      if (!(error instanceof HandlerError)) throw error;
+      throw await this.culprit(events, context, error);
+    }
+  }
+
+  private async runAll(events: RelayEvent[], context: HandlerContext): Promise<SinkRecord[]> {
     let outputs: HandlerOutput[] = events;
     for (const handler of [...this.handlers, this.encoder]) {
       outputs = await this.apply(handler, outputs, context);
@@ -34,6 +48,25 @@ export class HandlerChain {
       }
     }
     return outputs as SinkRecord[];
+  }
+
+  private async culprit(
+    events: RelayEvent[],
+    context: HandlerContext,
+    failure: HandlerError,
+  ): Promise<HandlerError> {
+    if (events.length > 1) {
+      for (const event of events) {
+        try {
+          await this.runAll([event], context);
+        } catch (error) {
+          if (!(error instanceof HandlerError)) throw error;
+          return new HandlerError(error.handler, event, error.cause);
+        }
+      }
+    }
+    // One event, or a failure that only the batch as a whole provokes: all of it is at fault.
+    return new HandlerError(failure.handler, events.length === 1 ? events[0] : undefined, failure.cause);
   }
 
   async close(): Promise<void> {
@@ -69,31 +102,13 @@ export class HandlerChain {
     events: RelayEvent[],
     context: HandlerContext,
   ): Promise<HandlerOutput[]> {
+    let outputs: unknown;
     try {
-      return this.validated(handler, await handler.process(events, context));
+      outputs = await handler.process(events, context);
     } catch (error) {
-      if (error instanceof HandlerError) throw error;
-      throw await this.isolate(handler, events, context, error);
+      throw new HandlerError(handler.name, undefined, error);
     }
-  }
-
-  /** Finds the event a failing handler chokes on, so the error (and a dead letter) can name it. */
-  private async isolate(
-    handler: Handler,
-    events: RelayEvent[],
-    context: HandlerContext,
-    batchError: unknown,
-  ): Promise<HandlerError> {
-    if (events.length > 1) {
-      for (const event of events) {
-        try {
-          await handler.process([event], context);
-        } catch (error) {
-          return new HandlerError(handler.name, event, error);
-        }
-      }
-    }
-    return new HandlerError(handler.name, events.length === 1 ? events[0] : undefined, batchError);
+    return this.validated(handler, outputs);
   }
 
   private validated(handler: Handler, outputs: unknown): HandlerOutput[] {

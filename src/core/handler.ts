@@ -8,7 +8,7 @@ export interface SinkRecord {
   topic?: string;
   key: Buffer | string | null;
   value: Buffer | string | null;
-  headers?: Record<string, Buffer | string>;
+  headers?: Record<string, Buffer | string | (Buffer | string)[]>;
   /** The event this record came from: routing, error messages and dead letters name it. */
   origin?: RelayEvent;
 }

@@ -1,7 +1,7 @@
 import type { SourceConfig } from '../config/schema.js';
 import { defaultSlot } from '../config/load.js';
-import { ConfigError } from '../core/errors.js';
 import type { Source, SourceContext } from '../core/source.js';
+import { KafkaSource } from './kafka/source.js';
 import { PostgresSource } from './postgres/source.js';
 
 export function createSource(name: string, config: SourceConfig, context: SourceContext): Source {
@@ -9,6 +9,6 @@ export function createSource(name: string, config: SourceConfig, context: Source
     case 'postgres':
       return new PostgresSource(name, config, config.slot ?? defaultSlot(name), context);
     case 'kafka':
-      throw new ConfigError(`sources.${name}: the kafka source is not built yet`);
+      return new KafkaSource(name, config, context);
   }
 }

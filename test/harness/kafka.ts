@@ -137,5 +137,9 @@ export class KafkaServer {
 
 /** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. */
 function clusterId(): string {
-  return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  for (;;) {
+    const id = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+    // kafka-storage would read an id starting with "-" as an option (about one run in 64).
+    if (!id.startsWith('-')) return id;
+  }
 }

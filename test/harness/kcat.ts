@@ -10,6 +10,8 @@ export interface ConsumedMessage {
   key: string | null;
   value: string | null;
   headers: Record<string, string>;
+  /** Every header in order, repeated names included. */
+  headerList: [string, string][];
 }
 
 /**
@@ -35,9 +37,10 @@ export async function readTopic(brokers: string[], topic: string): Promise<Consu
         payload: string | null;
         headers?: string[];
       };
-      const headers: Record<string, string> = {};
+      const headerList: [string, string][] = [];
       for (let i = 0; raw.headers && i + 1 < raw.headers.length; i += 2)
-        headers[raw.headers[i]!] = raw.headers[i + 1]!;
+        headerList.push([raw.headers[i]!, raw.headers[i + 1]!]);
+      const headers = Object.fromEntries(headerList);
       return {
         topic: raw.topic,
         partition: raw.partition,
@@ -45,6 +48,7 @@ export async function readTopic(brokers: string[], topic: string): Promise<Consu
         key: raw.key,
         value: raw.payload,
         headers,
+        headerList,
       };
     });
 }

@@ -1,6 +1,6 @@
 import kafkajs, { type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 
-const { KafkaJSError, KafkaJSProtocolError } = kafkajs;
+const { KafkaJSError, Partitioners } = kafkajs;
 import { PgRelayError, errorMessage } from '../../core/errors.js';
 import { routingName } from '../../core/event.js';
 import { type SinkRecord, describeEvent } from '../../core/handler.js';
@@ -10,17 +10,12 @@ import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
 import { createKafka } from '../../kafka/client.js';
 import { encodeEvent } from '../../../plugins/passthrough/handler.js';
 import { COMPRESSION } from '../../kafka/codecs.js';
+import { isForbidden, protocolType } from '../../kafka/errors.js';
 import type { KafkaSinkConfig } from './config.js';
 import { TopicRouter } from './topics.js';
 
 const ACKS = { all: -1, leader: 1, none: 0 } as const;
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-const FORBIDDEN = new Set([
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'SASL_AUTHENTICATION_FAILED',
-  'INVALID_TOPIC_EXCEPTION',
-]);
 
 export class MessageTooLargeError extends PgRelayError {
   constructor(record: SinkRecord, topic: string, bytes: number, cause: unknown) {
@@ -54,7 +49,12 @@ export class KafkaSink extends Sink {
   ) {
     super(name, 'kafka', config.sources, settings, context);
     this.kafka = createKafka(config, this.log);
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, idempotent: false });
+    // Naming the (default, Java-compatible) partitioner stops kafkajs warning about it on every start.
+    this.producer = this.kafka.producer({
+      allowAutoTopicCreation: true,
+      idempotent: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.topics = new TopicRouter(config.topic_map, config.topic_routes, config.topic_fallback);
     this.health.details = { brokers: config.brokers };
   }
@@ -115,11 +115,10 @@ export class KafkaSink extends Sink {
   }
 
   private classify(error: unknown): unknown {
-    const type = protocolType(error);
-    if (type !== undefined && FORBIDDEN.has(type)) {
+    if (isForbidden(error)) {
       return new PgRelayError(
         'PGRELAY_KAFKA_FORBIDDEN',
-        `Kafka refused the batch: ${type}: ${errorMessage(error)}`,
+        `Kafka refused the batch: ${protocolType(error)}: ${errorMessage(error)}`,
         { cause: error },
       );
     }
@@ -208,17 +207,6 @@ function split<T extends { messages: Message[]; records: SinkRecord[] }>(groups:
     }
     return [...regrouped.values()];
   });
-}
-
-function protocolType(error: unknown): string | undefined {
-  for (
-    let e = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
-    e;
-    e = (e.originalError ?? e.cause) as typeof e
-  ) {
-    if (e instanceof KafkaJSProtocolError || typeof e.type === 'string') return e.type;
-  }
-  return undefined;
 }
 
 function size(value: Buffer | string | null): number {

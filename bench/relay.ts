@@ -1,0 +1,93 @@
+/**
+ * Kafka → pgrelay → Kafka: how many messages per second pgrelay relays between topics with
+ * acks=all, next to kcat alone copying the same topic on the same broker.
+ */
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import kafkajs from 'kafkajs';
+import { kafkaSink, kafkaSource } from '../test/fixtures/configs.js';
+import { relayMessages } from '../test/fixtures/events.js';
+import { PgrelayProcess } from '../test/harness/pgrelay.js';
+import { sharedKafka } from '../test/harness/services.js';
+import { createTopics, produce, uniqueName } from '../test/harness/topics.js';
+import type { BenchResult } from './report.js';
+
+const { Kafka, logLevel } = kafkajs;
+const run = promisify(execFile);
+
+const COUNT = 200_000;
+const PARTITIONS = 4;
+
+export async function benchRelay(): Promise<BenchResult> {
+  const brokers = await sharedKafka();
+  const prefix = uniqueName('bench-relay');
+  const [source, copied, relayed] = [`${prefix}.in`, `${prefix}.kcat`, `${prefix}.pgrelay`];
+  await createTopics(brokers, [source, copied, relayed], PARTITIONS);
+  const messages = relayMessages(COUNT, { rows: 10_000 });
+  await produce(brokers, source, messages);
+  const averageBytes = messages.reduce((n, m) => n + m.key.length + m.value.length, 0) / COUNT;
+
+  const kcatSeconds = await kcatCopy(brokers, source, copied);
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const relay = await PgrelayProcess.create(
+    kafkaSource('edge', { brokers, topics: [source], group_id: `${prefix}-group` }) +
+      kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: relayed, acks: 'all' }),
+  );
+  try {
+    const started = performance.now();
+    await relay.start({ waitRunning: false });
+    const running = relay.waitRunning().then(() => performance.now());
+    await untilSize(admin, relayed, COUNT);
+    const seconds = (performance.now() - started) / 1000;
+    const startupSeconds = ((await running) - started) / 1000;
+    const size = await topicSize(admin, relayed);
+    return {
+      name: 'Kafka → pgrelay → Kafka relay (acks=all)',
+      unit: 'messages',
+      count: COUNT,
+      seconds,
+      perSecond: COUNT / seconds,
+      peakRssMb: relay.peakRssMb(),
+      baseline: { name: 'kcat -C | kcat -P (acks=all), same broker', perSecond: COUNT / kcatSeconds },
+      notes: [
+        `pgrelay events of ~${Math.round(averageBytes)} bytes, ${PARTITIONS} partitions, format auto, passthrough handler`,
+        `time from process start; of it ${startupSeconds.toFixed(1)} s until /status ok (start, group join): ` +
+          `${Math.round(COUNT / (seconds - startupSeconds)).toLocaleString('en-US')} messages/s after that`,
+        ...(size === COUNT ? [] : [`target holds ${size} messages: ${size - COUNT} duplicates`]),
+      ],
+    };
+  } finally {
+    await relay.stop();
+    await relay.destroy();
+    await admin.disconnect();
+  }
+}
+
+/** kcat consuming `from` to its end, piped into kcat producing to `to` with acks=all; seconds taken. */
+async function kcatCopy(brokers: string[], from: string, to: string): Promise<number> {
+  const broker = brokers.join(',');
+  const started = performance.now();
+  await run('bash', [
+    '-o',
+    'pipefail',
+    '-c',
+    `kcat -C -b ${broker} -t ${from} -o beginning -e -q -f '%k\\t%s\\n' | kcat -P -b ${broker} -t ${to} -K '\\t' -X acks=all`,
+  ]);
+  return (performance.now() - started) / 1000;
+}
+
+async function topicSize(admin: kafkajs.Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+}
+
+/** Polls end offsets often, so the measured time is not rounded up by much. */
+async function untilSize(admin: kafkajs.Admin, topic: string, count: number): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while ((await topicSize(admin, topic)) < count) {
+    if (Date.now() > deadline)
+      throw new Error(`bench: ${topic} did not reach ${count} messages in 10 minutes`);
+    await sleep(20);
+  }
+}

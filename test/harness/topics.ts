@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import kafkajs, { type Admin, type Message } from 'kafkajs';
+
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
+
+/** A topic or group name no other test uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+function client(brokers: string[]) {
+  return new Kafka({ brokers, clientId: 'pgrelay-test', logLevel: logLevel.NOTHING });
+}
+
+async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates topics with `partitions` partitions (and topic `config`) and waits until their leaders are known. */
+export async function createTopics(
+  brokers: string[],
+  topics: string[],
+  partitions = 1,
+  config: Record<string, string> = {},
+): Promise<void> {
+  const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+  await withAdmin(brokers, (admin) =>
+    admin.createTopics({
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries,
+      })),
+      waitForLeaders: true,
+    }),
+  );
+}
+
+/** Changes topic settings (max.message.bytes...) on the broker. */
+export async function alterTopic(
+  brokers: string[],
+  topic: string,
+  config: Record<string, string>,
+): Promise<void> {
+  await withAdmin(brokers, (admin) =>
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    }),
+  );
+}
+
+/** Produces messages (acks = all), in requests of 1000. */
+export async function produce(brokers: string[], topic: string, messages: Message[]): Promise<void> {
+  const producer = client(brokers).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 1000) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Messages a topic holds: the sum of its partitions' end offsets (nothing is deleted in tests). */
+export async function topicSize(brokers: string[], topic: string): Promise<number> {
+  return withAdmin(brokers, async (admin) =>
+    (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0),
+  );
+}
+
+/** Waits until `topic` holds at least `count` messages (cheap: reads end offsets, not messages). */
+export async function waitForSize(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 120_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const size = await topicSize(brokers, topic).catch(() => 0);
+    if (size >= count) return size;
+    if (Date.now() > deadline)
+      throw new Error(`topic ${topic}: ${size} messages after ${timeoutMs} ms, expected ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** A consumer group's committed offset per partition of `topic` (-1: none yet). */
+export async function committedOffsets(
+  brokers: string[],
+  groupId: string,
+  topic: string,
+): Promise<Map<number, number>> {
+  return withAdmin(brokers, async (admin) => {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  });
+}

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.js';
+
+const SAMPLE = fileURLToPath(new URL('../../../conf/kafka-relay.toml', import.meta.url));
+
+describe('conf/kafka-relay.toml', () => {
+  it('is valid without any environment variable, and wires what its comments say', () => {
+    const config = loadConfig(SAMPLE, {});
+    const edge = config.sources.edge;
+    assert.equal(edge?.type, 'kafka');
+    assert.deepEqual(edge.type === 'kafka' && [edge.format, edge.group_id, edge.dead_letter_topic], [
+      'auto',
+      'pgrelay-central',
+      'pgrelay.dlq',
+    ]);
+    assert.equal(config.sources.audit?.type === 'kafka' && config.sources.audit.format, 'raw');
+    assert.deepEqual(config.sinks.central?.handlers, ['tag', 'passthrough']);
+    assert.deepEqual(config.sinks.mirror?.sources, ['audit']);
+  });
+});

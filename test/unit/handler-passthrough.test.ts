@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import type { RawEvent } from '../../src/core/event.js';
+import { createPassthrough } from '../../plugins/passthrough/handler.js';
+import { parseJsonExact } from '../../src/sources/postgres/values.js';
+import { changeEvent } from '../fixtures/events.js';
+
+const context = { sink: 'main', log: pino({ level: 'silent' }) };
+
+describe('passthrough handler', () => {
+  it('writes the event as JSON, keyed by its key as JSON', async () => {
+    const event = changeEvent({ columns: { id: '1', doc: parseJsonExact('{"n":12345678901234567890}') } });
+    const [record] = await createPassthrough().process([event], context);
+    assert.deepEqual(record, {
+      key: '{"id":"1"}',
+      value: JSON.stringify(event),
+      origin: event,
+    });
+    assert.match(String((record as { value: string }).value), /"n":12345678901234567890/);
+  });
+
+  it('sends events without a key with a null key', async () => {
+    const event = changeEvent({ key: null, action: 'truncate', columns: null });
+    const [record] = await createPassthrough().process([event], context);
+    assert.equal((record as { key: unknown }).key, null);
+  });
+
+  it('relays raw messages untouched: bytes, key and headers', async () => {
+    const raw: RawEvent = {
+      action: 'raw',
+      source: 'edge',
+      topic: 'in',
+      partition: 0,
+      offset: '7',
+      key: Buffer.from([1, 2]),
+      payload: Buffer.from([0xff, 0]),
+      headers: { a: Buffer.from('x'), b: [Buffer.from('1'), Buffer.from('2')] },
+      timestamp: '0',
+    };
+    const [record] = await createPassthrough().process([raw], context);
+    assert.deepEqual(record, { key: raw.key, value: raw.payload, headers: raw.headers, origin: raw });
+  });
+});
