@@ -1,13 +1,14 @@
 /**
  * `make bench`: throughput, latency and peak memory of pgrelay next to the baseline each runs beside.
  * Prints figures; asserts nothing. BENCH_ROWS (default 1,000,000) sizes scenario (a); BENCH_ONLY
- * selects scenarios by name (a, b).
+ * selects scenarios by name (a, b, r).
  */
 import os from 'node:os';
 import { benchBigTransaction, benchSmallTransactions } from './pg-stream.js';
+import { benchRelay } from './relay.js';
 import { type BenchResult, formatResult } from './report.js';
 
-const only = (process.env.BENCH_ONLY ?? 'a,b').split(',');
+const only = (process.env.BENCH_ONLY ?? 'a,b,r').split(',');
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 
 async function main(): Promise<void> {
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const scenarios: [string, () => Promise<BenchResult | BenchResult[]>][] = [
     ['a', () => benchBigTransaction(rows)],
     ['b', () => benchSmallTransactions(5000, 30)],
+    ['r', () => benchRelay()],
   ];
   for (const [name, scenario] of scenarios) {
     if (!only.includes(name)) continue;
