@@ -48,3 +48,24 @@ export function rawEvent(overrides: Partial<RawEvent> = {}): RawEvent {
 export function batchOf(events: ChangeEvent[], bytesPerEvent = 100, source = 'db1'): SourceBatch {
   return { source, events, bytes: events.length * bytesPerEvent, originTimeMs: Date.now() };
 }
+
+/** The same change event every call (fixed id and values), as the PostgreSQL source makes it; override what a test is about. */
+export function sampleEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
+  return {
+    id: '0/1508468:0',
+    source: 'db1',
+    host: 'db1.example.com',
+    database: 'app',
+    schema: 'public',
+    table: 'users',
+    action: 'insert',
+    lsn: '0/1508468',
+    xid: 726,
+    commit_time: '2026-11-21T18:12:05.909321Z',
+    key: { id: '1' },
+    columns: { id: '1', name: 'ann', email: 'ann@example.com' },
+    old: null,
+    unchanged_toast: [],
+    ...overrides,
+  };
+}

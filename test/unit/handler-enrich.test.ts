@@ -6,7 +6,7 @@ import type { ChangeEvent, RawEvent, RelayEvent } from '../../src/core/event.js'
 import { parseConfig } from '../../src/config/load.js';
 import { enrichSchema } from '../../plugins/enrich/config.js';
 import { createEnrich } from '../../plugins/enrich/handler.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 const context = { sink: 'main', log: pino({ level: 'silent' }) };
 
@@ -23,14 +23,14 @@ describe('enrich handler', () => {
   it('adds static fields and fields copied from the event', async () => {
     const out = await enrich(
       { set: { env: 'prod', region: 'eu' }, from_event: { origin: 'host', via: 'source' } },
-      changeEvent(),
+      sampleEvent(),
     );
     assert.deepEqual([out.env, out.region, out.origin, out.via], ['prod', 'eu', 'db1.example.com', 'db1']);
-    assert.deepEqual(out.columns, changeEvent().columns);
+    assert.deepEqual(out.columns, sampleEvent().columns);
   });
 
   it('copies, renames and drops columns in columns, old and key', async () => {
-    const event = changeEvent({
+    const event = sampleEvent({
       action: 'update',
       key: { id: '1' },
       columns: { id: '1', mail: 'a@x', secret: 's' },
@@ -49,7 +49,7 @@ describe('enrich handler', () => {
   });
 
   it('masks columns with a salted hash (stable, so still joinable) or redacts them', async () => {
-    const event = changeEvent({
+    const event = sampleEvent({
       key: { email: 'ann@example.com' },
       columns: { email: 'ann@example.com', n: null },
     });
@@ -64,7 +64,7 @@ describe('enrich handler', () => {
   });
 
   it('changes only the listed tables, and leaves raw messages alone', async () => {
-    const other = changeEvent({ table: 'orders' });
+    const other = sampleEvent({ table: 'orders' });
     assert.equal(await enrich({ tables: ['public.users'], set: { env: 'prod' } }, other), other);
     const raw: RawEvent = {
       action: 'raw',

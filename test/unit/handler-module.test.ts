@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { ConfigError } from '../../src/core/errors.js';
 import { moduleSchema } from '../../plugins/module/config.js';
 import { loadModuleHandler } from '../../plugins/module/handler.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 /** The example plugin as shipped: compiled next to this test under dist/. */
 const EXAMPLE = fileURLToPath(new URL('../../plugins/examples/tenant-topics.js', import.meta.url));
@@ -31,8 +31,8 @@ describe('user handler modules', () => {
   it('loads the example plugin, which routes changes to a topic per tenant', async () => {
     const handler = await load(EXAMPLE, { column: 'tenant', prefix: 'cdc' });
     assert.equal(handler.name, 'tenants');
-    const withTenant = changeEvent({ columns: { id: '1', tenant: 'acme' } });
-    const without = changeEvent({ columns: { id: '2' } });
+    const withTenant = sampleEvent({ columns: { id: '1', tenant: 'acme' } });
+    const without = sampleEvent({ columns: { id: '2' } });
     const [record, passed] = await handler.process([withTenant, without], context);
     assert.deepEqual(record, {
       topic: 'cdc.acme',
@@ -46,7 +46,7 @@ describe('user handler modules', () => {
   it('lets the example throw for an event it cannot route', async () => {
     const handler = await load(EXAMPLE, { column: 'tenant' });
     await assert.rejects(
-      async () => handler.process([changeEvent({ columns: { tenant: 'a/b' } })], context),
+      async () => handler.process([sampleEvent({ columns: { tenant: 'a/b' } })], context),
       /tenant "a\/b" does not make a valid topic name/,
     );
   });
@@ -82,7 +82,7 @@ describe('user handler modules', () => {
       `export default { createHandler: () => ({ closed: false, process(events) { return events.map((e) => ({ key: null, value: this.tag + e.id })); }, close() { this.closed = true; }, tag: 'v:' }) };\n`,
     );
     const handler = await load(file);
-    assert.deepEqual(await handler.process([changeEvent()], context), [
+    assert.deepEqual(await handler.process([sampleEvent()], context), [
       { key: null, value: 'v:0/1508468:0' },
     ]);
     await handler.close?.();

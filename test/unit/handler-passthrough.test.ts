@@ -4,13 +4,13 @@ import { pino } from 'pino';
 import type { RawEvent } from '../../src/core/event.js';
 import { createPassthrough } from '../../plugins/passthrough/handler.js';
 import { parseJsonExact } from '../../src/sources/postgres/values.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 const context = { sink: 'main', log: pino({ level: 'silent' }) };
 
 describe('passthrough handler', () => {
   it('writes the event as JSON, keyed by its key as JSON', async () => {
-    const event = changeEvent({ columns: { id: '1', doc: parseJsonExact('{"n":12345678901234567890}') } });
+    const event = sampleEvent({ columns: { id: '1', doc: parseJsonExact('{"n":12345678901234567890}') } });
     const [record] = await createPassthrough().process([event], context);
     assert.deepEqual(record, {
       key: '{"id":"1"}',
@@ -21,7 +21,7 @@ describe('passthrough handler', () => {
   });
 
   it('sends events without a key with a null key', async () => {
-    const event = changeEvent({ key: null, action: 'truncate', columns: null });
+    const event = sampleEvent({ key: null, action: 'truncate', columns: null });
     const [record] = await createPassthrough().process([event], context);
     assert.equal((record as { key: unknown }).key, null);
   });

@@ -8,12 +8,12 @@ import {
   uuidFromId,
 } from '../../plugins/psql-streamer/handler.js';
 import { createDecoder } from '../../src/sources/kafka/decode.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 const context = { sink: 'main', log: pino({ level: 'silent' }) };
 
-async function encode(...events: Parameters<typeof changeEvent>[0][]): Promise<SinkRecord[]> {
-  return (await createPsqlStreamer().process(events.map(changeEvent), context)) as SinkRecord[];
+async function encode(...events: Parameters<typeof sampleEvent>[0][]): Promise<SinkRecord[]> {
+  return (await createPsqlStreamer().process(events.map(sampleEvent), context)) as SinkRecord[];
 }
 
 function parse(record: SinkRecord): PsqlStreamerEvent {
@@ -66,7 +66,7 @@ describe('psql-streamer handler', () => {
       headers: {},
       timestamp: '0',
     });
-    const original = changeEvent({ action: 'update' });
+    const original = sampleEvent({ action: 'update' });
     assert.deepEqual(decoded, {
       ...original,
       id: uuidFromId(original.id),

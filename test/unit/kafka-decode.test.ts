@@ -7,7 +7,7 @@ import {
   utcMicros,
 } from '../../src/sources/kafka/decode.js';
 import { type ChangeEvent, type RelayEvent, isRaw } from '../../src/core/event.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 function change(event: RelayEvent): ChangeEvent {
   assert.ok(!isRaw(event), 'expected a change event');
@@ -55,12 +55,12 @@ describe('kafka source decoding', () => {
     const decode = createDecoder('pgrelay', 'edge');
 
     it('reads a pgrelay event as it was written', () => {
-      const event = changeEvent();
+      const event = sampleEvent();
       assert.deepEqual(decode(message(JSON.stringify(event))), event);
     });
 
     it('keeps fields an upstream handler added, and numbers a double cannot hold', () => {
-      const text = JSON.stringify(changeEvent({ columns: { id: '1' } }))
+      const text = JSON.stringify(sampleEvent({ columns: { id: '1' } }))
         .replace('"columns":{"id":"1"}', '"columns":{"id":"1","doc":{"n":12345678901234567890}}')
         .replace(/}$/, ',"env":"prod"}');
       const decoded = decode(message(text));
@@ -79,7 +79,7 @@ describe('kafka source decoding', () => {
         old: _o,
         unchanged_toast: _u,
         ...rest
-      } = changeEvent();
+      } = sampleEvent();
       assert.deepEqual(decode(message(JSON.stringify(rest))), {
         ...rest,
         source: 'edge',
@@ -94,19 +94,19 @@ describe('kafka source decoding', () => {
     });
 
     it('names the missing or mistyped field', () => {
-      const { lsn: _lsn, ...noLsn } = changeEvent();
+      const { lsn: _lsn, ...noLsn } = sampleEvent();
       undecodable(() => decode(message(JSON.stringify(noLsn))), /missing field "lsn"/);
-      undecodable(() => decode(message(JSON.stringify(changeEvent({ lsn: '12' })))), /"lsn" is not X\/Y/);
+      undecodable(() => decode(message(JSON.stringify(sampleEvent({ lsn: '12' })))), /"lsn" is not X\/Y/);
       undecodable(
-        () => decode(message(JSON.stringify({ ...changeEvent(), action: 'upsert' }))),
+        () => decode(message(JSON.stringify({ ...sampleEvent(), action: 'upsert' }))),
         /field "action" is not one of insert, update/,
       );
       undecodable(
-        () => decode(message(JSON.stringify({ ...changeEvent(), columns: [1] }))),
+        () => decode(message(JSON.stringify({ ...sampleEvent(), columns: [1] }))),
         /"columns" is not an object/,
       );
       undecodable(
-        () => decode(message(JSON.stringify({ ...changeEvent(), xid: '7' }))),
+        () => decode(message(JSON.stringify({ ...sampleEvent(), xid: '7' }))),
         /"xid" is not a number/,
       );
     });
@@ -187,7 +187,7 @@ describe('kafka source decoding', () => {
     const decode = createDecoder('auto', 'edge');
 
     it('tells pgrelay and psql-streamer events apart', () => {
-      assert.equal(decode(message(JSON.stringify(changeEvent()))).source, 'db1');
+      assert.equal(decode(message(JSON.stringify(sampleEvent()))).source, 'db1');
       assert.equal(decode(message(JSON.stringify(psqlStreamer))).source, 'edge');
     });
 

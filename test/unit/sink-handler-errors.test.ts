@@ -8,7 +8,7 @@ import { HandlerChain } from '../../src/core/handler-chain.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { Sink } from '../../src/core/sink.js';
 import { createPassthrough } from '../../plugins/passthrough/handler.js';
-import { changeEvent } from '../fixtures/events.js';
+import { sampleEvent } from '../helpers/events.js';
 
 /** A handler that throws on rows whose name is "poison", as a user's plugin might. */
 const picky: Handler = {
@@ -76,7 +76,7 @@ class RecordingSink extends Sink {
 function batch(...names: string[]): SourceBatch {
   return {
     source: 'src',
-    events: names.map((name, i) => changeEvent({ id: `0/1:${i}`, columns: { id: String(i), name } })),
+    events: names.map((name, i) => sampleEvent({ id: `0/1:${i}`, columns: { id: String(i), name } })),
     bytes: 100,
     originTimeMs: Date.now(),
   };

@@ -3,6 +3,7 @@ import type { Batch, Consumer, EachBatchPayload, IMemberAssignment, Kafka, Kafka
 import { Backoff, retry } from '../../core/backoff.js';
 import { PgRelayError, errorMessage, isRetriable } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
+import { Drain } from '../../core/drain.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { createKafka } from '../../kafka/client.js';
 import { isForbidden, protocolType } from '../../kafka/errors.js';
@@ -53,7 +54,7 @@ export class KafkaSource extends Source {
   /** Origin time of each batch in flight, in hand-out order, for lag.seconds. */
   private readonly inFlightOrigins = new Map<number, number>();
   private nextBatch = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly drain = new Drain(() => this.offsets.inFlight === 0);
   private committing: Promise<void> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -91,7 +92,7 @@ export class KafkaSource extends Source {
 
   async stop(deadline: AbortSignal): Promise<void> {
     this.inputStopped = true;
-    await this.drained(deadline);
+    await this.drain.until(deadline);
     this.abort.abort();
     clearInterval(this.healthTimer);
     await this.commit();
@@ -171,7 +172,7 @@ export class KafkaSource extends Source {
     this.offsets.newGeneration();
     this.backoff.reset();
     this.assignment = assignment;
-    this.releaseDrainWaiters();
+    this.drain.release();
     this.health.set('running');
     const partitions = Object.entries(assignment).map(([topic, list]) => `${topic}[${list.join(',')}]`);
     this.log.info(
@@ -269,7 +270,7 @@ export class KafkaSource extends Source {
           this.inFlightOrigins.delete(id);
           this.stats.eventsOut += batchEvents.length;
           ack();
-          this.releaseDrainWaitersIfIdle();
+          this.drain.check();
         },
       );
       events = [];
@@ -393,7 +394,7 @@ export class KafkaSource extends Source {
         { inFlight: this.offsets.inFlight },
         'consumer group is rebalancing: committing what the sinks acknowledge before giving partitions up',
       );
-      await this.drained(AbortSignal.any([AbortSignal.timeout(REBALANCE_DRAIN_MS), this.abort.signal]));
+      await this.drain.until(AbortSignal.any([AbortSignal.timeout(REBALANCE_DRAIN_MS), this.abort.signal]));
       await this.commit();
     })().finally(() => {
       this.rebalanceDrain = undefined;
@@ -429,28 +430,6 @@ export class KafkaSource extends Source {
       this.log[level]({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
       if (!this.abort.signal.aborted) this.scheduleCommit();
     }
-  }
-
-  private drained(signal: AbortSignal): Promise<void> {
-    if (this.offsets.inFlight === 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      this.drainWaiters.push(done);
-    });
-  }
-
-  private releaseDrainWaitersIfIdle(): void {
-    if (this.drainWaiters.length > 0 && this.offsets.inFlight === 0) this.releaseDrainWaiters();
-  }
-
-  private releaseDrainWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 
   private refreshHealth(): void {

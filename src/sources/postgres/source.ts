@@ -4,6 +4,7 @@ import { Backoff } from '../../core/backoff.js';
 import type { SourceBatch } from '../../core/batch.js';
 import { errorMessage, isRetriable } from '../../core/errors.js';
 import type { ChangeEvent, Row } from '../../core/event.js';
+import { Drain } from '../../core/drain.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { Watermark } from '../../core/watermark.js';
 import type { PostgresSourceConfig } from './config.js';
@@ -51,7 +52,7 @@ export class PostgresSource extends Source {
   private readonly watermark: Watermark<Lsn>;
   /** Origin time of each batch in flight, oldest first, for lag.seconds. */
   private readonly inFlightOrigins = new Map<number, number>();
-  private drainWaiters: (() => void)[] = [];
+  private readonly drain = new Drain(() => this.watermark.inFlight === 0);
 
   /** Everything up to here is delivered (acknowledged by every sink). */
   private delivered: Lsn = 0n;
@@ -116,7 +117,7 @@ export class PostgresSource extends Source {
 
   async stop(deadline: AbortSignal): Promise<void> {
     this.inputStopped = true;
-    await this.drained(deadline);
+    await this.drain.until(deadline);
     this.abort.abort();
     this.persist();
     this.sendStatus();
@@ -145,7 +146,7 @@ export class PostgresSource extends Source {
         const delay = backoff.next();
         this.retrying(error, delay);
         // Resume from an exact position: let in-flight batches land first (their acks still count).
-        await this.drained(signal);
+        await this.drain.until(signal);
         this.persist();
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
@@ -451,7 +452,7 @@ export class PostgresSource extends Source {
       this.inFlightOrigins.delete(ticket);
       this.stats.eventsOut += count;
       this.watermark.ack(ticket);
-      if (this.watermark.inFlight === 0) this.releaseDrainWaiters();
+      this.drain.check();
     });
   }
 
@@ -529,23 +530,5 @@ export class PostgresSource extends Source {
     } catch (error) {
       this.log.warn({ err: error }, `heartbeat failed: ${errorMessage(error)}`);
     }
-  }
-
-  private drained(signal: AbortSignal): Promise<void> {
-    if (this.watermark.inFlight === 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      this.drainWaiters.push(done);
-    });
-  }
-
-  private releaseDrainWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 }
