@@ -16,6 +16,23 @@ type Stats = { sinks: Record<string, { events_in: number; events_out: number }> 
 const HANGING_HANDLER =
   'export function createHandler() {\n  return { process: () => new Promise(() => {}) };\n}\n';
 
+/** A relay whose only sink hangs in its handler: what it holds can never be delivered. */
+async function stuckRelay(sourceToml: string, shutdownTimeout: string): Promise<PgrelayProcess> {
+  const relay = await PgrelayProcess.create(`shutdown_timeout = "${shutdownTimeout}"
+${sourceToml}
+[handlers.stuck]
+type = "module"
+path = "stuck.mjs"
+
+[sinks.out]
+type = "stub"
+sources = ["db1"]
+handlers = ["stuck"]
+`);
+  fs.writeFileSync(path.join(relay.dir, 'stuck.mjs'), HANGING_HANDLER);
+  return relay;
+}
+
 function logLines(relay: PgrelayProcess): LogLine[] {
   return relay
     .log()
@@ -102,18 +119,7 @@ linger = "1h"
 
   test('a sink that cannot finish is abandoned at shutdown_timeout: exit 1, its rows not confirmed', async () => {
     const db = await sourceDatabase('deadline');
-    const relay = await PgrelayProcess.create(`shutdown_timeout = "1s"
-${db.sourceToml('db1')}
-[handlers.stuck]
-type = "module"
-path = "stuck.mjs"
-
-[sinks.out]
-type = "stub"
-sources = ["db1"]
-handlers = ["stuck"]
-`);
-    fs.writeFileSync(path.join(relay.dir, 'stuck.mjs'), HANGING_HANDLER);
+    const relay = await stuckRelay(db.sourceToml('db1'), '1s');
     try {
       await relay.start();
       const before = await currentLsn(db);
@@ -137,18 +143,7 @@ handlers = ["stuck"]
 
   test('a second signal exits at once, without waiting for the deadline', async () => {
     const db = await sourceDatabase('second_signal');
-    const relay = await PgrelayProcess.create(`shutdown_timeout = "1h"
-${db.sourceToml('db1')}
-[handlers.stuck]
-type = "module"
-path = "stuck.mjs"
-
-[sinks.out]
-type = "stub"
-sources = ["db1"]
-handlers = ["stuck"]
-`);
-    fs.writeFileSync(path.join(relay.dir, 'stuck.mjs'), HANGING_HANDLER);
+    const relay = await stuckRelay(db.sourceToml('db1'), '1h');
     try {
       await relay.start();
       await insertInFlight(relay, db, 1, 1);
