@@ -1,22 +1,20 @@
 import kafkajs, { type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 
-const { KafkaJSError, Partitioners } = kafkajs;
 import { PgRelayError, errorMessage } from '../../core/errors.js';
-import { routingName } from '../../core/event.js';
-import { type SinkRecord, describeEvent } from '../../core/handler.js';
-import type { RelayEvent } from '../../core/event.js';
-import type { HandlerError } from '../../core/handler.js';
+import { type RelayEvent, routingName } from '../../core/event.js';
+import { type HandlerError, type SinkRecord, describeEvent } from '../../core/handler.js';
 import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
 import { createKafka } from '../../kafka/client.js';
 import { encodeEvent } from '../../../plugins/passthrough/handler.js';
 import { COMPRESSION } from '../../kafka/codecs.js';
 import { isForbidden, protocolType } from '../../kafka/errors.js';
 import type { KafkaSinkConfig } from './config.js';
+import { type DeliveryPlan, type TopicGroup, planRequests, size } from './requests.js';
 import { TopicRouter } from './topics.js';
 
+const { KafkaJSError, Partitioners } = kafkajs;
 const ACKS = { all: -1, leader: 1, none: 0 } as const;
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-
 export class MessageTooLargeError extends PgRelayError {
   constructor(record: SinkRecord, topic: string, bytes: number, cause: unknown) {
     super(
@@ -40,6 +38,12 @@ export class KafkaSink extends Sink {
   private readonly topics: TopicRouter;
   private readonly unmappedSeen = new Set<string>();
   private connected = false;
+  /** The delivery being written, and how far it got. */
+  private plan: DeliveryPlan | undefined;
+  private readonly route = {
+    topicFor: (record: SinkRecord) => this.topics.topicFor(record),
+    unmapped: (record: SinkRecord) => this.unmapped(record),
+  };
 
   constructor(
     name: string,
@@ -66,26 +70,19 @@ export class KafkaSink extends Sink {
 
   protected async write(records: SinkRecord[]): Promise<number> {
     if (!this.connected) await this.open();
-    const byTopic = new Map<string, { messages: Message[]; records: SinkRecord[] }>();
-    let bytes = 0;
-    for (const record of records) {
-      const topic = this.topics.topicFor(record);
-      if (topic === undefined) {
-        this.unmapped(record);
-        continue;
-      }
-      let group = byTopic.get(topic);
-      if (group === undefined) byTopic.set(topic, (group = { messages: [], records: [] }));
-      group.messages.push(toMessage(record));
-      group.records.push(record);
-      bytes += size(record.value) + size(record.key);
-    }
-    if (byTopic.size > 0) await this.send([...byTopic].map(([topic, group]) => ({ topic, ...group })));
-    return bytes;
+    // A retry of the same delivery resumes after the requests that already succeeded, so a broker
+    // hiccup in the middle of a large delivery does not send its first part twice.
+    const plan =
+      this.plan?.records === records
+        ? this.plan
+        : (this.plan = planRequests(records, this.settings.batch.bytes, this.route));
+    for (; plan.next < plan.requests.length; plan.next++) await this.send(plan.requests[plan.next]!);
+    this.plan = undefined;
+    return plan.bytes;
   }
 
   /** Sends; a batch the broker finds too large is split until the one record at fault is known. */
-  private async send(groups: { topic: string; messages: Message[]; records: SinkRecord[] }[]): Promise<void> {
+  private async send(groups: TopicGroup[]): Promise<void> {
     try {
       const topicMessages: TopicMessages[] = groups.map(({ topic, messages }) => ({ topic, messages }));
       await this.producer.sendBatch({
@@ -107,6 +104,12 @@ export class KafkaSink extends Sink {
             error,
           );
         }
+        // The topic accepts less than batch_bytes: split until the one record at fault is known.
+        this.stats.errors++;
+        this.log.warn(
+          { topic: groups.map((g) => g.topic), records: total },
+          `Kafka refused ${total} records as too large (${type}); sending them in halves`,
+        );
         for (const half of split(groups)) await this.send(half);
         return;
       }
@@ -176,22 +179,6 @@ export class KafkaSink extends Sink {
   }
 }
 
-function toMessage(record: SinkRecord): Message {
-  const message: Message = { key: record.key, value: record.value };
-  const origin = record.origin;
-  if (origin !== undefined && origin.action !== 'raw') {
-    message.headers = {
-      'pgrelay-source': origin.source,
-      'pgrelay-lsn': origin.lsn,
-      'pgrelay-id': origin.id,
-      ...record.headers,
-    };
-  } else if (record.headers !== undefined) {
-    message.headers = record.headers;
-  }
-  return message;
-}
-
 function split<T extends { messages: Message[]; records: SinkRecord[] }>(groups: T[]): T[][] {
   const flat = groups.flatMap((g) =>
     g.messages.map((m, i) => ({ group: g, message: m, record: g.records[i]! })),
@@ -207,11 +194,6 @@ function split<T extends { messages: Message[]; records: SinkRecord[] }>(groups:
     }
     return [...regrouped.values()];
   });
-}
-
-function size(value: Buffer | string | null): number {
-  if (value === null) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
 function keyText(record: SinkRecord): string {
