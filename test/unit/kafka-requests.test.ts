@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { ChangeEvent } from '../../src/core/event.js';
 import type { SinkRecord } from '../../src/core/handler.js';
 import { planRequests } from '../../src/sinks/kafka/requests.js';
 import { changeEvent } from '../helpers/events.js';
@@ -46,8 +47,9 @@ describe('Kafka sink produce requests', () => {
 
   test('records are grouped by topic within a request; unmapped ones are reported and left out', () => {
     const unmapped: SinkRecord[] = [];
+    const first = record(10, 'users');
     const plan = planRequests(
-      [record(10, 'users'), record(10, 'audit'), record(10, 'orders'), record(10, 'users')],
+      [first, record(10, 'audit'), record(10, 'orders'), record(10, 'users')],
       1_000_000,
       routing(unmapped),
     );
@@ -60,11 +62,11 @@ describe('Kafka sink produce requests', () => {
       ],
     );
     assert.equal(unmapped.length, 1);
+    const headers = plan.requests[0]![0]!.messages[0]!.headers!;
     assert.equal(
-      plan.requests[0]![0]!.messages[0]!.headers!['pgrelay-id'],
-      plan.requests[0]![0]!.records[0]!.origin!.action === 'raw'
-        ? undefined
-        : (plan.requests[0]![0]!.records[0]!.origin as { id: string }).id,
+      headers['pgrelay-id'],
+      (first.origin as ChangeEvent).id,
+      'change events carry their id as a header',
     );
   });
 });
