@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ROOT } from '../harness/pgrelay.js';
+import { waitFor } from '../harness/processes.js';
+
+/** `make demo`: rows become Kafka messages on screen, and Ctrl-C leaves nothing running. */
+describe('make demo', () => {
+  test('prints the Kafka messages the rows became; SIGINT stops every process it started', async () => {
+    const demo: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist/test/harness/demo.js')], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        'an order update to arrive in Kafka',
+        () => Promise.resolve(/demo\.orders.*\n.*"action":"update"/.test(output) || undefined),
+        120_000,
+      );
+      assert.match(output, /demo\.customers.*key=\{"id":"1"\}\n.*"name":"Ada"/);
+      demo.kill('SIGINT');
+      assert.equal(await exited, 0, output.slice(-2000));
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+    assert.match(output, /stopped; nothing left running/);
+    const ports = [...output.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(ports.length >= 3, 'the demo printed its PostgreSQL, Kafka and HTTP addresses');
+    for (const port of new Set(ports))
+      assert.equal(await listening(port), false, `nothing listens on ${port} any more`);
+  });
+});
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
