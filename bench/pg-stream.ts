@@ -167,7 +167,7 @@ const SMALL_SCRIPT = `\\set n random(1000000, 2000000000)
 \\set b random(1, 100000)
 BEGIN;
 INSERT INTO accounts VALUES (:n, 1, 'new') ON CONFLICT (id) DO NOTHING;
-INSERT INTO accounts VALUES (:n + 2000000000, 1, 'kept') ON CONFLICT (id) DO NOTHING;
+INSERT INTO accounts VALUES (:n::bigint + 2000000000, 1, 'kept') ON CONFLICT (id) DO NOTHING;
 UPDATE accounts SET balance = balance + 1 WHERE id = :a;
 UPDATE accounts SET balance = balance - 1 WHERE id = :b;
 DELETE FROM accounts WHERE id = :n;
