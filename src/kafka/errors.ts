@@ -1,4 +1,5 @@
 import kafkajs from 'kafkajs';
+import { PgRelayError, errorMessage } from '../core/errors.js';
 
 const { KafkaJSProtocolError } = kafkajs;
 
@@ -27,4 +28,44 @@ export function protocolType(error: unknown): string | undefined {
 export function isForbidden(error: unknown): boolean {
   const type = protocolType(error);
   return type !== undefined && FORBIDDEN.has(type);
+}
+
+/** Certificate problems Node's TLS reports: a config fix (tls.ca_file), never a retry. */
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Wrong SASL credentials or an untrusted broker certificate: named failures naming the keys to fix,
+ * instead of retries that cannot succeed. Undefined for anything else.
+ */
+export function credentialsProblem(error: unknown, where: string): PgRelayError | undefined {
+  for (
+    let e = error as
+      { name?: string; code?: string; type?: string; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+    e = (e.originalError ?? e.cause) as typeof e
+  ) {
+    if (e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED') {
+      return new PgRelayError(
+        'PGRELAY_KAFKA_AUTH',
+        `${where}: SASL authentication failed: ${errorMessage(e)} (check sasl.mechanism, sasl.username, sasl.password)`,
+        { cause: error },
+      );
+    }
+    if (e.code !== undefined && TLS_CODES.has(e.code)) {
+      return new PgRelayError(
+        'PGRELAY_KAFKA_TLS',
+        `${where}: the broker's TLS certificate is not trusted: ${errorMessage(e)} (set tls.ca_file to the CA that signed it)`,
+        { cause: error },
+      );
+    }
+  }
+  return undefined;
 }

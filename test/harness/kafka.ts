@@ -28,7 +28,25 @@ const JAVA_OPTS = [
 export interface KafkaOptions {
   /** Extra server.properties settings. */
   settings?: Record<string, string>;
+  /**
+   * Also listen with SASL (PLAIN and SCRAM-SHA-256/512, user alice / alice-secret) and with mutual
+   * TLS (a certificate for 127.0.0.1 signed by a throwaway CA, in `caFile`; clients must present a
+   * certificate of that CA: `clientCertFile`, `clientKeyFile`).
+   */
+  secure?: boolean;
 }
+
+/** The extra listeners of a `secure` broker. */
+export interface SecureListeners {
+  sasl: string;
+  tls: string;
+  /** PEM of the CA that signed the broker's certificate. */
+  caFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+export const SASL_USER = { username: 'alice', password: 'alice-secret' } as const;
 
 /** A throwaway single-node Apache Kafka in KRaft mode (broker and controller in one process). */
 export class KafkaServer {
@@ -44,6 +62,7 @@ export class KafkaServer {
     const libs = kafkaLibs();
     const dir = tempDir('pgrelay-kafka-');
     const [port, controllerPort] = [await freePort(), await freePort()];
+    const secure = options.secure ? await secureProperties(dir) : undefined;
     const properties: Record<string, string> = {
       'process.roles': 'broker,controller',
       'node.id': '1',
@@ -61,6 +80,7 @@ export class KafkaServer {
       'transaction.state.log.min.isr': '1',
       'group.initial.rebalance.delay.ms': '0',
       'auto.create.topics.enable': 'true',
+      ...secure?.properties(port, controllerPort),
       ...options.settings,
     };
     const config = path.join(dir, 'server.properties');
@@ -82,15 +102,20 @@ export class KafkaServer {
         clusterId(),
         '-c',
         config,
+        ...(secure?.formatArgs ?? []),
       ],
       {
         stdio: 'pipe',
       },
     );
     const server = new KafkaServer(dir, port, path.join(dir, 'kafka.log'));
+    server.secure = secure?.listeners;
     await server.start();
     return server;
   }
+
+  /** SASL and TLS listeners, for a broker started with `secure`. */
+  secure: SecureListeners | undefined;
 
   get brokers(): string[] {
     return [`127.0.0.1:${this.port}`];
@@ -133,6 +158,152 @@ export class KafkaServer {
       await admin.disconnect();
     }
   }
+}
+
+/**
+ * Listeners for SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and SSL beside PLAINTEXT, a CA
+ * and broker certificate made with openssl, and the SCRAM credentials `kafka-storage format` stores.
+ */
+async function secureProperties(dir: string) {
+  const [saslPort, tlsPort] = [await freePort(), await freePort()];
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pgrelay test CA',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'broker.key',
+    '-out',
+    'broker.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  );
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'broker.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'broker.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'client.key',
+    '-out',
+    'client.csr',
+    '-subj',
+    '/CN=pgrelay',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.pem',
+    '-days',
+    '2',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'client.key',
+    '-out',
+    'client.csr',
+    '-subj',
+    '/CN=pgrelay',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.pem',
+    '-days',
+    '2',
+  );
+  const keystore = path.join(dir, 'broker-keystore.pem');
+  fs.writeFileSync(
+    keystore,
+    fs.readFileSync(path.join(dir, 'broker.key'), 'utf8') +
+      fs.readFileSync(path.join(dir, 'broker.pem'), 'utf8'),
+  );
+  const { username, password } = SASL_USER;
+  const scram = `org.apache.kafka.common.security.scram.ScramLoginModule required;`;
+  return {
+    listeners: {
+      sasl: `127.0.0.1:${saslPort}`,
+      tls: `127.0.0.1:${tlsPort}`,
+      caFile: path.join(dir, 'ca.pem'),
+      clientCertFile: path.join(dir, 'client.pem'),
+      clientKeyFile: path.join(dir, 'client.key'),
+    },
+    formatArgs: [
+      '--add-scram',
+      `SCRAM-SHA-256=[name=${username},password=${password}]`,
+      '--add-scram',
+      `SCRAM-SHA-512=[name=${username},password=${password}]`,
+    ],
+    properties: (port: number, controllerPort: number): Record<string, string> => ({
+      listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},SSL://127.0.0.1:${tlsPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},SSL://127.0.0.1:${tlsPort}`,
+      'listener.security.protocol.map':
+        'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
+      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`,
+      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': scram,
+      'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': scram,
+      'listener.name.ssl.ssl.keystore.type': 'PEM',
+      'listener.name.ssl.ssl.keystore.location': keystore,
+      'listener.name.ssl.ssl.truststore.type': 'PEM',
+      'listener.name.ssl.ssl.truststore.location': path.join(dir, 'ca.pem'),
+      'listener.name.ssl.ssl.client.auth': 'required',
+    }),
+  };
 }
 
 /** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. */

@@ -14,7 +14,7 @@ describe('PostgreSQL → Kafka: broker outage', () => {
 
   before(async () => {
     kafka = await KafkaServer.start();
-    fx = { ...(await cdcFixture('outage')), brokers: kafka.brokers };
+    fx = await cdcFixture('outage', { brokers: kafka.brokers });
     await fx.sql('CREATE TABLE ticks (id int PRIMARY KEY)');
     relay = await PgrelayProcess.create(
       postgresSource('db', fx, ['ticks']) +

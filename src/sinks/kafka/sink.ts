@@ -7,7 +7,7 @@ import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
 import { createKafka } from '../../kafka/client.js';
 import { encodeEvent } from '../../../plugins/passthrough/handler.js';
 import { COMPRESSION } from '../../kafka/codecs.js';
-import { isForbidden, protocolType } from '../../kafka/errors.js';
+import { credentialsProblem, isForbidden, protocolType } from '../../kafka/errors.js';
 import type { KafkaSinkConfig } from './config.js';
 import { type DeliveryPlan, type TopicGroup, planRequests, size } from './requests.js';
 import { TopicRouter } from './topics.js';
@@ -64,7 +64,11 @@ export class KafkaSink extends Sink {
   }
 
   protected async open(): Promise<void> {
-    await this.producer.connect();
+    try {
+      await this.producer.connect();
+    } catch (error) {
+      throw this.classify(error);
+    }
     this.connected = true;
   }
 
@@ -118,6 +122,8 @@ export class KafkaSink extends Sink {
   }
 
   private classify(error: unknown): unknown {
+    const credentials = credentialsProblem(error, `Kafka ${this.config.brokers.join(',')}`);
+    if (credentials !== undefined) return credentials;
     if (isForbidden(error)) {
       return new PgRelayError(
         'PGRELAY_KAFKA_FORBIDDEN',

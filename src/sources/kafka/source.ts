@@ -6,7 +6,7 @@ import type { RelayEvent } from '../../core/event.js';
 import { Drain } from '../../core/drain.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { createKafka } from '../../kafka/client.js';
-import { isForbidden, protocolType } from '../../kafka/errors.js';
+import { credentialsProblem, isForbidden, protocolType } from '../../kafka/errors.js';
 import type { KafkaSourceConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
 import { type Decoder, type SourceMessage, UndecodableMessageError, createDecoder } from './decode.js';
@@ -202,6 +202,8 @@ export class KafkaSource extends Source {
   private classify(error: unknown): unknown {
     if (error instanceof PgRelayError) return error;
     const where = `Kafka ${this.config.brokers.join(',')}, group ${this.config.group_id}`;
+    const credentials = credentialsProblem(error, where);
+    if (credentials !== undefined) return credentials;
     if (isForbidden(error)) {
       return new PgRelayError(
         'PGRELAY_KAFKA_FORBIDDEN',
