@@ -93,6 +93,10 @@ build_stage() {
   local doc=$tmp/usr/share/doc/pgrelay
   install -D -m 0644 "$PACKAGING/copyright" "$doc/copyright"
   install -m 0644 "$ROOT/README.md" "$doc/README.md"
+  # Starting points the README points operators to: a Kafka-to-Kafka relay config (an instance's
+  # /etc/pgrelay/NAME.toml) and a handler plugin to copy to /etc/pgrelay/plugins/.
+  install -D -m 0644 "$ROOT/conf/kafka-relay.toml" "$doc/examples/kafka-relay.toml"
+  install -m 0644 "$app/dist/plugins/examples/tenant-topics.js" "$doc/examples/"
   mkdir -p "$tmp/usr/share/man/man1"
   man_page "$tmp" | gzip -9n >"$tmp/usr/share/man/man1/pgrelay.1.gz"
   chmod 0644 "$tmp/usr/share/man/man1/pgrelay.1.gz"

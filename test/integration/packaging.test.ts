@@ -287,6 +287,8 @@ describe('the DEB and RPM packages', () => {
       [STATE_DIR]: 'drwxr-x---',
       '/usr/share/man/man1/pgrelay.1.gz': '-rw-r--r--',
       '/usr/share/doc/pgrelay/copyright': '-rw-r--r--',
+      '/usr/share/doc/pgrelay/examples/kafka-relay.toml': '-rw-r--r--',
+      '/usr/share/doc/pgrelay/examples/tenant-topics.js': '-rw-r--r--',
     };
     for (const [file, perms] of Object.entries(expected)) {
       assert.equal(listing.get(file)?.mode, perms, `${file} in the .deb`);
