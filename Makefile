@@ -14,18 +14,20 @@ export PATH := $(NODE_BIN):$(PATH)
 # Native addons build against the runtime's own headers, not the system's (~/.npmrc may say /usr).
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 NODE_VERSION := $(shell $(NODE_BIN)/node -p process.versions.node)
-DEBS := postgresql kcat prometheus
+# dpkg-dev, rpm: make deb, make rpm; lintian, rpmlint: the packaging test checks what they build.
+PACKAGING_DEBS := dpkg-dev rpm lintian rpmlint
+DEBS := postgresql kcat prometheus $(PACKAGING_DEBS)
 TEST_ENV = PGRELAY_KAFKA_LIBS="$$(scripts/toolchain.sh kafka-libs $(KAFKA_VERSION))" PGRELAY_KAFKA_VERSION=$(KAFKA_VERSION)
 TESTS ?= 'dist/test/**/*.test.js'
 
-.PHONY: build deps debs lint test test-unit demo bench deb rpm packages clean distclean help
+.PHONY: build deps debs lint test test-unit demo bench stage deb rpm packages clean distclean help
 
 help:
 	@echo "make build    compile TypeScript into dist/ (installs Node 24 and npm deps when missing)"
 	@echo "make demo     throwaway PostgreSQL + Kafka + pgrelay; rows become Kafka messages"
 	@echo "make test     unit and integration tests against real PostgreSQL and Kafka"
 	@echo "make bench    throughput, latency and memory figures next to their baselines"
-	@echo "make deb rpm  packages under packaging/build/"
+	@echo "make deb rpm  DEB and RPM packages (systemd service, bundled Node) under packaging/build/"
 
 node_modules/.installed-$(NODE_VERSION): package.json package-lock.json
 	rm -f node_modules/.installed-*
@@ -57,6 +59,19 @@ demo: build debs
 
 bench: build debs
 	$(TEST_ENV) node dist/test/harness/run.js -- node dist/bench/run.js
+
+# One staged tree feeds both packages; packaging/build.sh compiles its own copy of src/ and plugins/.
+stage: deps
+	scripts/toolchain.sh debs $(PACKAGING_DEBS)
+	packaging/build.sh stage
+
+deb: stage
+	packaging/build.sh deb
+
+rpm: stage
+	packaging/build.sh rpm
+
+packages: deb rpm
 
 clean:
 	rm -rf dist packaging/build .tools

