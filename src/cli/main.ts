@@ -12,7 +12,7 @@ const USAGE = `pgrelay ${VERSION}: streams PostgreSQL and Kafka changes into Kaf
 Usage: pgrelay COMMAND [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(14)}${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('\n')}
 
 Run "pgrelay COMMAND --help" for a command's options.
 Exit status: 0 ok, 1 runtime failure, 2 bad config or usage.`;

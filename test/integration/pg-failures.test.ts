@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
-import { type StatusBody, PgrelayProcess } from '../harness/pgrelay.js';
+import { PGRELAY_BIN, type StatusBody, PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
+
+const run = promisify(execFile);
 
 /** What an operator must fix is a named failure with HTTP 503, not a crash loop and not a skip. */
 describe('PostgreSQL source: named failures', () => {
@@ -60,6 +64,22 @@ describe('PostgreSQL source: named failures', () => {
     );
     assert.equal(slots.length, 0, 'the slot was not silently recreated');
     assert.equal((await relay.get('/health')).status, 200, 'the process stays up to answer');
+
+    // The operator accepts the gap: reset-position refuses while pgrelay runs, works once it stopped.
+    const reset = () => run(PGRELAY_BIN, ['reset-position', '-c', relay.configFile, '--source', 'db']);
+    const refused = await reset().catch((error: { code: number; stderr: string }) => error);
+    assert.equal((refused as { code: number }).code, 2);
+    assert.match((refused as { stderr: string }).stderr, /is running on .*: stop it first/);
+    await relay.stop();
+    assert.match((await reset()).stdout, /^db: forgot \d+\/[0-9A-F]+\n$/);
+    await relay.start();
+    await fx.sql('INSERT INTO items VALUES (3)');
+    const events = await fx.events(fx.topic('items'), 2);
+    assert.deepEqual(
+      events.map((e) => e.columns!.id),
+      [1, 3],
+      'streaming resumed from a new slot; row 2, written while there was no slot, is the accepted gap',
+    );
   });
 
   test('a missing publication with create_publication = false', async () => {
