@@ -8,12 +8,12 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
 import { lsnToBigInt } from '../src/sources/postgres/lsn.js';
 import { postgresBin, type PostgresHandle } from '../test/harness/postgres.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { tempDir, waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
+import { createTopics, topicSize } from '../test/harness/topics.js';
 import { type BenchResult, percentile } from './report.js';
 
 const run = promisify(execFile);
@@ -30,19 +30,8 @@ async function setup(name: string, schema: string): Promise<Setup> {
   const [pg, brokers] = await Promise.all([sharedPostgres(), sharedKafka()]);
   const database = await pg.createDatabase(`bench_${name}`);
   const topic = `bench.${database}`;
-  const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
   // LogAppendTime: the broker stamps each message when it stores it, the end of commit-to-Kafka latency.
-  await admin.createTopics({
-    topics: [
-      {
-        topic,
-        numPartitions: 4,
-        configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
-      },
-    ],
-  });
-  await admin.disconnect();
+  await createTopics(brokers, [topic], 4, { 'message.timestamp.type': 'LogAppendTime' });
   const sql = (text: string) => pg.query(text, [], database);
   await sql(schema);
   await sql(`CREATE PUBLICATION bench FOR ALL TABLES`);
@@ -183,15 +172,6 @@ async function pgbench(s: Setup, options: string[]): Promise<void> {
   fs.rmSync(path.dirname(script), { recursive: true, force: true });
 }
 
-/** Messages in the bench topic: what pgrelay produced. */
-async function topicSize(s: Setup): Promise<number> {
-  const admin = new kafkajs.Kafka({ brokers: s.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(s.topic);
-  await admin.disconnect();
-  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
-}
-
 /** Reads the topic with kcat: per message, LogAppendTime minus the event's commit_time. */
 async function latencies(s: Setup): Promise<number[]> {
   const child = spawn('kcat', [
@@ -246,9 +226,9 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
     const expected = await waitFor(
       'the topic to stop growing',
       async () => {
-        const now = await topicSize(s);
+        const now = await topicSize(s.brokers, s.topic);
         await new Promise((r) => setTimeout(r, 1000));
-        return now === (await topicSize(s)) && now > 0 ? now : undefined;
+        return now === (await topicSize(s.brokers, s.topic)) && now > 0 ? now : undefined;
       },
       120_000,
     );

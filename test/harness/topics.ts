@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import kafkajs, { type Admin, type Message } from 'kafkajs';
+import { waitFor } from './processes.js';
 
 const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 
@@ -30,17 +31,31 @@ export async function createTopics(
   config: Record<string, string> = {},
 ): Promise<void> {
   const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
-  await withAdmin(brokers, (admin) =>
-    admin.createTopics({
+  await withAdmin(brokers, async (admin) => {
+    // kafkajs's own waitForLeaders retries only LEADER_NOT_AVAILABLE; Kafka 4 answers a topic it has
+    // just created with UNKNOWN_TOPIC_OR_PARTITION until its metadata settles, so wait here.
+    await admin.createTopics({
       topics: topics.map((topic) => ({
         topic,
         numPartitions: partitions,
         replicationFactor: 1,
         configEntries,
       })),
-      waitForLeaders: true,
-    }),
-  );
+      waitForLeaders: false,
+    });
+    await waitFor(
+      `leaders for ${topics.join(', ')}`,
+      async () => {
+        const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+        return metadata.every(
+          (t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0),
+        )
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
+  });
 }
 
 /** Changes topic settings (max.message.bytes...) on the broker. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import kafkajs from 'kafkajs';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
+import { createTopics } from '../harness/topics.js';
 
 /**
  * batch_bytes bounds produce requests by real message bytes. Sources only estimate sizes, and rows
@@ -16,18 +16,7 @@ describe('Kafka sink: produce request size', () => {
 
   before(async () => {
     fx = await cdcFixture('reqsize');
-    const admin = new kafkajs.Kafka({ brokers: fx.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        {
-          topic: fx.topic('docs'),
-          numPartitions: 1,
-          configEntries: [{ name: 'max.message.bytes', value: '65536' }],
-        },
-      ],
-    });
-    await admin.disconnect();
+    await createTopics(fx.brokers, [fx.topic('docs')], 1, { 'max.message.bytes': '65536' });
     const columns = Array.from({ length: 20 }, (_, i) => `a_rather_long_column_name_${i} int`).join(', ');
     await fx.sql(`CREATE TABLE docs (id int PRIMARY KEY, ${columns})`);
     relay = await PgrelayProcess.create(

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import kafkajs from 'kafkajs';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
+import { createTopics } from '../harness/topics.js';
 import { waitFor } from '../harness/processes.js';
 
 /** A message larger than the broker accepts is a named error with the table and key, never a silent drop. */
@@ -12,18 +12,7 @@ describe('Kafka sink: a message too large for the topic', () => {
 
   before(async () => {
     fx = await cdcFixture('large');
-    const admin = new kafkajs.Kafka({ brokers: fx.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        {
-          topic: fx.topic('small'),
-          numPartitions: 1,
-          configEntries: [{ name: 'max.message.bytes', value: '20000' }],
-        },
-      ],
-    });
-    await admin.disconnect();
+    await createTopics(fx.brokers, [fx.topic('small')], 1, { 'max.message.bytes': '20000' });
     await fx.sql('CREATE TABLE notes (id int PRIMARY KEY, body text)');
     relay = await PgrelayProcess.create(
       postgresSource('db', fx, ['notes']) +
