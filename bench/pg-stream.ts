@@ -117,6 +117,7 @@ export async function benchBigTransaction(rows: number): Promise<BenchResult> {
   await createRecvSlot(s, 'bench_recv');
   const relay = await startRelay(s);
   try {
+    const cpuBefore = relay.cpuSeconds() ?? 0;
     await s.sql(
       `INSERT INTO users (name, email) SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${rows}) g`,
     );
@@ -124,6 +125,7 @@ export async function benchBigTransaction(rows: number): Promise<BenchResult> {
     const endLsn = await currentLsn(s);
     const done = await untilDelivered(relay, rows, 600_000);
     const peakRssMb = relay.peakRssMb();
+    const cpuMicrosPerUnit = (((relay.cpuSeconds() ?? 0) - cpuBefore) / rows) * 1e6;
     const seconds = (done - committed) / 1000;
     const recvSeconds = await recvlogical(s, 'bench_recv', endLsn);
     const perSecond = rows / seconds;
@@ -134,6 +136,7 @@ export async function benchBigTransaction(rows: number): Promise<BenchResult> {
       seconds,
       perSecond,
       peakRssMb,
+      cpuMicrosPerUnit,
       baseline: { name: 'pg_recvlogical (pgoutput) to a file', perSecond: rows / recvSeconds },
       targets: [
         `>= 66,700 rows/s (go-pq-cdc-kafka: 10M rows in 2.5 min): ${perSecond >= 66_700 ? 'met' : 'NOT met'}`,
@@ -272,6 +275,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
     );
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = drainRelay.peakRssMb();
+    const cpuMicrosPerUnit = ((drainRelay.cpuSeconds() ?? 0) / total) * 1e6;
     const recvSeconds = await recvlogical(d, 'bench_recv', endLsn);
     return [
       steady,
@@ -282,8 +286,9 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
         seconds,
         perSecond: total / seconds,
         peakRssMb,
+        cpuMicrosPerUnit,
         baseline: { name: 'pg_recvlogical (pgoutput) to a file', perSecond: total / recvSeconds },
-        notes: ['includes pgrelay start-up (process, connections) in the time'],
+        notes: ['includes pgrelay start-up (process, connections) in the time and the CPU'],
       },
     ];
   } finally {

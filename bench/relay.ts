@@ -41,6 +41,7 @@ export async function benchRelay(): Promise<BenchResult> {
     const running = relay.waitRunning().then(() => performance.now());
     await untilSize(admin, relayed, COUNT);
     const seconds = (performance.now() - started) / 1000;
+    const cpuMicrosPerUnit = ((relay.cpuSeconds() ?? 0) / COUNT) * 1e6;
     const startupSeconds = ((await running) - started) / 1000;
     const size = await topicSize(admin, relayed);
     return {
@@ -50,6 +51,7 @@ export async function benchRelay(): Promise<BenchResult> {
       seconds,
       perSecond: COUNT / seconds,
       peakRssMb: relay.peakRssMb(),
+      cpuMicrosPerUnit,
       baseline: { name: 'kcat -C | kcat -P (acks=all), same broker', perSecond: COUNT / kcatSeconds },
       notes: [
         `pgrelay events of ~${Math.round(averageBytes)} bytes, ${PARTITIONS} partitions, format auto, passthrough handler`,

@@ -8,6 +8,8 @@ export interface BenchResult {
   perSecond: number;
   latencyMs?: { p50: number; p99: number };
   peakRssMb?: number;
+  /** CPU time pgrelay spent per unit (user + system), µs: steadier than rates on a shared machine. */
+  cpuMicrosPerUnit?: number;
   baseline?: { name: string; perSecond: number };
   /** Targets from the issues, printed as met or not; never asserted. */
   targets?: string[];
@@ -24,6 +26,11 @@ export function formatResult(result: BenchResult): string {
       `   latency p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms`,
     );
   if (result.peakRssMb !== undefined) lines.push(`   peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+  if (result.cpuMicrosPerUnit !== undefined) {
+    lines.push(
+      `   pgrelay CPU ${result.cpuMicrosPerUnit.toFixed(1)} µs per ${result.unit.replace(/s$/, '')} (user + system)`,
+    );
+  }
   if (result.baseline) {
     const ratio = result.perSecond / result.baseline.perSecond;
     lines.push(

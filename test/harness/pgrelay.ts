@@ -4,6 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
 
+/** Linux's USER_HZ, the unit of /proc/PID/stat times. */
+const CLOCK_TICKS = 100;
+
 /** The checkout's root (dist/test/harness → ../../..). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PGRELAY_BIN = path.join(ROOT, 'bin/pgrelay');
@@ -122,6 +125,17 @@ export class PgrelayProcess {
       const status = fs.readFileSync(`/proc/${this.child?.pid}/status`, 'utf8');
       const match = /VmHWM:\s+(\d+) kB/.exec(status);
       return match ? Number(match[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** CPU time the process used so far (user + system), in seconds; the process must be running. */
+  cpuSeconds(): number | undefined {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = fs.readFileSync(`/proc/${this.child?.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     } catch {
       return undefined;
     }
