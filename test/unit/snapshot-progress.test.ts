@@ -48,6 +48,11 @@ describe('snapshot progress', () => {
     );
     assert.deepEqual(Object.keys(board.report('snapshot') ?? {}), ['public.a']);
     assert.equal(board.report('snapshot')!['public.a']!.rows_done, 7);
+    assert.equal(
+      board.report('snapshot')!['public.a']!.state,
+      'pending',
+      'interrupted: pending until read again',
+    );
     assert.equal(board.report('backfill'), undefined);
     const text = await metrics.registry.metrics();
     assert.match(text, /^pgrelay_snapshot_rows_done\{source="db1",table="public.a",kind="snapshot"\} 7$/m);

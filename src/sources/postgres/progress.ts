@@ -32,12 +32,12 @@ export class TableProgress {
     readonly labels: { id?: string; where?: string } = {},
   ) {}
 
-  /** A run as the state database has it. */
+  /** A run as the state database has it; one an earlier process was reading is pending until read again. */
   static of(kind: ProgressKind, run: TableRun): TableProgress {
     const labels =
       kind === 'backfill' ? { id: run.run, ...(run.where === null ? {} : { where: run.where }) } : {};
     const progress = new TableProgress(kind, run.table, run.rowsDone, labels);
-    progress.state = run.state;
+    progress.state = run.state === 'running' ? 'pending' : run.state;
     return progress;
   }
 
