@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { Metrics } from '../../src/core/metrics.js';
 import { createLogger } from '../../src/core/log.js';
 import { ProgressBoard, TableProgress } from '../../src/sources/postgres/progress.js';
+import { capturedLogger } from '../helpers/log.js';
 
 describe('snapshot progress', () => {
   test('rate counts the rows done since this process started on the table; ETA from the estimate', () => {
@@ -59,5 +60,27 @@ describe('snapshot progress', () => {
     assert.match(text, /^pgrelay_snapshot_rows_done\{source="db2",table="public.b",kind="backfill"\} 5$/m);
     assert.match(text, /^# TYPE pgrelay_snapshot_rows_per_second gauge$/m);
     board.close();
+  });
+
+  test('logs each running table every 10 s, and stops logging once nothing runs', () => {
+    mock.timers.enable({ apis: ['setInterval', 'Date'], now: 0 });
+    try {
+      const { log, lines } = capturedLogger();
+      const board = new ProgressBoard('db1', log, new Metrics());
+      const running = board.add(new TableProgress('snapshot', 'public.a', 0));
+      running.start(1000);
+      board.add(new TableProgress('backfill', 'public.b', 0)).finish('done');
+      running.rowsDone = 500;
+      mock.timers.tick(10_000);
+      assert.deepEqual(
+        lines.map((l) => l.msg),
+        ['snapshot of public.a: 500 of ~1,000 rows (50%), 50 rows/s, about 10 s left'],
+      );
+      running.finish('done');
+      mock.timers.tick(20_000);
+      assert.equal(lines.length, 1);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
