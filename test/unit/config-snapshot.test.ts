@@ -25,6 +25,9 @@ describe('config: snapshot keys of a postgres source', () => {
       config('tables = ["users"]\nsnapshot = "initial"\nsnapshot_where = { "public.users" = "id > 1" }'),
     );
     assert.doesNotThrow(() => config('tables = ["*"]\nsnapshot_where = { "anything" = "id > 1" }'));
+    assert.doesNotThrow(() =>
+      config('create_publication = false\nsnapshot_where = { "anything" = "id > 1" }'),
+    );
     assert.throws(
       () =>
         config('tables = ["users"]\nsnapshot_tables = ["orders"]\nsnapshot_where = { "users" = "id > 1" }'),

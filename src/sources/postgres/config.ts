@@ -49,7 +49,9 @@ export const postgresSourceSchema = z
     snapshot_chunk: positiveInt(10_000),
   })
   .superRefine((source, ctx) => {
-    const listed = source.snapshot_tables ?? (source.tables.includes('*') ? undefined : source.tables);
+    // Without snapshot_tables, and with tables empty or "*", the publication says which: known later.
+    const fromPublication = source.tables.length === 0 || source.tables.includes('*');
+    const listed = source.snapshot_tables ?? (fromPublication ? undefined : source.tables);
     if (listed === undefined) return;
     const known = new Set(listed.map(qualify));
     for (const table of Object.keys(source.snapshot_where)) {
