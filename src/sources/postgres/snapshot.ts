@@ -180,6 +180,10 @@ export class InitialSnapshot {
       await estimateRows(side, await loadShape(side, table, this.shapeOptions(table, requirePublished)));
     if (tables.length === 0)
       this.host.log.warn('snapshot: no tables to read (list tables or snapshot_tables)');
+    for (const table of Object.keys(config.snapshot_where).map(qualify)) {
+      if (!tables.includes(table))
+        this.host.log.warn({ table }, `snapshot_where names ${table}, which the snapshot does not read`);
+    }
     return tables;
   }
 
