@@ -107,8 +107,8 @@ export class InitialSnapshot {
         runs[0]!.mode === 'initial' && slot !== undefined && slot.confirmed <= lsnToBigInt(runs[0]!.lsn);
       if (!resumable) {
         log.warn(
-          { slot: setup.slot },
-          `the snapshot begun earlier cannot be continued (its slot "${setup.slot}" is gone or was recreated): starting it over`,
+          { slot: setup.slot, recorded: { mode: runs[0]!.mode, lsn: runs[0]!.lsn } },
+          `the snapshot recorded earlier (${runs[0]!.mode} at ${runs[0]!.lsn}) cannot be continued from slot "${setup.slot}" (gone, recreated, or never streamed from): taking a new one`,
         );
         runs = [];
       }
