@@ -7,7 +7,7 @@ import { HandlerChain } from './core/handler-chain.js';
 import { Metrics } from './core/metrics.js';
 import { Router } from './core/router.js';
 import type { Sink, SinkSettings } from './core/sink.js';
-import type { Source } from './core/source.js';
+import type { BackfillRequest, Source } from './core/source.js';
 import { createSink } from './sinks/index.js';
 import { createSource } from './sources/index.js';
 import { RunLock } from './state/lock.js';
@@ -145,6 +145,15 @@ export class Runtime {
     }
     for (const component of targets) component.debug = on;
     return targets.map((c) => c.name);
+  }
+
+  /** Starts a backfill on the source named; resolves with its id. */
+  backfill(sourceName: string, request: BackfillRequest): Promise<string> {
+    const source = this.sources.find((s) => s.name === sourceName);
+    if (source === undefined) {
+      return Promise.reject(new UnknownComponentError(`no source is named "${sourceName}"`));
+    }
+    return source.backfill(request);
   }
 
   status(): StatusReport {

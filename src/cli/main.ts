@@ -2,10 +2,11 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { silenceKafkajsTimerWarnings } from '../core/warnings.js';
 import { VERSION } from '../version.js';
 import { parse } from './args.js';
+import { BACKFILL_COMMANDS } from './backfill.js';
 import { COMMANDS as CORE_COMMANDS } from './commands.js';
 import { POSITION_COMMANDS } from './positions.js';
 
-const COMMANDS = [...CORE_COMMANDS, ...POSITION_COMMANDS];
+const COMMANDS = [...CORE_COMMANDS, ...POSITION_COMMANDS, ...BACKFILL_COMMANDS];
 
 const USAGE = `pgrelay ${VERSION}: streams PostgreSQL and Kafka changes into Kafka
 

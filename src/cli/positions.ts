@@ -4,6 +4,7 @@ import { defaultSlot } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import { clientConfig, connect, parseDsn } from '../sources/postgres/dsn.js';
 import { formatLsn, isLsn, lsnToBigInt } from '../sources/postgres/lsn.js';
+import { SnapshotStore } from '../sources/postgres/snapshot-store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
 import { type Command, configOption } from './args.js';
@@ -19,7 +20,7 @@ function openForChange(config: Config): StateStore {
   return StateStore.open(config.state.path);
 }
 
-function requireSource(config: Config, name: string | undefined): string {
+export function requireSource(config: Config, name: string | undefined): string {
   if (name === undefined) throw new ConfigError('--source NAME is required');
   if (!(name in config.sources)) {
     throw new ConfigError(
@@ -121,9 +122,10 @@ const resetPosition: Command = {
   summary: "forget a source's stored position",
   usage: `Usage: pgrelay reset-position [-c FILE] --source NAME
 
-With pgrelay stopped, deletes a source's stored position. A PostgreSQL source then starts from its
-slot's confirmed position, or creates the slot afresh when it is gone (changes before that are not
-sent: use it after dropping a slot on purpose). A Kafka source's offsets live in its consumer group.
+With pgrelay stopped, deletes a source's stored position, and its snapshot and backfill progress. A
+PostgreSQL source then starts from its slot's confirmed position, or creates the slot afresh when it
+is gone (changes before that are not sent: use it after dropping a slot on purpose); with
+snapshot = "initial" it takes a new snapshot first. A Kafka source's offsets live in its consumer group.
 
 Options:
   -c, --config FILE   config file
@@ -138,8 +140,10 @@ Options:
     try {
       const removed = state.list(name);
       state.delete(name);
+      const snapshots = SnapshotStore.forget(state, name);
       for (const row of removed) process.stdout.write(`${name}: forgot ${row.position}\n`);
       if (removed.length === 0) process.stdout.write(`${name}: no position was stored\n`);
+      if (snapshots > 0) process.stdout.write(`${name}: forgot snapshot progress of ${snapshots} table(s)\n`);
     } finally {
       state.close();
     }

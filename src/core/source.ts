@@ -1,8 +1,23 @@
 import type { Logger } from 'pino';
 import type { StateStore } from '../state/store.js';
 import { Component } from './component.js';
+import { PgRelayError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { Router } from './router.js';
+
+/** A request to read a table again while streaming (POST /sources/NAME/backfill). */
+export interface BackfillRequest {
+  table: string;
+  /** SQL condition limiting the rows read. */
+  where?: string | undefined;
+}
+
+/**
+ * A backfill that cannot start. Codes: PGRELAY_BACKFILL_UNSUPPORTED (the source kind cannot),
+ * PGRELAY_BACKFILL_TABLE (a table it cannot read: unknown, unpublished, without a key, bad where),
+ * PGRELAY_BACKFILL_RUNNING (one runs for the table), PGRELAY_BACKFILL_NOT_STREAMING.
+ */
+export class BackfillError extends PgRelayError {}
 
 export interface SourceContext {
   log: Logger;
@@ -39,4 +54,14 @@ export abstract class Source extends Component {
    * position and disconnects.
    */
   abstract stop(deadline: AbortSignal): Promise<void>;
+
+  /** Starts reading `request.table` again beside the stream; resolves with the backfill's id. */
+  backfill(_request: BackfillRequest): Promise<string> {
+    return Promise.reject(
+      new BackfillError(
+        'PGRELAY_BACKFILL_UNSUPPORTED',
+        `source ${this.name} is a ${this.type} source: only postgres sources backfill tables`,
+      ),
+    );
+  }
 }

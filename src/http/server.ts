@@ -1,10 +1,19 @@
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { BackfillError } from '../core/source.js';
 import { type Runtime, UnknownComponentError } from '../runtime.js';
 
+/** How a backfill that cannot start answers. */
+const BACKFILL_STATUS: Record<string, number> = {
+  PGRELAY_BACKFILL_UNSUPPORTED: 400,
+  PGRELAY_BACKFILL_TABLE: 400,
+  PGRELAY_BACKFILL_RUNNING: 409,
+  PGRELAY_BACKFILL_NOT_STREAMING: 409,
+};
+
 /**
- * The operator's API: /health, /status, /stats, /debug/on|off, /metrics. GET works for the debug
- * switches too, as in psql-streamer.
+ * The operator's API: /health, /status, /stats, /debug/on|off, /metrics, and
+ * POST /sources/NAME/backfill. GET works for the debug switches too, as in psql-streamer.
  */
 export function createHttpServer(runtime: Runtime, log: Logger) {
   const app = Fastify({
@@ -35,6 +44,32 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
     app.route({ method, url: '/debug/on', handler: debugSwitch(true) });
     app.route({ method, url: '/debug/off', handler: debugSwitch(false) });
   }
+
+  app.post('/sources/:name/backfill', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const body = request.body as { table?: unknown; where?: unknown } | null | undefined;
+    if (
+      typeof body?.table !== 'string' ||
+      body.table === '' ||
+      !['string', 'undefined'].includes(typeof body.where)
+    ) {
+      return reply
+        .code(400)
+        .send({ error: 'expected a JSON body {"table": "schema.table", "where": "optional SQL condition"}' });
+    }
+    try {
+      const where = body.where as string | undefined;
+      const id = await runtime.backfill(name, { table: body.table, where: where || undefined });
+      return await reply.code(202).send({ id, source: name, table: body.table, where: where ?? null });
+    } catch (error) {
+      if (error instanceof UnknownComponentError) return reply.code(404).send({ error: error.message });
+      if (error instanceof BackfillError)
+        return reply
+          .code(BACKFILL_STATUS[error.code] ?? 400)
+          .send({ error: error.message, code: error.code });
+      throw error;
+    }
+  });
 
   app.get('/metrics', async (_request, reply) => {
     const body = await runtime.metrics.registry.metrics();

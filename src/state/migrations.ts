@@ -10,6 +10,21 @@ const STEPS: readonly string[] = [
      updated_at TEXT NOT NULL,
      PRIMARY KEY (source, scope)
    )`,
+  // Snapshot and backfill progress, one row per run and table (src/sources/postgres/snapshot-store.ts).
+  `CREATE TABLE snapshot_progress (
+     source     TEXT NOT NULL,
+     run        TEXT NOT NULL,
+     table_name TEXT NOT NULL,
+     mode       TEXT NOT NULL,
+     lsn        TEXT NOT NULL,
+     where_sql  TEXT,
+     last_key   TEXT,
+     rows_done  INTEGER NOT NULL DEFAULT 0,
+     state      TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (source, run, table_name)
+   )`,
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { duration, name, optionalDuration, size, sourceCommon } from '../../config/types.js';
+import { duration, name, optionalDuration, positiveInt, size, sourceCommon } from '../../config/types.js';
+
+const TABLE_PATTERN = /^(?!\*$)[^.\s]+(\.[^.\s]+)?$/;
 
 const qualifiedTable = z
   .string()
@@ -8,27 +10,59 @@ const qualifiedTable = z
     'expected "schema.table", "table" (schema public) or "*" (all tables)',
   );
 
-export const postgresSourceSchema = z.strictObject({
-  type: z.literal('postgres'),
-  ...sourceCommon,
-  /** postgres:// URL or key=value connection string. */
-  dsn: z.string().min(1, 'must not be empty'),
-  publication: name.prefault('pgrelay'),
-  /** Defaults to pgrelay_<source name>. */
-  slot: z
-    .string()
-    .regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and underscores, at most 63')
-    .optional(),
-  tables: z.array(qualifiedTable).prefault([]),
-  create_publication: z.boolean().prefault(true),
-  create_slot: z.boolean().prefault(true),
-  wal_retain: size(0),
-  status_interval: duration('10s'),
-  heartbeat: optionalDuration('off'),
-  /** Emit logical decoding messages (pg_logical_emit_message) as events with action "message". */
-  messages: z.boolean().prefault(false),
-  connect_timeout: duration('10s'),
-  application_name: z.string().prefault('pgrelay'),
-});
+const snapshotTable = z.string().regex(TABLE_PATTERN, 'expected "schema.table" or "table" (schema public)');
+
+/** "users" → "public.users" */
+export function qualify(table: string): string {
+  return table.includes('.') ? table : `public.${table}`;
+}
+
+export const postgresSourceSchema = z
+  .strictObject({
+    type: z.literal('postgres'),
+    ...sourceCommon,
+    /** postgres:// URL or key=value connection string. */
+    dsn: z.string().min(1, 'must not be empty'),
+    publication: name.prefault('pgrelay'),
+    /** Defaults to pgrelay_<source name>. */
+    slot: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and underscores, at most 63')
+      .optional(),
+    tables: z.array(qualifiedTable).prefault([]),
+    create_publication: z.boolean().prefault(true),
+    create_slot: z.boolean().prefault(true),
+    wal_retain: size(0),
+    status_interval: duration('10s'),
+    heartbeat: optionalDuration('off'),
+    /** Emit logical decoding messages (pg_logical_emit_message) as events with action "message". */
+    messages: z.boolean().prefault(false),
+    connect_timeout: duration('10s'),
+    application_name: z.string().prefault('pgrelay'),
+    /** Rows that exist before streaming starts: never | initial (then stream) | initial_only (then stop). */
+    snapshot: z.enum(['never', 'initial', 'initial_only']).prefault('never'),
+    /** Tables the snapshot reads; default: `tables` (or the publication's tables). */
+    snapshot_tables: z.array(snapshotTable).optional(),
+    /** Per table, an SQL condition limiting the rows the snapshot reads. */
+    snapshot_where: z.record(snapshotTable, z.string().min(1, 'must not be empty')).prefault({}),
+    /** Rows per snapshot (and backfill) chunk: one query, one batch, one stored progress step. */
+    snapshot_chunk: positiveInt(10_000),
+  })
+  .superRefine((source, ctx) => {
+    // Without snapshot_tables, and with tables empty or "*", the publication says which: known later.
+    const fromPublication = source.tables.length === 0 || source.tables.includes('*');
+    const listed = source.snapshot_tables ?? (fromPublication ? undefined : source.tables);
+    if (listed === undefined) return;
+    const known = new Set(listed.map(qualify));
+    for (const table of Object.keys(source.snapshot_where)) {
+      if (!known.has(qualify(table))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['snapshot_where', table],
+          message: `"${table}" is not a table the snapshot reads (${[...known].join(', ') || 'none'})`,
+        });
+      }
+    }
+  });
 
 export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;

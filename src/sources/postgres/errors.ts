@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { PgRelayError, errorCode, errorMessage } from '../../core/errors.js';
 
 /**
@@ -95,4 +96,17 @@ export function classifyServerError(source: string, error: unknown): unknown {
       cause: error,
     });
   return error;
+}
+
+/** SQLSTATE classes of failures that may pass: connection, rollback (serialization), resources, shutdown. */
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
+
+/**
+ * Whether a query failure is worth retrying: ours say so themselves; a server error by its SQLSTATE
+ * class (a syntax error will not pass, a lost connection may); anything else (a socket error) is.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof PgRelayError) return error.retriable;
+  if (!(error instanceof pg.DatabaseError)) return true;
+  return TRANSIENT_CLASSES.has((error.code ?? '').slice(0, 2));
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { errorCode, errorMessage } from '../../core/errors.js';
+import { qualify } from './config.js';
 import * as errors from './errors.js';
 import { type Lsn, lsnToBigInt } from './lsn.js';
 import { literal, quoteIdent } from './replication.js';
@@ -9,6 +10,14 @@ export interface SlotState {
   /** The slot's confirmed_flush_lsn: where decoding resumes when we name no later position. */
   confirmed: Lsn;
   created: boolean;
+}
+
+/** A slot created together with a snapshot of the database as of its consistent point. */
+export interface ExportedSlot {
+  /** Where decoding of the new slot starts: the snapshot holds every transaction committed before it. */
+  consistentPoint: Lsn;
+  /** For SET TRANSACTION SNAPSHOT; valid while the creating connection stays open and idle. */
+  snapshotName: string;
 }
 
 export interface SetupOptions {
@@ -24,19 +33,17 @@ export interface SetupOptions {
 }
 
 /**
- * Checks (and where allowed creates) what streaming needs: wal_level, the publication and the slot.
- * Every problem an operator must fix is a named PostgresSourceError.
+ * Checks (and where allowed creates) what decoding needs before the slot: wal_level and the
+ * publication. Every problem an operator must fix is a named PostgresSourceError.
  */
-export async function prepareServer(
+export async function preparePublication(
   client: pg.Client,
   options: SetupOptions,
   log: Logger,
-): Promise<SlotState> {
-  const { source } = options;
+): Promise<void> {
   const level = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
-  if (level !== 'logical') throw errors.walLevel(source, level);
+  if (level !== 'logical') throw errors.walLevel(options.source, level);
   await ensurePublication(client, options, log);
-  return ensureSlot(client, options, log);
 }
 
 async function ensurePublication(client: pg.Client, options: SetupOptions, log: Logger): Promise<void> {
@@ -91,7 +98,67 @@ async function ensurePublication(client: pg.Client, options: SetupOptions, log: 
   log.info({ publication, tables }, `created publication "${publication}"`);
 }
 
-async function ensureSlot(client: pg.Client, options: SetupOptions, log: Logger): Promise<SlotState> {
+/** The slot, checked and created (at the server's current position) when missing and allowed. */
+export async function ensureSlot(client: pg.Client, options: SetupOptions, log: Logger): Promise<SlotState> {
+  const existing = await findSlot(client, options);
+  if (existing !== undefined) return existing;
+  const { source, slot } = options;
+  checkCreatable(options);
+  try {
+    const created = await client.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`,
+    );
+    log.info({ slot, lsn: created.rows[0]!.lsn }, `created replication slot "${slot}"`);
+    return { confirmed: lsnToBigInt(created.rows[0]!.lsn), created: true };
+  } catch (error) {
+    throw slotCreationError(source, slot, error);
+  }
+}
+
+/**
+ * Creates the slot over a replication connection and exports a snapshot taken at its consistent
+ * point: the snapshot holds every transaction committed before it, the slot decodes every one after.
+ */
+export async function createSlotWithSnapshot(
+  replication: pg.Client,
+  options: SetupOptions,
+  log: Logger,
+): Promise<ExportedSlot> {
+  const { source, slot } = options;
+  checkCreatable(options);
+  try {
+    const result = await replication.query<{ consistent_point: string; snapshot_name: string }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`,
+    );
+    const row = result.rows[0]!;
+    log.info(
+      { slot, lsn: row.consistent_point, snapshot: row.snapshot_name },
+      `created replication slot "${slot}" with a snapshot at ${row.consistent_point}`,
+    );
+    return { consistentPoint: lsnToBigInt(row.consistent_point), snapshotName: row.snapshot_name };
+  } catch (error) {
+    throw slotCreationError(source, slot, error);
+  }
+}
+
+function checkCreatable(options: SetupOptions): void {
+  if (options.stored !== undefined)
+    throw errors.slotMissing(options.source, options.slot, options.storedText!);
+  if (!options.createSlot) throw errors.slotNotFound(options.source, options.slot);
+}
+
+function slotCreationError(source: string, slot: string, error: unknown): unknown {
+  if (errorCode(error) === '42501')
+    return errors.permissionDenied(
+      source,
+      `cannot create replication slot "${slot}": ${errorMessage(error)}`,
+      error,
+    );
+  return error;
+}
+
+/** The slot when it exists and pgrelay can stream from it; undefined when it does not exist. */
+export async function findSlot(client: pg.Client, options: SetupOptions): Promise<SlotState | undefined> {
   const { source, slot } = options;
   const found = await client.query<{
     plugin: string;
@@ -106,25 +173,7 @@ async function ensureSlot(client: pg.Client, options: SetupOptions, log: Logger)
     [slot],
   );
   const row = found.rows[0];
-  if (row === undefined) {
-    if (options.stored !== undefined) throw errors.slotMissing(source, slot, options.storedText!);
-    if (!options.createSlot) throw errors.slotNotFound(source, slot);
-    try {
-      const created = await client.query<{ lsn: string }>(
-        `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`,
-      );
-      log.info({ slot, lsn: created.rows[0]!.lsn }, `created replication slot "${slot}"`);
-      return { confirmed: lsnToBigInt(created.rows[0]!.lsn), created: true };
-    } catch (error) {
-      if (errorCode(error) === '42501')
-        throw errors.permissionDenied(
-          source,
-          `cannot create replication slot "${slot}": ${errorMessage(error)}`,
-          error,
-        );
-      throw error;
-    }
-  }
+  if (row === undefined) return undefined;
   if (row.plugin !== 'pgoutput') throw errors.slotWrongPlugin(source, slot, row.plugin);
   if (row.database !== row.current) {
     throw new errors.PostgresSourceError(
@@ -139,11 +188,6 @@ async function ensureSlot(client: pg.Client, options: SetupOptions, log: Logger)
     throw errors.slotAhead(source, slot, row.confirmed, options.storedText!);
   }
   return { confirmed, created: false };
-}
-
-/** "users" → "public.users" */
-export function qualify(table: string): string {
-  return table.includes('.') ? table : `public.${table}`;
 }
 
 /** Primary-key columns of a table, for tables whose replica identity does not name them (FULL, NOTHING). */

@@ -5,16 +5,21 @@ import type { SourceBatch } from '../../core/batch.js';
 import { errorMessage, isRetriable } from '../../core/errors.js';
 import type { ChangeEvent, Row } from '../../core/event.js';
 import { Drain } from '../../core/drain.js';
-import { Source, type SourceContext } from '../../core/source.js';
+import { type BackfillRequest, Source, type SourceContext } from '../../core/source.js';
+import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
-import type { PostgresSourceConfig } from './config.js';
+import { BACKFILL_PREFIX, Backfills } from './backfill.js';
+import { type PostgresSourceConfig, qualify } from './config.js';
 import { type ParsedDsn, clientConfig, connect, parseDsn } from './dsn.js';
 import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from './lsn.js';
 import { type PgoutputMessage, decodePgoutput, pgTime } from './pgoutput.js';
 import { RelationShape } from './relation.js';
 import { ReplicationStream } from './replication.js';
 import { classifyServerError } from './errors.js';
-import { prepareServer, primaryKey, qualify } from './setup.js';
+import { ProgressBoard } from './progress.js';
+import { type SetupOptions, ensureSlot, preparePublication, primaryKey } from './setup.js';
+import { InitialSnapshot } from './snapshot.js';
+import { SnapshotStore } from './snapshot-store.js';
 import { TYPE_QUERY, TypeRegistry } from './values.js';
 
 /** Prefix of the logical messages `heartbeat` emits; they advance the slot and are never relayed. */
@@ -53,6 +58,12 @@ export class PostgresSource extends Source {
   /** Origin time of each batch in flight, oldest first, for lag.seconds. */
   private readonly inFlightOrigins = new Map<number, number>();
   private readonly drain = new Drain(() => this.watermark.inFlight === 0);
+  private readonly progress: ProgressBoard;
+  private readonly snapshot: InitialSnapshot;
+  private readonly backfills: Backfills;
+  /** True while the replication stream runs; backfills wait for it. */
+  private streaming = false;
+  private readonly streamingWaiters = new Waiters();
 
   /** Everything up to here is delivered (acknowledged by every sink). */
   private delivered: Lsn = 0n;
@@ -99,6 +110,34 @@ export class PostgresSource extends Source {
       host: this.dsn.host,
       database: this.dsn.database,
     };
+    this.progress = new ProgressBoard(name, this.log, this.metrics);
+    for (const kind of ['snapshot', 'backfill'] as const) {
+      Object.defineProperty(this.health.details, kind, {
+        enumerable: true,
+        get: () => this.progress.report(kind),
+      });
+    }
+    // What snapshots and backfills use of this source: connections, the router, its state.
+    const host = {
+      name,
+      config,
+      log: this.log,
+      types: this.types,
+      store: new SnapshotStore(this.state, name),
+      progress: this.progress,
+      origin: { host: this.dsn.host, database: this.dsn.database },
+      connect: (replication = false) => this.connect(replication),
+      emitRows: (events: ChangeEvent[], bytes: number, onDelivered: () => void) =>
+        this.emitRows(events, bytes, onDelivered),
+      stopping: () => this.inputStopped,
+      drained: () => this.drain.until(this.abort.signal),
+      reading: () => this.health.set('running'),
+      streaming: () => this.streaming,
+      whenStreaming: (signal: AbortSignal) =>
+        this.streaming ? Promise.resolve() : this.streamingWaiters.wait(signal),
+    };
+    this.snapshot = new InitialSnapshot(host);
+    this.backfills = new Backfills(host);
     const stored = this.state.get(name);
     if (stored !== undefined) {
       this.stored = lsnToBigInt(stored.position);
@@ -115,13 +154,19 @@ export class PostgresSource extends Source {
     this.inputStopped = true;
   }
 
+  override backfill(request: BackfillRequest): Promise<string> {
+    return this.backfills.start(request);
+  }
+
   async stop(deadline: AbortSignal): Promise<void> {
     this.inputStopped = true;
+    await this.backfills.stop();
     await this.drain.until(deadline);
     this.abort.abort();
     this.persist();
     this.sendStatus();
     for (const timer of this.timers) clearInterval(timer);
+    this.progress.close();
     await this.closeSession();
     await this.loop;
     if (this.health.state !== 'failed') this.health.set('stopped');
@@ -132,8 +177,9 @@ export class PostgresSource extends Source {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {
-        await this.session(() => backoff.reset());
+        const outcome = await this.session(() => backoff.reset());
         if (signal.aborted) break;
+        if (outcome === 'finished') return this.finish();
         throw new Error('replication stream ended');
       } catch (caught) {
         await this.closeSession();
@@ -153,29 +199,34 @@ export class PostgresSource extends Source {
     }
   }
 
-  /** One connection: check the server, then stream until an error or stop(). */
-  private async session(onStreaming: () => void): Promise<void> {
+  /**
+   * One connection: check the server, take the initial snapshot when one is due, then stream until
+   * an error or stop(). 'finished': the source is done (snapshot = "initial_only").
+   */
+  private async session(onStreaming: () => void): Promise<'ended' | 'finished'> {
     this.transaction = undefined;
     this.pending = [];
     this.pendingBytes = 0;
     this.relations.clear();
     this.side = await this.connect();
-    const stored = this.stored;
-    const slot = await prepareServer(
-      this.side,
-      {
-        source: this.name,
-        publication: this.config.publication,
-        slot: this.slot,
-        tables: this.config.tables.map((t) => (t === '*' ? t : qualify(t))),
-        createPublication: this.config.create_publication,
-        createSlot: this.config.create_slot,
-        stored,
-        storedText: stored === undefined ? undefined : formatLsn(stored),
-      },
-      this.log,
-    );
+    if (this.config.snapshot !== 'initial_only')
+      await preparePublication(this.side, this.setupOptions(), this.log);
     this.types.load((await this.side.query(TYPE_QUERY)).rows);
+    const snapshot = await this.snapshot.run(this.side, this.setupOptions());
+    if (snapshot.action === 'stop') return 'finished';
+    if (snapshot.action === 'interrupted') {
+      // Input stopped mid-snapshot: nothing more to do until stop() ends the session.
+      const signal = this.abort.signal;
+      if (!signal.aborted)
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      return 'ended';
+    }
+    if (snapshot.from !== undefined) {
+      this.stored = snapshot.from;
+      this.delivered = maxLsn(this.delivered, snapshot.from);
+    }
+    const stored = this.stored;
+    const slot = await ensureSlot(this.side, this.setupOptions(), this.log);
     this.resumeFrom = stored ?? slot.confirmed;
     this.delivered = maxLsn(this.delivered, this.resumeFrom);
     this.confirmed = maxLsn(this.confirmed, slot.confirmed);
@@ -186,9 +237,9 @@ export class PostgresSource extends Source {
       replication: 'database',
     } as pg.ClientConfig);
     this.stream = stream;
-    const messages = this.config.messages || this.config.heartbeat !== undefined;
+    // Logical messages carry heartbeats, `messages = true` and backfill watermarks (any time).
     await stream.run(
-      { slot: this.slot, publication: this.config.publication, startLsn: stored ?? 0n, messages },
+      { slot: this.slot, publication: this.config.publication, startLsn: stored ?? 0n, messages: true },
       {
         onMessage: (message) => this.onMessage(message),
         onKeepalive: (walEnd, reply) => this.onKeepalive(walEnd, reply),
@@ -196,6 +247,9 @@ export class PostgresSource extends Source {
       () => {
         onStreaming();
         this.health.set('running');
+        this.streaming = true;
+        this.streamingWaiters.release();
+        this.backfills.resume();
         this.log.info(
           { slot: this.slot, publication: this.config.publication, from: formatLsn(this.resumeFrom) },
           `streaming from slot "${this.slot}" at ${formatLsn(this.resumeFrom)}`,
@@ -203,18 +257,48 @@ export class PostgresSource extends Source {
         this.startTimers();
       },
     );
+    return 'ended';
   }
 
-  /** A regular connection, honouring sslmode=prefer; the settings that worked serve replication too. */
-  private async connect(): Promise<pg.Client> {
-    const { client, config } = await connect(this.connectionConfig, this.dsn, (error) =>
+  private setupOptions(): SetupOptions {
+    const stored = this.stored;
+    return {
+      source: this.name,
+      publication: this.config.publication,
+      slot: this.slot,
+      tables: this.config.tables.map((t) => (t === '*' ? t : qualify(t))),
+      createPublication: this.config.create_publication,
+      createSlot: this.config.create_slot,
+      stored,
+      storedText: stored === undefined ? undefined : formatLsn(stored),
+    };
+  }
+
+  /**
+   * A connection honouring sslmode=prefer; the settings that worked serve later ones too.
+   * `replication`: a walsender connection (replication commands).
+   */
+  private async connect(replication = false): Promise<pg.Client> {
+    const settings = replication
+      ? ({ ...this.connectionConfig, replication: 'database' } as pg.ClientConfig)
+      : this.connectionConfig;
+    const { client, config } = await connect(settings, this.dsn, (error) =>
       this.log.debug({ err: error }, 'connection error'),
     );
-    this.connectionConfig = config;
+    if (!replication) this.connectionConfig = config;
     return client;
   }
 
+  /** snapshot = "initial_only" completed: the source stops, not failed. */
+  private async finish(): Promise<void> {
+    await this.closeSession();
+    this.health.set('stopped');
+  }
+
   private async closeSession(): Promise<void> {
+    this.streaming = false;
+    this.backfills.interrupt();
+    await this.snapshot.close();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const stream = this.stream;
@@ -309,10 +393,14 @@ export class PostgresSource extends Source {
     if (transaction.skip) return;
     if (message.tag === 'truncate') {
       for (const id of message.relationIds)
-        this.push(this.event(transaction, this.shape(id), 'truncate', null, null, null, []), size);
+        this.pushChange(
+          transaction,
+          this.event(transaction, this.shape(id), 'truncate', null, null, null, []),
+          size,
+        );
     } else {
       const shape = this.shape(message.relationId);
-      this.push(this.rowEvent(transaction, shape, message), size);
+      this.pushChange(transaction, this.rowEvent(transaction, shape, message), size);
     }
     if (this.pending.length >= MAX_BATCH_EVENTS) return this.flush(undefined);
   }
@@ -387,6 +475,7 @@ export class PostgresSource extends Source {
     message: Extract<PgoutputMessage, { tag: 'message' }>,
     size: number,
   ): void | Promise<void> {
+    if (message.prefix === BACKFILL_PREFIX) return this.backfillWatermark(message);
     if (message.prefix === HEARTBEAT_PREFIX || !this.config.messages) return;
     const columns = {
       prefix: message.prefix,
@@ -424,6 +513,25 @@ export class PostgresSource extends Source {
     return this.flush(undefined);
   }
 
+  /**
+   * A backfill chunk's watermark. At the high one, the chunk's rows (those no live change
+   * overtook) take its place in the stream: after everything before it, before everything after.
+   */
+  private async backfillWatermark(message: Extract<PgoutputMessage, { tag: 'message' }>): Promise<void> {
+    const transaction = this.transaction;
+    if (!message.transactional || transaction === undefined || transaction.skip) return;
+    const release = this.backfills.marker(message.content.toString('utf8'), transaction.lsnText);
+    if (release === undefined) return;
+    if (this.pending.length > 0) await this.flush(undefined);
+    await this.emitRows(release.events, release.bytes, release.onDelivered);
+    release.handedOut();
+  }
+
+  private pushChange(transaction: Transaction, event: ChangeEvent, size: number): void {
+    if (this.backfills.active) this.backfills.observe(event, transaction.xid);
+    this.push(event, size);
+  }
+
   private push(event: ChangeEvent, size: number): void {
     this.pending.push(event);
     this.pendingBytes += 2 * size + 200;
@@ -435,22 +543,41 @@ export class PostgresSource extends Source {
 
   /** Hands pending events to the router; `position` is the commit end when this completes a transaction. */
   private async flush(position: Lsn | undefined): Promise<void> {
-    if (this.inputStopped) return;
-    const batch: SourceBatch = {
-      source: this.name,
-      events: this.pending,
-      bytes: this.pendingBytes,
-      originTimeMs: this.pendingOrigin,
-    };
+    const events = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
+    await this.dispatch(events, bytes, this.pendingOrigin, position);
+  }
+
+  /** Rows read outside the stream (snapshot, backfill), as one batch; `onDelivered` once every sink holds it. */
+  private emitRows(events: ChangeEvent[], bytes: number, onDelivered: () => void): Promise<void> {
+    this.stats.eventsIn += events.length;
+    if (this.debug) for (const event of events) this.log.debug({ event }, 'received');
+    return this.dispatch(events, bytes, Date.now(), undefined, onDelivered);
+  }
+
+  /**
+   * One batch to the router, tracked by the watermark: `position` is where the source may resume
+   * once it and everything before it is acknowledged (undefined: no resumable point).
+   */
+  private async dispatch(
+    events: ChangeEvent[],
+    bytes: number,
+    originTimeMs: number,
+    position: Lsn | undefined,
+    onDelivered?: () => void,
+  ): Promise<void> {
+    if (this.inputStopped) return;
+    const batch: SourceBatch = { source: this.name, events, bytes, originTimeMs };
     const ticket = this.watermark.track(position);
-    this.inFlightOrigins.set(ticket, batch.originTimeMs);
+    this.inFlightOrigins.set(ticket, originTimeMs);
     this.stats.batches++;
-    const count = batch.events.length;
+    const count = events.length;
     await this.router.dispatch(batch, () => {
       this.inFlightOrigins.delete(ticket);
       this.stats.eventsOut += count;
+      onDelivered?.();
       this.watermark.ack(ticket);
       this.drain.check();
     });

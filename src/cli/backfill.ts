@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError, PgRelayError, errorMessage } from '../core/errors.js';
+import { qualify } from '../sources/postgres/config.js';
+import type { ProgressReport } from '../sources/postgres/progress.js';
+import { type Command, configOption } from './args.js';
+import { requireSource } from './positions.js';
+
+/** A running pgrelay's answer the command cannot act on (conflict, unreachable, failed backfill). */
+class BackfillCommandError extends PgRelayError {
+  constructor(message: string) {
+    super('PGRELAY_BACKFILL_COMMAND', message);
+  }
+}
+
+/** The running pgrelay's API, from [http] listen: a wildcard address is reached on loopback. */
+function apiUrl(config: Config): string {
+  const listen = config.http.listen;
+  if (listen === 'off') {
+    throw new ConfigError(`${config.file}: http.listen is "off": backfill talks to pgrelay's HTTP API`);
+  }
+  const separator = listen.lastIndexOf(':');
+  const host = listen.slice(0, separator);
+  const port = listen.slice(separator + 1);
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return `http://${reachable}:${port}`;
+}
+
+async function call(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    throw new BackfillCommandError(
+      `no pgrelay answers at ${url} (${errorMessage((error as { cause?: unknown }).cause ?? error)}): is it running with this config?`,
+    );
+  }
+}
+
+/** Polls /status until the backfill `id` of `table` is done, printing its progress; throws when it failed. */
+async function waitDone(api: string, source: string, table: string, id: string): Promise<ProgressReport> {
+  let printed = '';
+  for (;;) {
+    const status = (await (await call(`${api}/status`)).json()) as {
+      sources: Record<string, { backfill?: Record<string, ProgressReport> }>;
+    };
+    const progress = status.sources[source]?.backfill?.[qualify(table)];
+    if (progress === undefined)
+      throw new BackfillCommandError(`backfill ${id} is no longer running on ${source}`);
+    if (progress.state === 'failed')
+      throw new BackfillCommandError(`backfill ${id} failed: see pgrelay's log (source ${source})`);
+    if (progress.state === 'done') return progress;
+    const line = `${progress.rows_done} of ~${progress.rows_estimated ?? '?'} rows, ${progress.rows_per_second} rows/s`;
+    if (line !== printed) process.stderr.write(`${table}: ${line}\n`);
+    printed = line;
+    await sleep(1000);
+  }
+}
+
+const backfill: Command = {
+  name: 'backfill',
+  summary: 'read a table again while pgrelay streams (asks the running pgrelay)',
+  usage: `Usage: pgrelay backfill [-c FILE] --source NAME --table TABLE [--where SQL] [--wait]
+
+Asks the running pgrelay (at the [http] listen address of FILE) to read TABLE again beside the
+stream, in chunks: its rows go out as events with action "snapshot", and a row never lands after a
+newer change of its key. Prints the backfill's id. Progress: GET /status (sources.NAME.backfill).
+One backfill per table at a time; the table must be in the source's publication and have a key.
+
+Options:
+  -c, --config FILE   config file (its http.listen is used)
+      --source NAME   a postgres source
+      --table TABLE   "schema.table", or "table" (schema public)
+      --where SQL     only rows meeting this SQL condition, e.g. "id > 1000"
+      --wait          wait until the backfill is done, printing its progress
+  -h, --help          show this help`,
+  options: {
+    ...configOption,
+    source: { type: 'string' },
+    table: { type: 'string' },
+    where: { type: 'string' },
+    wait: { type: 'boolean' },
+  },
+  maxArguments: 0,
+  async run(values) {
+    const config = loadConfig(values.config as string);
+    const source = requireSource(config, values.source as string | undefined);
+    const table = values.table as string | undefined;
+    if (table === undefined || table === '') throw new ConfigError('--table TABLE is required');
+    const where = values.where as string | undefined;
+    const api = apiUrl(config);
+    const response = await call(`${api}/sources/${encodeURIComponent(source)}/backfill`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ table, where }),
+    });
+    const body = (await response.json()) as { id?: string; error?: string };
+    if (response.status === 400 || response.status === 404)
+      throw new ConfigError(body.error ?? response.statusText);
+    if (response.status !== 202 || body.id === undefined)
+      throw new BackfillCommandError(body.error ?? `pgrelay answered ${response.status}`);
+    process.stdout.write(`${body.id}\n`);
+    process.stderr.write(`backfill ${body.id} of ${table} on source ${source} started\n`);
+    if (values.wait) {
+      const done = await waitDone(api, source, table, body.id);
+      process.stderr.write(`backfill ${body.id} of ${table} done: ${done.rows_done} rows\n`);
+    }
+    return 0;
+  },
+};
+
+export const BACKFILL_COMMANDS: readonly Command[] = [backfill];

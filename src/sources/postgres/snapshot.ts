@@ -1,0 +1,287 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ChangeEvent } from '../../core/event.js';
+import { Watermark } from '../../core/watermark.js';
+import { type PostgresSourceConfig, qualify } from './config.js';
+import { type Lsn, formatLsn, lsnToBigInt } from './lsn.js';
+import { type ProgressBoard, TableProgress } from './progress.js';
+import { literal } from './replication.js';
+import { type SetupOptions, createSlotWithSnapshot, findSlot } from './setup.js';
+import { type ChunkCursor, INITIAL_RUN, type SnapshotStore, type TableRun } from './snapshot-store.js';
+import { RowConverter, estimateRows, loadShape, readChunks } from './snapshot-table.js';
+import type { TypeRegistry } from './values.js';
+
+/** What snapshots and backfills need from their source. */
+export interface RowsHost {
+  readonly name: string;
+  readonly config: PostgresSourceConfig;
+  readonly log: Logger;
+  readonly types: TypeRegistry;
+  readonly store: SnapshotStore;
+  readonly progress: ProgressBoard;
+  /** Where events say they come from. */
+  readonly origin: { host: string; database: string };
+  /** A connection with the source's session settings; `replication`: a walsender connection. */
+  connect(replication?: boolean): Promise<pg.Client>;
+  /** Hands rows to the router (waiting for buffer room); `onDelivered` runs once every sink holds them. */
+  emitRows(events: ChangeEvent[], bytes: number, onDelivered: () => void): Promise<void>;
+  /** True once the source stopped taking input. */
+  stopping(): boolean;
+}
+
+export interface SnapshotHost extends RowsHost {
+  /** Resolves once every batch handed out is acknowledged, or the source stops. */
+  drained(): Promise<void>;
+  /** The snapshot starts reading: the source is running. */
+  reading(): void;
+}
+
+export type SnapshotOutcome =
+  /** Stream next; `from` is the position the snapshot stored, where the stream starts. */
+  | { action: 'stream'; from?: Lsn }
+  /** snapshot = "initial_only" and the snapshot is complete: the source stops. */
+  | { action: 'stop' }
+  /** The source stopped taking input before the snapshot was complete. */
+  | { action: 'interrupted' };
+
+interface ChunkMark {
+  cursor: ChunkCursor;
+  rows: number;
+  last: boolean;
+}
+
+/**
+ * The initial snapshot: the rows that exist when pgrelay first starts on a database, handed out
+ * before the stream, with no gap and no lost change between them.
+ *
+ * Consistency. A new slot is created with CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export'): the
+ * exported snapshot holds exactly the transactions committed before the slot's consistent point,
+ * and the slot decodes exactly those committed after it. Every table is read in that snapshot (one
+ * REPEATABLE READ transaction importing it), in chunks, and only then does the stream start, at the
+ * consistent point: each change after the snapshot arrives after the snapshot's rows.
+ *
+ * Resuming. Progress (per table, the cursor after the last chunk every sink acknowledged) is stored;
+ * the stream position is stored only when the snapshot completes, so the slot keeps the WAL since
+ * its consistent point meanwhile. After a crash the exported snapshot is gone: the remaining chunks
+ * are read in a fresh REPEATABLE READ snapshot, newer than the consistent point, and the stream then
+ * starts at the consistent point. Every change after the consistent point is replayed after the
+ * snapshot rows, so a row read newer than the consistent point is followed by the changes that made
+ * it so (its update again, or its delete), and the last event per key still is the table's row. The
+ * same argument covers a slot that already exists when the snapshot starts (no snapshot can be
+ * exported then): the rows are read newer than the slot's confirmed position, where the stream starts.
+ */
+export class InitialSnapshot {
+  private readonly connections = new Set<pg.Client>();
+
+  constructor(private readonly host: SnapshotHost) {
+    host.progress.restore('snapshot', host.store.initial());
+  }
+
+  /** Takes, resumes or skips the snapshot, as the config and the stored progress say. */
+  async run(side: pg.Client, setup: SetupOptions): Promise<SnapshotOutcome> {
+    switch (this.host.config.snapshot) {
+      case 'never':
+        return { action: 'stream' };
+      case 'initial':
+        // A source that streamed before carries on from its position: its snapshot is behind it.
+        return setup.stored === undefined ? this.beforeStream(side, setup) : { action: 'stream' };
+      case 'initial_only':
+        return this.only(side);
+    }
+  }
+
+  /** Ends the connections of a snapshot being read (the session ends). */
+  async close(): Promise<void> {
+    const connections = [...this.connections];
+    this.connections.clear();
+    await Promise.all(connections.map((c) => c.end().catch(() => undefined)));
+  }
+
+  private async beforeStream(side: pg.Client, setup: SetupOptions): Promise<SnapshotOutcome> {
+    const { log, store } = this.host;
+    const slot = await findSlot(side, setup);
+    let runs = store.initial();
+    if (runs.length > 0) {
+      // Resumable only while the slot still decodes from before the rows already read.
+      const resumable =
+        runs[0]!.mode === 'initial' && slot !== undefined && slot.confirmed <= lsnToBigInt(runs[0]!.lsn);
+      if (!resumable) {
+        log.warn(
+          { slot: setup.slot, recorded: { mode: runs[0]!.mode, lsn: runs[0]!.lsn } },
+          `the snapshot recorded earlier (${runs[0]!.mode} at ${runs[0]!.lsn}) cannot be continued from slot "${setup.slot}" (gone, recreated, or never streamed from): taking a new one`,
+        );
+        runs = [];
+      }
+    }
+    let exported: { client: pg.Client; snapshotName: string } | undefined;
+    let streamFrom: Lsn;
+    if (runs.length === 0) {
+      const tables = await this.tables(side, true);
+      if (slot === undefined) {
+        const client = await this.open(true);
+        const created = await createSlotWithSnapshot(client, setup, log);
+        exported = { client, snapshotName: created.snapshotName };
+        streamFrom = created.consistentPoint;
+      } else {
+        streamFrom = slot.confirmed;
+      }
+      store.beginInitial('initial', formatLsn(streamFrom), tables);
+      runs = store.initial();
+    } else {
+      streamFrom = slot!.confirmed;
+    }
+    if (!(await this.read(runs, exported))) return { action: 'interrupted' };
+    store.completeInitial({ lsn: formatLsn(streamFrom), meta: { slot: setup.slot, snapshot: runs[0]?.lsn } });
+    log.info(
+      { lsn: formatLsn(streamFrom) },
+      `snapshot complete: streaming from slot "${setup.slot}" at ${formatLsn(streamFrom)}`,
+    );
+    return { action: 'stream', from: streamFrom };
+  }
+
+  /**
+   * snapshot = "initial_only": a consistent copy of the tables and no stream, so no slot is created
+   * (one nobody reads would pin WAL forever). Rows carry the server's WAL position when the snapshot
+   * began. A resumed copy continues in a newer snapshot: rows already sent stay as they were read.
+   */
+  private async only(side: pg.Client): Promise<SnapshotOutcome> {
+    const { log, store } = this.host;
+    let runs = store.initial();
+    if (runs.length > 0 && runs.every((r) => r.state === 'done')) {
+      log.info('snapshot = "initial_only" and the snapshot is complete: not streaming');
+      return { action: 'stop' };
+    }
+    if (runs.length === 0) {
+      const tables = await this.tables(side, false);
+      const lsn = (await side.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!
+        .lsn;
+      store.beginInitial('initial_only', formatLsn(lsnToBigInt(lsn)), tables);
+      runs = store.initial();
+    }
+    if (!(await this.read(runs, undefined))) return { action: 'interrupted' };
+    store.completeInitial(undefined);
+    log.info('snapshot complete; snapshot = "initial_only": not streaming');
+    return { action: 'stop' };
+  }
+
+  /** The tables to read, checked before anything is created: snapshot_tables, tables, or the publication's. */
+  private async tables(side: pg.Client, requirePublished: boolean): Promise<string[]> {
+    const { config } = this.host;
+    let names = config.snapshot_tables ?? (config.tables.includes('*') ? [] : config.tables);
+    if (names.length === 0) {
+      const published = await side.query<{ name: string }>(
+        `SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
+        [config.publication],
+      );
+      names = published.rows.map((r) => r.name);
+    }
+    const tables = [...new Set(names.map(qualify))];
+    for (const table of tables)
+      await estimateRows(side, await loadShape(side, table, this.shapeOptions(table, requirePublished)));
+    if (tables.length === 0)
+      this.host.log.warn('snapshot: no tables to read (list tables or snapshot_tables)');
+    for (const table of Object.keys(config.snapshot_where).map(qualify)) {
+      if (!tables.includes(table))
+        this.host.log.warn({ table }, `snapshot_where names ${table}, which the snapshot does not read`);
+    }
+    return tables;
+  }
+
+  private shapeOptions(table: string, requirePublished: boolean) {
+    const { config } = this.host;
+    const where = Object.entries(config.snapshot_where).find(([name]) => qualify(name) === table)?.[1];
+    return { publication: config.publication, requirePublished, where };
+  }
+
+  /**
+   * Reads the tables not done yet, in one REPEATABLE READ transaction (the exported snapshot, if
+   * any), and waits until every sink holds the rows. False when the source stopped first.
+   */
+  private async read(
+    runs: readonly TableRun[],
+    exported: { client: pg.Client; snapshotName: string } | undefined,
+  ) {
+    const reader = await this.open(false);
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      if (exported !== undefined) {
+        await reader.query(`SET TRANSACTION SNAPSHOT ${literal(exported.snapshotName)}`);
+        // Imported: the transaction holds the snapshot now, the exporting connection can go.
+        await this.release(exported.client);
+      }
+      this.host.reading();
+      for (const run of runs) {
+        if (run.state !== 'done' && !(await this.readTable(reader, run))) return false;
+      }
+      await reader.query('COMMIT');
+    } finally {
+      if (exported !== undefined) await this.release(exported.client);
+      await this.release(reader);
+    }
+    await this.host.drained();
+    return !this.host.stopping();
+  }
+
+  private async readTable(reader: pg.Client, run: TableRun): Promise<boolean> {
+    const { host } = this;
+    const requirePublished = run.mode === 'initial';
+    const shape = await loadShape(reader, run.table, this.shapeOptions(run.table, requirePublished));
+    const progress = host.progress.add(TableProgress.of('snapshot', run));
+    progress.start(await estimateRows(reader, shape));
+    host.log.info(
+      { table: run.table, lsn: run.lsn, resumedAfter: run.cursor, rowsDone: run.rowsDone },
+      run.cursor === null
+        ? `snapshot of ${run.table} at ${run.lsn}: reading`
+        : `snapshot of ${run.table} at ${run.lsn}: continuing after ${JSON.stringify(run.cursor)} (${run.rowsDone} rows done)`,
+    );
+    const tracker = new Watermark<ChunkMark>(undefined, (mark) => this.acknowledged(run, progress, mark));
+    const base = {
+      source: host.name,
+      ...host.origin,
+      lsn: run.lsn,
+      idPrefix: `snapshot:${run.lsn}:${run.table}:`,
+    };
+    let rows = run.rowsDone;
+    const chunks = readChunks(
+      reader,
+      shape,
+      new RowConverter(shape, host.types),
+      base,
+      run.cursor,
+      host.config.snapshot_chunk,
+    );
+    for await (const chunk of chunks) {
+      if (host.stopping()) return false;
+      rows += chunk.events.length;
+      const ticket = tracker.track({ cursor: chunk.cursor, rows, last: chunk.last });
+      if (chunk.events.length === 0) tracker.ack(ticket);
+      else await host.emitRows(chunk.events, chunk.bytes, () => tracker.ack(ticket));
+    }
+    return true;
+  }
+
+  /** Every sink holds the table's rows up to `mark`: a restart continues after it. */
+  private acknowledged(run: TableRun, progress: TableProgress, mark: ChunkMark): void {
+    progress.rowsDone = mark.rows;
+    if (!mark.last) {
+      this.host.store.saveChunk(INITIAL_RUN, run.table, mark.cursor, mark.rows);
+      return;
+    }
+    this.host.store.finishTable(INITIAL_RUN, run.table, mark.rows);
+    progress.finish('done');
+    this.host.log.info(
+      { table: run.table, rows: mark.rows },
+      `snapshot of ${run.table} done: ${mark.rows} rows`,
+    );
+  }
+
+  private async open(replication: boolean): Promise<pg.Client> {
+    const client = await this.host.connect(replication);
+    this.connections.add(client);
+    return client;
+  }
+
+  private async release(client: pg.Client): Promise<void> {
+    if (this.connections.delete(client)) await client.end().catch(() => undefined);
+  }
+}
