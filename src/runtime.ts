@@ -17,6 +17,8 @@ import { VERSION } from './version.js';
 export interface ComponentReport {
   type: string;
   state: string;
+  /** Stopped with its work done (snapshot = "initial_only"): healthy. */
+  completed: boolean;
   since: string;
   last_error: { message: string; code: string | null; at: string } | null;
   position: string | null;
@@ -160,6 +162,7 @@ export class Runtime {
     const report = (c: Component): ComponentReport => ({
       type: c.type,
       state: c.health.state,
+      completed: c.health.completed,
       since: c.health.since,
       last_error: c.health.lastError,
       position: c.health.position,

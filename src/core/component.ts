@@ -29,6 +29,8 @@ export class Health {
   lag: Lag | null = null;
   /** Kind-specific details (snapshot progress, partitions...). */
   details: Record<string, unknown> = {};
+  /** Stopped because its work is done (a snapshot-only source), not because of a failure or shutdown. */
+  completed = false;
 
   set(state: ComponentState, error?: unknown): void {
     if (state !== this.state) {
@@ -44,8 +46,14 @@ export class Health {
     }
   }
 
+  /** The component stops for good, its job done: it counts as healthy from then on. */
+  complete(): void {
+    this.completed = true;
+    this.set('stopped');
+  }
+
   get healthy(): boolean {
-    return this.state === 'running';
+    return this.state === 'running' || (this.state === 'stopped' && this.completed);
   }
 }
 

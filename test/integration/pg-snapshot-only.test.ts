@@ -39,6 +39,8 @@ describe('PostgreSQL → Kafka: snapshot = "initial_only"', () => {
     await relay.start({ waitRunning: false });
     const source = await stopped();
     assert.equal(source.last_error, null, 'stopped, not failed');
+    assert.equal(source.completed, true);
+    assert.equal((await relay.get('/status')).status, 200, 'a source that completed its work is healthy');
     const events = parseEvents(await readTopic(fx.brokers, fx.topic('rows')));
     assert.equal(events.length, 3000);
     assert.ok(events.every((e) => e.action === 'snapshot'));

@@ -292,7 +292,7 @@ export class PostgresSource extends Source {
   /** snapshot = "initial_only" completed: the source stops, not failed. */
   private async finish(): Promise<void> {
     await this.closeSession();
-    this.health.set('stopped');
+    this.health.complete();
   }
 
   private async closeSession(): Promise<void> {
@@ -400,20 +400,25 @@ export class PostgresSource extends Source {
         );
     } else {
       const shape = this.shape(message.relationId);
-      this.pushChange(transaction, this.rowEvent(transaction, shape, message), size);
+      for (const event of this.rowEvents(transaction, shape, message))
+        this.pushChange(transaction, event, size);
     }
     if (this.pending.length >= MAX_BATCH_EVENTS) return this.flush(undefined);
   }
 
-  private rowEvent(
+  /**
+   * The events of one row change. An update that changes the key is a delete of the old key before
+   * the update, so a consumer keeping the last event per key (log compaction) drops the old key.
+   */
+  private rowEvents(
     transaction: Transaction,
     shape: RelationShape,
     message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
-  ): ChangeEvent {
+  ): ChangeEvent[] {
     switch (message.tag) {
       case 'insert': {
         const { row, unchanged } = shape.decode(message.newTuple);
-        return this.event(transaction, shape, 'insert', shape.key(row), row, null, unchanged);
+        return [this.event(transaction, shape, 'insert', shape.key(row), row, null, unchanged)];
       }
       case 'update': {
         let old: Row | null = null;
@@ -432,14 +437,19 @@ export class PostgresSource extends Source {
             return false;
           });
         }
-        return this.event(transaction, shape, 'update', shape.key(row), row, old, missing);
+        const key = shape.key(row);
+        const oldKey = old === null ? null : shape.key(old);
+        const update = (): ChangeEvent => this.event(transaction, shape, 'update', key, row, old, missing);
+        if (oldKey === null || key === null || JSON.stringify(oldKey) === JSON.stringify(key))
+          return [update()];
+        return [this.event(transaction, shape, 'delete', oldKey, null, old, []), update()];
       }
       case 'delete': {
         const old =
           message.oldKind === 'key'
             ? shape.decodeIdentity(message.oldTuple)
             : shape.decode(message.oldTuple).row;
-        return this.event(transaction, shape, 'delete', shape.key(old), null, old, []);
+        return [this.event(transaction, shape, 'delete', shape.key(old), null, old, [])];
       }
     }
   }
