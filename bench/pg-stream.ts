@@ -105,6 +105,11 @@ async function recvlogical(s: Setup, slot: string, endLsn: string): Promise<numb
   return seconds;
 }
 
+/** The baseline's own slot (slot names are per cluster, databases per scenario). */
+function recvSlot(s: Setup): string {
+  return `bench_recv_${s.database}`;
+}
+
 async function createRecvSlot(s: Setup, slot: string): Promise<void> {
   await s.sql(`SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
 }
@@ -114,7 +119,7 @@ export async function benchBigTransaction(rows: number): Promise<BenchResult> {
     'big',
     `CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz DEFAULT now())`,
   );
-  await createRecvSlot(s, 'bench_recv');
+  await createRecvSlot(s, recvSlot(s));
   const relay = await startRelay(s);
   try {
     const cpuBefore = relay.cpuSeconds() ?? 0;
@@ -127,7 +132,7 @@ export async function benchBigTransaction(rows: number): Promise<BenchResult> {
     const peakRssMb = relay.peakRssMb();
     const cpuMicrosPerUnit = (((relay.cpuSeconds() ?? 0) - cpuBefore) / rows) * 1e6;
     const seconds = (done - committed) / 1000;
-    const recvSeconds = await recvlogical(s, 'bench_recv', endLsn);
+    const recvSeconds = await recvlogical(s, recvSlot(s), endLsn);
     const perSecond = rows / seconds;
     return {
       name: '(a) one transaction of N rows: PostgreSQL → pgrelay → Kafka (acks=all)',
@@ -253,7 +258,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
 
   // Drain: a backlog of small transactions written while pgrelay is down, then read as fast as it can.
   const d = await setup('drain', SMALL_SCHEMA);
-  await createRecvSlot(d, 'bench_recv');
+  await createRecvSlot(d, recvSlot(d));
   const drainRelay = await startRelay(d);
   try {
     assert0(await drainRelay.stop());
@@ -276,7 +281,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = drainRelay.peakRssMb();
     const cpuMicrosPerUnit = ((drainRelay.cpuSeconds() ?? 0) / total) * 1e6;
-    const recvSeconds = await recvlogical(d, 'bench_recv', endLsn);
+    const recvSeconds = await recvlogical(d, recvSlot(d), endLsn);
     return [
       steady,
       {
