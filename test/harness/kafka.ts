@@ -239,33 +239,6 @@ async function secureProperties(dir: string) {
     '-days',
     '2',
   );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=pgrelay',
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.pem',
-    '-days',
-    '2',
-  );
   const keystore = path.join(dir, 'broker-keystore.pem');
   fs.writeFileSync(
     keystore,
