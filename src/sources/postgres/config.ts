@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, name, optionalDuration, positiveInt, size, sourceCommon } from '../../config/types.js';
+import { parseDsn } from './dsn.js';
 
 const TABLE_PATTERN = /^(?!\*$)[^.\s]+(\.[^.\s]+)?$/;
 
@@ -22,7 +23,16 @@ export const postgresSourceSchema = z
     type: z.literal('postgres'),
     ...sourceCommon,
     /** postgres:// URL or key=value connection string. */
-    dsn: z.string().min(1, 'must not be empty'),
+    dsn: z
+      .string()
+      .min(1, 'must not be empty')
+      .superRefine((dsn, ctx) => {
+        try {
+          parseDsn(dsn);
+        } catch (error) {
+          ctx.issues.push({ code: 'custom', message: (error as Error).message, input: dsn });
+        }
+      }),
     publication: name.prefault('pgrelay'),
     /** Defaults to pgrelay_<source name>. */
     slot: z
