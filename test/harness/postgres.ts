@@ -102,9 +102,10 @@ export class PostgresServer extends PostgresHandle {
       port: String(port),
       unix_socket_directories: `'${dataDir}'`,
       wal_level: 'logical',
-      max_wal_senders: '20',
-      max_replication_slots: '20',
-      max_connections: '100',
+      max_wal_senders: '40',
+      // Tests leave their slots behind in their own databases; a whole run creates about 40.
+      max_replication_slots: '200',
+      max_connections: '200',
       fsync: 'off',
       full_page_writes: 'off',
       shared_buffers: '128MB',
