@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
-import { PGRELAY_BIN, type StatusBody, PgrelayProcess } from '../harness/pgrelay.js';
+import { type StatusBody, PgrelayProcess } from '../harness/pgrelay.js';
+import { pgrelay } from '../helpers/cli.js';
 import { waitFor } from '../harness/processes.js';
-
-const run = promisify(execFile);
 
 /** What an operator must fix is a named failure with HTTP 503, not a crash loop and not a skip. */
 describe('PostgreSQL source: named failures', () => {
@@ -66,12 +63,14 @@ describe('PostgreSQL source: named failures', () => {
     assert.equal((await relay.get('/health')).status, 200, 'the process stays up to answer');
 
     // The operator accepts the gap: reset-position refuses while pgrelay runs, works once it stopped.
-    const reset = () => run(PGRELAY_BIN, ['reset-position', '-c', relay.configFile, '--source', 'db']);
-    const refused = await reset().catch((error: { code: number; stderr: string }) => error);
-    assert.equal((refused as { code: number }).code, 2);
-    assert.match((refused as { stderr: string }).stderr, /is running on .*: stop it first/);
+    const reset = () => pgrelay(['reset-position', '-c', relay.configFile, '--source', 'db']);
+    const refused = await reset();
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /is running on .*: stop it first/);
     await relay.stop();
-    assert.match((await reset()).stdout, /^db: forgot \d+\/[0-9A-F]+\n$/);
+    const done = await reset();
+    assert.equal(done.code, 0);
+    assert.match(done.stdout, /^db: forgot \d+\/[0-9A-F]+\n$/);
     await relay.start();
     await fx.sql('INSERT INTO items VALUES (3)');
     const events = await fx.events(fx.topic('items'), 2);

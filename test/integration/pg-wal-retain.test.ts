@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { lsnToBigInt, formatLsn } from '../../src/sources/postgres/lsn.js';
 import { type CdcFixture, cdcFixture, kafkaSink, parseEvents, postgresSource } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
-import { PGRELAY_BIN, PgrelayProcess } from '../harness/pgrelay.js';
+import { PgrelayProcess } from '../harness/pgrelay.js';
+import { pgrelay } from '../helpers/cli.js';
 import { waitFor } from '../harness/processes.js';
 
-const run = promisify(execFile);
 const RETAIN = 256 * 1024;
 
 /** wal_retain keeps WAL behind the delivered position; rewind replays from inside that window. */
@@ -41,7 +39,7 @@ describe('PostgreSQL source: wal_retain and rewind', () => {
       )[0]!.lsn,
     );
   const stored = async () => {
-    const { stdout } = await run(PGRELAY_BIN, ['positions', '-c', relay.configFile, '--json']);
+    const { stdout } = await pgrelay(['positions', '-c', relay.configFile, '--json']);
     return lsnToBigInt((JSON.parse(stdout.trim()) as { position: string }).position);
   };
 
@@ -78,38 +76,17 @@ describe('PostgreSQL source: wal_retain and rewind', () => {
     const confirmed = await confirmedFlush();
     const position = await stored();
 
-    const tooOld = await run(PGRELAY_BIN, [
-      'rewind',
-      '-c',
-      relay.configFile,
-      '--source',
-      'db',
-      '--lsn',
-      formatLsn(confirmed - 1n),
-    ]).catch((e: { code: number; stderr: string }) => e);
-    assert.equal((tooOld as { code: number }).code, 2);
-    assert.match((tooOld as { stderr: string }).stderr, /older than slot .* confirmed_flush_lsn/);
-    const forward = await run(PGRELAY_BIN, [
-      'rewind',
-      '-c',
-      relay.configFile,
-      '--source',
-      'db',
-      '--lsn',
-      formatLsn(position + 8n),
-    ]).catch((e: { code: number; stderr: string }) => e);
-    assert.equal((forward as { code: number }).code, 2);
-    assert.match((forward as { stderr: string }).stderr, /rewind only moves back/);
+    const rewind = (lsn: bigint) =>
+      pgrelay(['rewind', '-c', relay.configFile, '--source', 'db', '--lsn', formatLsn(lsn)]);
+    const tooOld = await rewind(confirmed - 1n);
+    assert.equal(tooOld.code, 2);
+    assert.match(tooOld.stderr, /older than slot .* confirmed_flush_lsn/);
+    const forward = await rewind(position + 8n);
+    assert.equal(forward.code, 2);
+    assert.match(forward.stderr, /rewind only moves back/);
 
-    const { stdout } = await run(PGRELAY_BIN, [
-      'rewind',
-      '-c',
-      relay.configFile,
-      '--source',
-      'db',
-      '--lsn',
-      formatLsn(confirmed),
-    ]);
+    const { code, stdout } = await rewind(confirmed);
+    assert.equal(code, 0);
     assert.match(stdout, new RegExp(`db: ${formatLsn(position)} -> ${formatLsn(confirmed)}`));
 
     const replayedLsns = new Set(before.filter((e) => lsnToBigInt(e.lsn) >= confirmed).map((e) => e.lsn));
