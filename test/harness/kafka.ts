@@ -182,63 +182,41 @@ async function secureProperties(dir: string) {
     '-subj',
     '/CN=pgrelay test CA',
   );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'broker.key',
-    '-out',
-    'broker.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  );
+  // A key and a certificate signed by the CA: `name`.key and `name`.pem.
+  const signed = (name: string, subject: string, extensions: string[] = []) => {
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      subject,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      ...extensions,
+    );
+  };
   fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'broker.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'broker.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=pgrelay',
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.pem',
-    '-days',
-    '2',
-  );
+  signed('broker', '/CN=127.0.0.1', ['-extfile', 'san.ext']);
+  signed('client', '/CN=pgrelay');
+
   const keystore = path.join(dir, 'broker-keystore.pem');
   fs.writeFileSync(
     keystore,
