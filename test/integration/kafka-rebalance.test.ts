@@ -2,23 +2,16 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
-import { kafkaSink, kafkaSource } from '../fixtures/configs.js';
-import { relayMessages, runsPerRow } from '../fixtures/events.js';
+import { halfwayRelay } from '../fixtures/configs.js';
+import { partitionedMessages, runsPerRow } from '../fixtures/events.js';
 import { readTopic } from '../harness/kcat.js';
 import { PgrelayProcess, type StatusBody } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
-import { sharedKafka } from '../harness/services.js';
-import { committedOffsets, createTopics, produce, uniqueName, waitForSize } from '../harness/topics.js';
+import { committedOffsets, produce, waitForSize } from '../harness/topics.js';
 
 const PARTITIONS = 6;
+const ROWS = 600;
 const TOTAL = 40_000;
-
-function messages(first: number, count: number) {
-  return relayMessages(count, { first, rows: 600 }).map((m, n) => ({
-    ...m,
-    partition: (first + n) % PARTITIONS,
-  }));
-}
 
 function assigned(status: StatusBody): number {
   const assignment = status.sources.edge!.assignment as Record<string, number[]>;
@@ -39,14 +32,7 @@ describe('consumer group rebalances', () => {
   });
 
   it('lose nothing when a second relay joins the group mid-stream and the first one leaves', async () => {
-    const brokers = await sharedKafka();
-    const input = uniqueName('rebalance');
-    const [out, group] = [`${input}.out`, `${input}-group`];
-    await createTopics(brokers, [input, out], PARTITIONS);
-    await produce(brokers, input, messages(0, TOTAL / 2));
-    const config =
-      kafkaSource('edge', { brokers, topics: [input], group_id: group, session_timeout: '6s' }) +
-      kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: out });
+    const { brokers, input, out, group, config } = await halfwayRelay('rebalance', PARTITIONS, ROWS, TOTAL);
 
     const first = await PgrelayProcess.create(config);
     const second = await PgrelayProcess.create(config);
@@ -54,7 +40,7 @@ describe('consumer group rebalances', () => {
     await first.start();
     const producing = (async () => {
       for (let seq = TOTAL / 2; seq < TOTAL; seq += 500) {
-        await produce(brokers, input, messages(seq, 500));
+        await produce(brokers, input, partitionedMessages(seq, 500, ROWS, PARTITIONS));
         await sleep(100);
       }
     })();

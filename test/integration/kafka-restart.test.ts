@@ -2,25 +2,16 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
-import { kafkaSink, kafkaSource } from '../fixtures/configs.js';
-import { relayMessages, runsPerRow } from '../fixtures/events.js';
+import { halfwayRelay } from '../fixtures/configs.js';
+import { partitionedMessages, runsPerRow } from '../fixtures/events.js';
 import { readTopic } from '../harness/kcat.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
-import { sharedKafka } from '../harness/services.js';
-import { committedOffsets, createTopics, produce, uniqueName, waitForSize } from '../harness/topics.js';
+import { committedOffsets, produce, waitForSize } from '../harness/topics.js';
 
 const PARTITIONS = 3;
 const ROWS = 300; // a multiple of PARTITIONS: each row stays on partition seq % PARTITIONS
 const TOTAL = 30_000;
-
-/** Events `first`..`first+count-1`, event i on partition i % 3 (so its offset there is i / 3). */
-function messages(first: number, count: number) {
-  return relayMessages(count, { first, rows: ROWS }).map((m, n) => ({
-    ...m,
-    partition: (first + n) % PARTITIONS,
-  }));
-}
 
 function seqOf(value: string | null): number {
   return (JSON.parse(value!) as ChangeEvent).columns!.seq as number;
@@ -33,14 +24,7 @@ describe('kill -9 of a Kafka relay', () => {
   });
 
   it('loses nothing, and resends exactly what was delivered after the last commit', async () => {
-    const brokers = await sharedKafka();
-    const input = uniqueName('restart');
-    const [out, group] = [`${input}.out`, `${input}-group`];
-    await createTopics(brokers, [input, out], PARTITIONS);
-    await produce(brokers, input, messages(0, TOTAL / 2));
-    const config =
-      kafkaSource('edge', { brokers, topics: [input], group_id: group, session_timeout: '6s' }) +
-      kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: out });
+    const { brokers, input, out, group, config } = await halfwayRelay('restart', PARTITIONS, ROWS, TOTAL);
 
     const first = await PgrelayProcess.create(config);
     processes.push(first);
@@ -48,7 +32,7 @@ describe('kill -9 of a Kafka relay', () => {
     // Messages keep arriving while the relay is killed and restarted.
     const producing = (async () => {
       for (let seq = TOTAL / 2; seq < TOTAL; seq += 500) {
-        await produce(brokers, input, messages(seq, 500));
+        await produce(brokers, input, partitionedMessages(seq, 500, ROWS, PARTITIONS));
         await sleep(50);
       }
     })();
