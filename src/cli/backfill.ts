@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, PgRelayError, errorMessage } from '../core/errors.js';
+import { SqlConditionError, checkCondition } from '../sources/postgres/condition.js';
 import { qualify } from '../sources/postgres/config.js';
 import type { ProgressReport } from '../sources/postgres/progress.js';
 import { type Command, configOption } from './args.js';
@@ -66,12 +67,14 @@ Asks the running pgrelay (at the [http] listen address of FILE) to read TABLE ag
 stream, in chunks: its rows go out as events with action "snapshot", and a row never lands after a
 newer change of its key. Prints the backfill's id. Progress: GET /status (sources.NAME.backfill).
 One backfill per table at a time; the table must be in the source's publication and have a key.
+When [http] sets a token, it is sent as the bearer token.
 
 Options:
   -c, --config FILE   config file (its http.listen is used)
       --source NAME   a postgres source
       --table TABLE   "schema.table", or "table" (schema public)
-      --where SQL     only rows meeting this SQL condition, e.g. "id > 1000"
+      --where SQL     only rows meeting this SQL condition, e.g. "id > 1000" (one
+                      condition: no ";", comments or unbalanced parentheses)
       --wait          wait until the backfill is done, printing its progress
   -h, --help          show this help`,
   options: {
@@ -88,14 +91,24 @@ Options:
     const table = values.table as string | undefined;
     if (table === undefined || table === '') throw new ConfigError('--table TABLE is required');
     const where = values.where as string | undefined;
+    if (where !== undefined) {
+      try {
+        checkCondition(where);
+      } catch (error) {
+        if (error instanceof SqlConditionError) throw new ConfigError(`--where: ${error.message}`);
+        throw error;
+      }
+    }
     const api = apiUrl(config);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (config.http.token !== undefined) headers.authorization = `Bearer ${config.http.token}`;
     const response = await call(`${api}/sources/${encodeURIComponent(source)}/backfill`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({ table, where }),
     });
     const body = (await response.json()) as { id?: string; error?: string };
-    if (response.status === 400 || response.status === 404)
+    if (response.status === 400 || response.status === 404 || response.status === 401)
       throw new ConfigError(body.error ?? response.statusText);
     if (response.status !== 202 || body.id === undefined)
       throw new BackfillCommandError(body.error ?? `pgrelay answered ${response.status}`);

@@ -137,6 +137,20 @@ function resolveFiles(config: Config, base: string): string[] {
     return resolved;
   };
   config.state.path = path.resolve(base, config.state.path);
+  const tokenFile = config.http.token_file;
+  if (tokenFile !== undefined) {
+    const resolved = resolve(['http', 'token_file'], tokenFile);
+    config.http.token_file = resolved;
+    if (fs.existsSync(resolved)) {
+      try {
+        config.http.token = fs.readFileSync(resolved, 'utf8').trim();
+        if (config.http.token.length < 16)
+          problems.push(`http.token_file: ${resolved} holds a token shorter than 16 characters`);
+      } catch (error) {
+        problems.push(`http.token_file: cannot read ${resolved}: ${errorMessage(error)}`);
+      }
+    }
+  }
   for (const [name, handler] of Object.entries(config.handlers)) {
     if (handler.type === 'module') handler.path = resolve(['handlers', name, 'path'], handler.path);
   }

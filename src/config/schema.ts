@@ -26,6 +26,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** host:port, or "off". */
       listen: z.union([z.literal('off'), address]).prefault('127.0.0.1:9187'),
+      /** Bearer token the endpoints that change something (debug, backfill) require. */
+      token: z.string().min(16, 'use at least 16 characters').optional(),
+      /** A file holding that token (read at start; surrounding whitespace ignored). */
+      token_file: z.string().min(1).optional(),
+    })
+    .refine((http) => http.token === undefined || http.token_file === undefined, {
+      message: 'set token or token_file, not both',
+      path: ['token_file'],
     })
     .prefault({}),
   state: z.strictObject({ path: z.string().min(1) }).prefault({ path: '/var/lib/pgrelay/state.db' }),

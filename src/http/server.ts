@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { BackfillError } from '../core/source.js';
@@ -7,6 +8,7 @@ import { type Runtime, UnknownComponentError } from '../runtime.js';
 const BACKFILL_STATUS: Record<string, number> = {
   PGRELAY_BACKFILL_UNSUPPORTED: 400,
   PGRELAY_BACKFILL_TABLE: 400,
+  PGRELAY_BACKFILL_WHERE: 400,
   PGRELAY_BACKFILL_RUNNING: 409,
   PGRELAY_BACKFILL_NOT_STREAMING: 409,
 };
@@ -14,12 +16,16 @@ const BACKFILL_STATUS: Record<string, number> = {
 /**
  * The operator's API: /health, /status, /stats, /debug/on|off, /metrics, and
  * POST /sources/NAME/backfill. GET works for the debug switches too, as in psql-streamer.
+ * With `[http] token` set, the endpoints that change something (debug, backfill) need it as a bearer
+ * token; the read-only ones stay open to health checks and Prometheus.
  */
 export function createHttpServer(runtime: Runtime, log: Logger) {
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const authorized = bearerCheck(runtime.config.http.token);
+  const changes = { preHandler: authorized };
 
   app.get('/health', () => ({ status: 'ok' }));
 
@@ -41,11 +47,11 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
     }
   };
   for (const method of ['GET', 'POST'] as const) {
-    app.route({ method, url: '/debug/on', handler: debugSwitch(true) });
-    app.route({ method, url: '/debug/off', handler: debugSwitch(false) });
+    app.route({ method, url: '/debug/on', ...changes, handler: debugSwitch(true) });
+    app.route({ method, url: '/debug/off', ...changes, handler: debugSwitch(false) });
   }
 
-  app.post('/sources/:name/backfill', async (request, reply) => {
+  app.post('/sources/:name/backfill', changes, async (request, reply) => {
     const { name } = request.params as { name: string };
     const body = request.body as { table?: unknown; where?: unknown } | null | undefined;
     if (
@@ -77,6 +83,31 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
   });
 
   return app;
+}
+
+/**
+ * A preHandler answering 401 unless the request carries `Authorization: Bearer <token>`; with no
+ * token configured every request passes. Digests are compared in constant time.
+ */
+function bearerCheck(token: string | undefined) {
+  const expected = token === undefined ? undefined : digest(token);
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (expected === undefined) return;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    if (match !== null && timingSafeEqual(digest(match[1]!), expected)) return;
+    request.log.warn(
+      { url: request.url, remote: request.ip },
+      `refused ${request.method} ${request.url}: ${match === null ? 'no bearer token' : 'wrong bearer token'}`,
+    );
+    await reply.code(401).header('www-authenticate', 'Bearer realm="pgrelay"').send({
+      error: 'this endpoint needs the bearer token set in [http] token or token_file',
+      code: 'PGRELAY_HTTP_UNAUTHORIZED',
+    });
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 /** Binds to "host:port"; the error names the address (a port in use is the usual culprit). */

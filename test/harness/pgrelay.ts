@@ -42,6 +42,7 @@ export class PgrelayProcess {
     readonly dir: string,
     readonly httpPort: number,
     configBody: string,
+    httpKeys: string,
   ) {
     this.configFile = path.join(dir, 'pgrelay.toml');
     this.logFile = path.join(dir, 'pgrelay.log');
@@ -49,13 +50,16 @@ export class PgrelayProcess {
     // The body first, so its top-level keys (shutdown_timeout...) do not land in [state].
     fs.writeFileSync(
       this.configFile,
-      `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n[state]\npath = "${this.stateFile}"\n`,
+      `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n${httpKeys}\n[state]\npath = "${this.stateFile}"\n`,
     );
   }
 
-  /** `configBody`: the [sources.*], [handlers.*] and [sinks.*] tables (and top-level keys other than http, state). */
-  static async create(configBody: string): Promise<PgrelayProcess> {
-    return new PgrelayProcess(tempDir('pgrelay-run-'), await freePort(), configBody);
+  /**
+   * `configBody`: the [sources.*], [handlers.*] and [sinks.*] tables (and top-level keys other than
+   * http, state); `httpKeys`: more keys of [http] than its listen address.
+   */
+  static async create(configBody: string, httpKeys = ''): Promise<PgrelayProcess> {
+    return new PgrelayProcess(tempDir('pgrelay-run-'), await freePort(), configBody, httpKeys);
   }
 
   get url(): string {

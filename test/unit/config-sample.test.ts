@@ -68,10 +68,14 @@ describe('conf/pgrelay.toml, the commented sample', () => {
   });
 
   test('documents every key of the schema, with its commented-out examples valid too', () => {
-    const sample = uncommented(text);
+    const sample = uncommented(text) as { http: Record<string, unknown> };
     assert.deepEqual(undocumented(configSchema, sample, ''), []);
-    // Every variable set, so the examples' ${VAR} references resolve whatever they are called.
-    const env = new Proxy({}, { get: () => 'set' });
+    // token and token_file exclude each other: the sample shows both, a config sets one.
+    assert.notEqual(sample.http.token_file, undefined);
+    delete sample.http.token_file;
+    // Every variable set (long enough for a token), so the examples' ${VAR} references resolve
+    // whatever they are called.
+    const env = new Proxy({}, { get: () => 'set-by-the-test-0123456789' });
     const result = configSchema.safeParse(interpolate(sample, env, (p) => p.join('.')));
     assert.deepEqual(result.error?.issues ?? [], []);
   });

@@ -35,6 +35,17 @@ describe('config: snapshot keys of a postgres source', () => {
     );
   });
 
+  test('snapshot_where must be one SQL condition, never a way to run other statements', () => {
+    assert.throws(
+      () => config(`tables = ["users"]\nsnapshot_where = { users = "1=1); DROP TABLE victim; --" }`),
+      /pgrelay\.toml: sources\.db1\.snapshot_where\.users: "1=1\); DROP TABLE victim; --" is not one SQL condition: "\)" at character 4/,
+    );
+    assert.throws(
+      () => config(`tables = ["users"]\nsnapshot_where = { users = "" }`),
+      /sources\.db1\.snapshot_where\.users: "" is not one SQL condition: it is empty/,
+    );
+  });
+
   test('refuses an unknown mode, "*" among snapshot_tables and a chunk of zero', () => {
     assert.throws(() => config('snapshot = "always"'), /sources\.db1\.snapshot: /);
     assert.throws(

@@ -7,6 +7,7 @@ import type { ChangeEvent } from '../../core/event.js';
 import { BackfillError, type BackfillRequest } from '../../core/source.js';
 import { Watermark } from '../../core/watermark.js';
 import { ChunkWindow, EVERY_KEY, XidSnapshot } from './backfill-window.js';
+import { SqlConditionError, checkCondition } from './condition.js';
 import { qualify } from './config.js';
 import { isTransient } from './errors.js';
 import { TableProgress } from './progress.js';
@@ -21,6 +22,7 @@ import {
   keysetChunk,
   loadShape,
   queryRows,
+  readOnly,
 } from './snapshot-table.js';
 import type { RowsHost } from './snapshot.js';
 
@@ -70,6 +72,7 @@ export class Backfills {
   async start(request: BackfillRequest): Promise<string> {
     const { host } = this;
     const table = qualify(request.table);
+    const where = request.where === undefined ? undefined : backfillCondition(request.where);
     if (!host.streaming())
       throw new BackfillError(
         'PGRELAY_BACKFILL_NOT_STREAMING',
@@ -84,13 +87,13 @@ export class Backfills {
     let client: pg.Client | undefined;
     try {
       client = await host.connect();
-      await checkTable(client, host, table, request.where);
+      await checkTable(client, host, table, where);
       const id = randomUUID();
-      host.store.beginBackfill(id, table, request.where ?? null);
+      host.store.beginBackfill(id, table, where ?? null);
       this.launch(host.store.backfills().find((r) => r.run === id)!);
       host.log.info(
-        { backfill: id, table, where: request.where },
-        `backfill ${id} of ${table}${request.where ? ` where ${request.where}` : ''}: started`,
+        { backfill: id, table, where },
+        `backfill ${id} of ${table}${where ? ` where ${where}` : ''}: started`,
       );
       return id;
     } finally {
@@ -155,21 +158,34 @@ export class Backfills {
   }
 }
 
-/** Refuses, as a BackfillError, a table a backfill cannot read. */
+/** A backfill's `where`, checked before anything connects: one condition, or PGRELAY_BACKFILL_WHERE. */
+function backfillCondition(where: string): string | undefined {
+  try {
+    return where.trim() === '' ? undefined : checkCondition(where);
+  } catch (error) {
+    if (error instanceof SqlConditionError) throw new BackfillError('PGRELAY_BACKFILL_WHERE', error.message);
+    throw error;
+  }
+}
+
+/** Refuses, as a BackfillError, a table a backfill cannot read or a condition PostgreSQL refuses. */
 async function checkTable(client: pg.Client, host: RowsHost, table: string, where?: string): Promise<void> {
   try {
-    const shape = await loadShape(client, table, {
-      publication: host.config.publication,
-      requirePublished: true,
-      where,
+    await readOnly(client, async () => {
+      const shape = await loadShape(client, table, {
+        publication: host.config.publication,
+        requirePublished: true,
+        where,
+      });
+      if (shape.eventKey.length === 0)
+        throw new SnapshotTableError(
+          `table ${table} has no primary key (or replica identity index): a backfill matches rows to live changes by key`,
+        );
+      await estimateRows(client, shape);
     });
-    if (shape.eventKey.length === 0)
-      throw new SnapshotTableError(
-        `table ${table} has no primary key (or replica identity index): a backfill matches rows to live changes by key`,
-      );
-    await estimateRows(client, shape);
   } catch (error) {
     if (error instanceof SnapshotTableError) throw new BackfillError('PGRELAY_BACKFILL_TABLE', error.message);
+    if (error instanceof SqlConditionError) throw new BackfillError('PGRELAY_BACKFILL_WHERE', error.message);
     throw error;
   }
 }
@@ -256,12 +272,15 @@ class BackfillRun {
     const { host, stored } = this;
     const client = await host.connect();
     try {
-      const shape = await loadShape(client, stored.table, {
-        publication: host.config.publication,
-        requirePublished: true,
-        where: stored.where ?? undefined,
+      const { shape, estimate } = await readOnly(client, async () => {
+        const shape = await loadShape(client, stored.table, {
+          publication: host.config.publication,
+          requirePublished: true,
+          where: stored.where ?? undefined,
+        });
+        return { shape, estimate: this.started ? null : await estimateRows(client, shape) };
       });
-      if (!this.started) this.progress.start(await estimateRows(client, shape));
+      if (!this.started) this.progress.start(estimate);
       this.started = true;
       this.reader = { client, shape, converter: new RowConverter(shape, host.types) };
       return this.reader;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, name, optionalDuration, positiveInt, size, sourceCommon } from '../../config/types.js';
+import { checkCondition } from './condition.js';
 import { parseDsn } from './dsn.js';
 
 const TABLE_PATTERN = /^(?!\*$)[^.\s]+(\.[^.\s]+)?$/;
@@ -12,6 +13,15 @@ const qualifiedTable = z
   );
 
 const snapshotTable = z.string().regex(TABLE_PATTERN, 'expected "schema.table" or "table" (schema public)');
+
+/** An SQL condition must be one expression (condition.ts): never a way to run other statements. */
+function oneCondition(condition: string, ctx: z.RefinementCtx<string>): void {
+  try {
+    checkCondition(condition);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message, input: condition });
+  }
+}
 
 /** "users" → "public.users" */
 export function qualify(table: string): string {
@@ -54,7 +64,7 @@ export const postgresSourceSchema = z
     /** Tables the snapshot reads; default: `tables` (or the publication's tables). */
     snapshot_tables: z.array(snapshotTable).optional(),
     /** Per table, an SQL condition limiting the rows the snapshot reads. */
-    snapshot_where: z.record(snapshotTable, z.string().min(1, 'must not be empty')).prefault({}),
+    snapshot_where: z.record(snapshotTable, z.string().superRefine(oneCondition)).prefault({}),
     /** Rows per snapshot (and backfill) chunk: one query, one batch, one stored progress step. */
     snapshot_chunk: positiveInt(10_000),
   })

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ChangeEvent, Row } from '../../core/event.js';
 import { qualify } from './config.js';
 import { errorMessage } from '../../core/errors.js';
+import { SqlConditionError, checkCondition } from './condition.js';
 import { PostgresSourceError, isTransient } from './errors.js';
 import { quoteIdent } from './replication.js';
 import type { ChunkCursor } from './snapshot-store.js';
@@ -163,7 +164,8 @@ export async function loadShape(
     row.identity === 'd' || row.identity === 'i'
       ? names.filter((n) => keys.has(n))
       : row.key_columns.filter((n) => names.includes(n));
-  const filters = [published?.rowfilter, options.where].filter((f): f is string => !!f);
+  const where = options.where === undefined ? undefined : checkCondition(options.where);
+  const filters = [published?.rowfilter, where].filter((f): f is string => !!f);
   return {
     schema,
     table,
@@ -175,19 +177,34 @@ export async function loadShape(
   };
 }
 
-/** The planner's estimate of the rows to read; a condition PostgreSQL refuses is a SnapshotTableError. */
+/**
+ * The planner's estimate of the rows to read. Planning is where PostgreSQL first sees an operator's
+ * condition: one it refuses (not boolean, unknown column, bad syntax) is a SqlConditionError.
+ */
 export async function estimateRows(client: pg.Client, shape: TableShape): Promise<number | null> {
   let result: pg.QueryResult<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>;
   try {
-    result = await client.query(estimateQuery(shape));
+    result = await client.query({ text: estimateQuery(shape), queryMode: 'extended' });
   } catch (error) {
     if (shape.filters.length === 0 || isTransient(error)) throw error;
-    throw new SnapshotTableError(
-      `cannot read ${qualifiedName(shape)} where ${shape.filters.join(' and ')}: ${errorMessage(error)}`,
-    );
+    const refused = `PostgreSQL refuses it for ${qualifiedName(shape)}: ${errorMessage(error)}`;
+    throw new SqlConditionError(shape.filters.join(' AND '), refused);
   }
   const rows = result.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'];
   return typeof rows === 'number' ? Math.round(rows) : null;
+}
+
+/**
+ * Runs `work` in a READ ONLY transaction: what a snapshot or backfill plans or reads outside its
+ * REPEATABLE READ chunks (shapes, estimates) cannot write either.
+ */
+export async function readOnly<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN READ ONLY');
+  try {
+    return await work();
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
 }
 
 /** The fields every snapshot event of a table shares. */
@@ -279,11 +296,15 @@ export class RowConverter {
   }
 }
 
-/** Runs a chunk query; rows as arrays of raw text. */
+/**
+ * Runs a chunk query, always with the extended query protocol (one statement, never several);
+ * rows as arrays of raw text.
+ */
 export async function queryRows(client: pg.Client, query: QueryText): Promise<(string | null)[][]> {
   const result = await client.query<(string | null)[]>({
     text: query.text,
     values: query.values,
+    queryMode: 'extended',
     rowMode: 'array',
     types: RAW_TEXT,
   });

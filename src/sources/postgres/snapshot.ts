@@ -8,7 +8,7 @@ import { type ProgressBoard, TableProgress } from './progress.js';
 import { literal } from './replication.js';
 import { type SetupOptions, createSlotWithSnapshot, findSlot } from './setup.js';
 import { type ChunkCursor, INITIAL_RUN, type SnapshotStore, type TableRun } from './snapshot-store.js';
-import { RowConverter, estimateRows, loadShape, readChunks } from './snapshot-table.js';
+import { RowConverter, estimateRows, loadShape, readChunks, readOnly } from './snapshot-table.js';
 import type { TypeRegistry } from './values.js';
 
 /** What snapshots and backfills need from their source. */
@@ -176,8 +176,10 @@ export class InitialSnapshot {
       names = published.rows.map((r) => r.name);
     }
     const tables = [...new Set(names.map(qualify))];
-    for (const table of tables)
-      await estimateRows(side, await loadShape(side, table, this.shapeOptions(table, requirePublished)));
+    await readOnly(side, async () => {
+      for (const table of tables)
+        await estimateRows(side, await loadShape(side, table, this.shapeOptions(table, requirePublished)));
+    });
     if (tables.length === 0)
       this.host.log.warn('snapshot: no tables to read (list tables or snapshot_tables)');
     for (const table of Object.keys(config.snapshot_where).map(qualify)) {

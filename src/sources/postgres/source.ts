@@ -24,9 +24,13 @@ import { TYPE_QUERY, TypeRegistry } from './values.js';
 
 /** Prefix of the logical messages `heartbeat` emits; they advance the slot and are never relayed. */
 export const HEARTBEAT_PREFIX = 'pgrelay.heartbeat';
-/** Session settings that fix the text forms values.ts parses. */
+/**
+ * Session settings that fix the text forms values.ts parses, and the string syntax the condition
+ * check (condition.ts) reads operators' conditions with.
+ */
 const SESSION_OPTIONS =
-  '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex';
+  '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex ' +
+  '-c standard_conforming_strings=on';
 /** Events per batch handed to the router in the middle of a large transaction. */
 const MAX_BATCH_EVENTS = 2000;
 /** Positions are written to SQLite at most this often (each write is an fsync). */
