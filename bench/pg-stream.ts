@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { lsnToBigInt } from '../src/sources/postgres/lsn.js';
+import { lsnToBigInt } from '../src/core/lsn.js';
 import { postgresBin, type PostgresHandle } from '../test/harness/postgres.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { tempDir, waitFor } from '../test/harness/processes.js';

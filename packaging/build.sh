@@ -54,7 +54,7 @@ build_stage() {
 
   log "compiling src/ and plugins/ into $APP/dist"
   "$NODE" "$ROOT/node_modules/typescript/bin/tsc" -p "$PACKAGING/tsconfig.json" --outDir "$app/dist"
-  # src/version.ts reads the version from ../../package.json: the app root.
+  # src/core/version.ts reads the version from ../../../package.json: the app root.
   cp "$ROOT/package.json" "$ROOT/package-lock.json" "$app/"
 
   # No install scripts: the one addon (better-sqlite3) ships Node-API prebuilds, checked below

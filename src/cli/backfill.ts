@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { loadConfig } from '../runtime/config.js';
+import type { Config } from '../runtime/config-schema.js';
 import { ConfigError, PgRelayError, errorMessage } from '../core/errors.js';
-import { SqlConditionError, checkCondition } from '../sources/postgres/condition.js';
+import { SqlConditionError, checkCondition } from '../sources/postgres/snapshot/condition.js';
 import { qualify } from '../sources/postgres/config.js';
-import type { ProgressReport } from '../sources/postgres/progress.js';
+import type { ProgressReport } from '../sources/postgres/snapshot/progress.js';
 import { type Command, configOption } from './args.js';
 import { requireSource } from './positions.js';
 

@@ -1,9 +1,10 @@
 import { displayConfig } from '../config/display.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../runtime/config.js';
+import { configSchema } from '../runtime/config-schema.js';
 import { createLogger } from '../core/log.js';
 import { createHttpServer, listen } from '../http/server.js';
-import { Runtime } from '../runtime.js';
-import { VERSION } from '../version.js';
+import { Runtime } from '../runtime/runtime.js';
+import { VERSION } from '../core/version.js';
 import { type Command, DEFAULT_CONFIG, configFile, configOption } from './args.js';
 
 const run: Command = {
@@ -84,7 +85,7 @@ Options:
     const file = configFile(values, positionals);
     const config = loadConfig(file);
     if (!values.quiet) {
-      process.stdout.write(displayConfig(config) + '\n');
+      process.stdout.write(displayConfig(configSchema, config) + '\n');
       process.stderr.write(`${file}: OK\n`);
     }
     return Promise.resolve(0);

@@ -1,6 +1,6 @@
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { silenceKafkajsTimerWarnings } from '../core/warnings.js';
-import { VERSION } from '../version.js';
+import { silenceKafkajsTimerWarnings } from '../kafka/warnings.js';
+import { VERSION } from '../core/version.js';
 import { parse } from './args.js';
 import { BACKFILL_COMMANDS } from './backfill.js';
 import { COMMANDS as CORE_COMMANDS } from './commands.js';

@@ -1,10 +1,10 @@
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { defaultSlot } from '../config/load.js';
+import { loadConfig } from '../runtime/config.js';
+import type { Config } from '../runtime/config-schema.js';
 import { ConfigError } from '../core/errors.js';
-import { clientConfig, connect, parseDsn } from '../sources/postgres/dsn.js';
-import { formatLsn, isLsn, lsnToBigInt } from '../sources/postgres/lsn.js';
-import { SnapshotStore } from '../sources/postgres/snapshot-store.js';
+import { clientConfig, connect, parseDsn } from '../sources/postgres/protocol/dsn.js';
+import { formatLsn, isLsn, lsnToBigInt } from '../core/lsn.js';
+import { defaultSlot } from '../sources/postgres/config.js';
+import { SnapshotStore } from '../sources/postgres/snapshot/store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
 import { type Command, configOption } from './args.js';

@@ -1,5 +1,5 @@
 import { stringify } from 'smol-toml';
-import { type Config, configSchema } from './schema.js';
+import type { z } from 'zod';
 import { childSchema, resolveNode } from './schema-walk.js';
 import { formatDuration } from './units.js';
 
@@ -9,9 +9,9 @@ const SECRET_KEY = /password|secret|token|salt/i;
  * The validated config as TOML, defaults filled in, durations and sizes written with units and
  * secrets masked: what `pgrelay check-config` prints.
  */
-export function displayConfig(config: Config): string {
+export function displayConfig(schema: z.ZodType, config: object & { file?: string }): string {
   const { file: _file, ...rest } = config;
-  return stringify(render(configSchema, rest, ''));
+  return stringify(render(schema, rest, ''));
 }
 
 function render(schema: unknown, value: unknown, key: string): unknown {

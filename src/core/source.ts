@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { StateStore } from '../state/store.js';
 import { Component } from './component.js';
 import { PgRelayError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -23,7 +22,6 @@ export interface SourceContext {
   log: Logger;
   logLevel: string;
   metrics: Metrics;
-  state: StateStore;
   router: Router;
 }
 
@@ -33,13 +31,11 @@ export interface SourceContext {
  */
 export abstract class Source extends Component {
   protected readonly router: Router;
-  protected readonly state: StateStore;
   protected readonly metrics: Metrics;
 
   protected constructor(name: string, type: string, context: SourceContext) {
     super('source', name, type, context.log, context.logLevel);
     this.router = context.router;
-    this.state = context.state;
     this.metrics = context.metrics;
   }
 

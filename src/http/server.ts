@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { BackfillError } from '../core/source.js';
-import { type Runtime, UnknownComponentError } from '../runtime.js';
+import { type Runtime, UnknownComponentError } from '../runtime/runtime.js';
 
 /** How a backfill that cannot start answers. */
 const BACKFILL_STATUS: Record<string, number> = {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { silenceKafkajsTimerWarnings } from '../../src/core/warnings.js';
+import { silenceKafkajsTimerWarnings } from '../../src/kafka/warnings.js';
 
 silenceKafkajsTimerWarnings();
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/runtime/config.js';
 import { createHttpServer, listen } from '../../src/http/server.js';
-import { Runtime } from '../../src/runtime.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 import { waitFor } from '../harness/processes.js';
 import { scratchDir } from './cli.js';
 import { capturedLogger } from './log.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createPassthrough } from '../../plugins/passthrough/handler.js';
+import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import type { Handler, SinkRecord } from '../../src/core/handler.js';
 import { HandlerChain } from '../../src/core/handler-chain.js';
 import type { Logger } from '../../src/core/log.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import { StateStore } from '../../src/state/store.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import type { StatsReport, StatusReport } from '../../src/runtime.js';
+import type { StatsReport, StatusReport } from '../../src/runtime/runtime.js';
 import { sourceDatabase } from '../helpers/database.js';
 import type { LogLine } from '../helpers/log.js';
 import { type RunningRuntime, startRuntime } from '../helpers/runtime.js';

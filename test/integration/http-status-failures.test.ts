@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { StatusReport } from '../../src/runtime.js';
-import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
+import type { StatusReport } from '../../src/runtime/runtime.js';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import { freePort } from '../harness/processes.js';
 import { sourceDatabase } from '../helpers/database.js';
 import { startRuntime } from '../helpers/runtime.js';

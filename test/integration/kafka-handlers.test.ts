@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
-import type { PsqlStreamerEvent } from '../../plugins/psql-streamer/handler.js';
+import type { PsqlStreamerEvent } from '../../src/handlers/psql-streamer/handler.js';
 import { kafkaSink, kafkaSource, table } from '../fixtures/configs.js';
 import { relayMessages } from '../fixtures/events.js';
 import { readAtLeast } from '../harness/kcat.js';

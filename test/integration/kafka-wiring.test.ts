@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
-import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import { kafkaSink, kafkaSource, table } from '../fixtures/configs.js';
 import { relayMessages } from '../fixtures/events.js';
 import { readTopic } from '../harness/kcat.js';

@@ -278,7 +278,7 @@ describe('the DEB and RPM packages', () => {
       '/usr/bin/pgrelay': '-rwxr-xr-x',
       '/usr/lib/pgrelay/node/bin/node': '-rwxr-xr-x',
       '/usr/lib/pgrelay/dist/src/cli/main.js': '-rw-r--r--',
-      '/usr/lib/pgrelay/dist/plugins/index.js': '-rw-r--r--',
+      '/usr/lib/pgrelay/dist/src/handlers/enrich/handler.js': '-rw-r--r--',
       '/usr/lib/pgrelay/package.json': '-rw-r--r--',
       '/usr/lib/pgrelay/node_modules/better-sqlite3/prebuilds/linux-x64.node': '-rw-r--r--',
       '/usr/lib/systemd/system/pgrelay.service': '-rw-r--r--',

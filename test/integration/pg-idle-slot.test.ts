@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ChunkWindow, EVERY_KEY, XidSnapshot } from '../../src/sources/postgres/backfill-window.js';
+import { ChunkWindow, EVERY_KEY, XidSnapshot } from '../../src/sources/postgres/backfill/window.js';
 
 describe('XidSnapshot', () => {
   test('sees transactions before xmin and finished ones below xmax, not running or later ones', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/runtime/config.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../conf/kafka-relay.toml', import.meta.url));
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { displayConfig, maskDsn } from '../../src/config/display.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/runtime/config.js';
+import { configSchema } from '../../src/runtime/config-schema.js';
 
 describe('maskDsn', () => {
   test('hides the password of URLs and key=value strings, however it is written', () => {
@@ -60,7 +61,7 @@ const SECRETS = { DB_PASSWORD: 'db-pw-1', SALT: 'salt-2', KAFKA_PASSWORD: 'kafka
 
 describe('displayConfig', () => {
   const config = parseConfig(CONFIG, '/etc/pgrelay/pgrelay.toml', SECRETS);
-  const shown = displayConfig(config);
+  const shown = displayConfig(configSchema, config);
 
   test('masks every secret: DSN password, SASL password, mask salt', () => {
     for (const secret of Object.values(SECRETS)) assert.ok(!shown.includes(secret), `${secret} printed`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/runtime/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { ROOT } from '../harness/pgrelay.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/runtime/config.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const MINIMAL = `[sources.db1]\ntype = "postgres"\ndsn = "postgres://x@h/app"\n[sinks.out]\ntype = "stub"\nsources = ["db1"]\n`;

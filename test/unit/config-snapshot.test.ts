@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/runtime/config.js';
 
 const config = (source: string) =>
   parseConfig(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPassthrough } from '../../plugins/passthrough/handler.js';
+import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import type { ChangeEvent, RelayEvent } from '../../src/core/event.js';
 import { type Handler, type HandlerOutput, HandlerError, type SinkRecord } from '../../src/core/handler.js';
 import { HandlerChain } from '../../src/core/handler-chain.js';

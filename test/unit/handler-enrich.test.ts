@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { ChangeEvent, RawEvent, RelayEvent } from '../../src/core/event.js';
-import { parseConfig } from '../../src/config/load.js';
-import { enrichSchema } from '../../plugins/enrich/config.js';
-import { createEnrich } from '../../plugins/enrich/handler.js';
+import { parseConfig } from '../../src/runtime/config.js';
+import { enrichSchema } from '../../src/handlers/enrich/config.js';
+import { createEnrich } from '../../src/handlers/enrich/handler.js';
 import { sampleEvent } from '../helpers/events.js';
 
 const context = { sink: 'main', log: pino({ level: 'silent' }) };

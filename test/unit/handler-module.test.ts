@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ConfigError } from '../../src/core/errors.js';
-import { moduleSchema } from '../../plugins/module/config.js';
-import { loadModuleHandler } from '../../plugins/module/handler.js';
+import { moduleSchema } from '../../src/handlers/module/config.js';
+import { loadModuleHandler } from '../../src/handlers/module/handler.js';
 import { sampleEvent } from '../helpers/events.js';
 
 /** The example plugin as shipped: compiled next to this test under dist/. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { RawEvent } from '../../src/core/event.js';
-import { createPassthrough } from '../../plugins/passthrough/handler.js';
-import { parseJsonExact } from '../../src/sources/postgres/values.js';
+import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
+import { parseJsonExact } from '../../src/core/json.js';
 import { sampleEvent } from '../helpers/events.js';
 
 const context = { sink: 'main', log: pino({ level: 'silent' }) };

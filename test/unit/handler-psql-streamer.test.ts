@@ -6,7 +6,7 @@ import {
   type PsqlStreamerEvent,
   createPsqlStreamer,
   uuidFromId,
-} from '../../plugins/psql-streamer/handler.js';
+} from '../../src/handlers/psql-streamer/handler.js';
 import { createDecoder } from '../../src/sources/kafka/decode.js';
 import { sampleEvent } from '../helpers/events.js';
 

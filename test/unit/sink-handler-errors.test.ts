@@ -7,7 +7,7 @@ import type { Handler, HandlerError, SinkRecord } from '../../src/core/handler.j
 import { HandlerChain } from '../../src/core/handler-chain.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { Sink } from '../../src/core/sink.js';
-import { createPassthrough } from '../../plugins/passthrough/handler.js';
+import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import { sampleEvent } from '../helpers/events.js';
 
 /** A handler that throws on rows whose name is "poison", as a user's plugin might. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
 import { Metrics } from '../../src/core/metrics.js';
 import { createLogger } from '../../src/core/log.js';
-import { ProgressBoard, TableProgress } from '../../src/sources/postgres/progress.js';
+import { ProgressBoard, TableProgress } from '../../src/sources/postgres/snapshot/progress.js';
 import { capturedLogger } from '../helpers/log.js';
 
 describe('snapshot progress', () => {

@@ -6,8 +6,8 @@ import {
   ctidChunk,
   estimateQuery,
   keysetChunk,
-} from '../../src/sources/postgres/snapshot-table.js';
-import { TypeRegistry } from '../../src/sources/postgres/values.js';
+} from '../../src/sources/postgres/snapshot/table.js';
+import { TypeRegistry } from '../../src/sources/postgres/schema/values.js';
 
 const shape = (overrides: Partial<TableShape> = {}): TableShape => ({
   schema: 'public',

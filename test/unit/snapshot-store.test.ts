@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { INITIAL_RUN, SnapshotStore } from '../../src/sources/postgres/snapshot-store.js';
+import { INITIAL_RUN, SnapshotStore } from '../../src/sources/postgres/snapshot/store.js';
 import { StateStore } from '../../src/state/store.js';
 
 describe('SnapshotStore', () => {

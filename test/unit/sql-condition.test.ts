@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SqlConditionError, checkCondition } from '../../src/sources/postgres/condition.js';
+import { SqlConditionError, checkCondition } from '../../src/sources/postgres/snapshot/condition.js';
 
 describe('an operator SQL condition (snapshot_where, backfill where)', () => {
   test('is accepted as one expression, strings, identifiers and subqueries included', () => {

@@ -5,7 +5,7 @@ import { type RelayEvent, routingName } from '../../core/event.js';
 import { type HandlerError, type SinkRecord, describeEvent } from '../../core/handler.js';
 import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
 import { createKafka } from '../../kafka/client.js';
-import { encodeEvent } from '../../../plugins/passthrough/handler.js';
+import { encodeEvent } from '../../core/encoding.js';
 import { COMPRESSION } from '../../kafka/codecs.js';
 import { credentialsProblem, isForbidden, protocolType } from '../../kafka/errors.js';
 import type { KafkaSinkConfig } from './config.js';

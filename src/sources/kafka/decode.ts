@@ -1,8 +1,8 @@
 import type { IHeaders } from 'kafkajs';
 import { PgRelayError } from '../../core/errors.js';
 import type { ChangeAction, ChangeEvent, RawEvent, RelayEvent, Row } from '../../core/event.js';
-import { formatLsn, isLsn } from '../postgres/lsn.js';
-import { parseJsonExact } from '../postgres/values.js';
+import { formatLsn, isLsn } from '../../core/lsn.js';
+import { parseJsonExact } from '../../core/json.js';
 import type { KafkaSourceConfig } from './config.js';
 
 export type MessageFormat = KafkaSourceConfig['format'];

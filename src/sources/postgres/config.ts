@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, name, optionalDuration, positiveInt, size, sourceCommon } from '../../config/types.js';
-import { checkCondition } from './condition.js';
-import { parseDsn } from './dsn.js';
+import { checkCondition } from './snapshot/condition.js';
+import { parseDsn } from './protocol/dsn.js';
 
 const TABLE_PATTERN = /^(?!\*$)[^.\s]+(\.[^.\s]+)?$/;
 
@@ -21,6 +21,11 @@ function oneCondition(condition: string, ctx: z.RefinementCtx<string>): void {
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message, input: condition });
   }
+}
+
+/** A source's replication slot when `slot` is not set: pgrelay_<name>, in the characters slots allow. */
+export function defaultSlot(sourceName: string): string {
+  return `pgrelay_${sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
 /** "users" → "public.users" */

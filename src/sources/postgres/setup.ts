@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { errorCode, errorMessage } from '../../core/errors.js';
 import { qualify } from './config.js';
 import * as errors from './errors.js';
-import { type Lsn, lsnToBigInt } from './lsn.js';
-import { literal, quoteIdent } from './replication.js';
+import { type Lsn, lsnToBigInt } from '../../core/lsn.js';
+import { literal, quoteIdent } from './protocol/replication.js';
 
 export interface SlotState {
   /** The slot's confirmed_flush_lsn: where decoding resumes when we name no later position. */

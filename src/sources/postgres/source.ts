@@ -8,19 +8,20 @@ import { Drain } from '../../core/drain.js';
 import { type BackfillRequest, Source, type SourceContext } from '../../core/source.js';
 import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
-import { BACKFILL_PREFIX, Backfills } from './backfill.js';
+import type { StateStore } from '../../state/store.js';
+import { BACKFILL_PREFIX, Backfills } from './backfill/backfill.js';
 import { type PostgresSourceConfig, qualify } from './config.js';
-import { type ParsedDsn, clientConfig, connect, parseDsn } from './dsn.js';
-import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from './lsn.js';
-import { type PgoutputMessage, decodePgoutput, pgTime } from './pgoutput.js';
-import { RelationShape } from './relation.js';
-import { ReplicationStream } from './replication.js';
+import { type ParsedDsn, clientConfig, connect, parseDsn } from './protocol/dsn.js';
+import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from '../../core/lsn.js';
+import { type PgoutputMessage, decodePgoutput, pgTime } from './protocol/pgoutput.js';
+import { RelationShape } from './schema/relation.js';
+import { ReplicationStream } from './protocol/replication.js';
 import { classifyServerError } from './errors.js';
-import { ProgressBoard } from './progress.js';
+import { ProgressBoard } from './snapshot/progress.js';
 import { type SetupOptions, ensureSlot, preparePublication, primaryKey } from './setup.js';
-import { InitialSnapshot } from './snapshot.js';
-import { SnapshotStore } from './snapshot-store.js';
-import { TYPE_QUERY, TypeRegistry } from './values.js';
+import { InitialSnapshot } from './snapshot/initial.js';
+import { SnapshotStore } from './snapshot/store.js';
+import { TYPE_QUERY, TypeRegistry } from './schema/values.js';
 
 /** Prefix of the logical messages `heartbeat` emits; they advance the slot and are never relayed. */
 export const HEARTBEAT_PREFIX = 'pgrelay.heartbeat';
@@ -98,6 +99,7 @@ export class PostgresSource extends Source {
     private readonly config: PostgresSourceConfig,
     slot: string,
     context: SourceContext,
+    private readonly state: StateStore,
   ) {
     super(name, 'postgres', context);
     this.dsn = parseDsn(config.dsn);

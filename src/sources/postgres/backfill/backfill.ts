@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { Backoff } from '../../core/backoff.js';
-import { errorMessage } from '../../core/errors.js';
-import type { ChangeEvent } from '../../core/event.js';
-import { BackfillError, type BackfillRequest } from '../../core/source.js';
-import { Watermark } from '../../core/watermark.js';
-import { ChunkWindow, EVERY_KEY, XidSnapshot } from './backfill-window.js';
-import { SqlConditionError, checkCondition } from './condition.js';
-import { qualify } from './config.js';
-import { isTransient } from './errors.js';
-import { TableProgress } from './progress.js';
-import type { ChunkCursor, TableRun } from './snapshot-store.js';
+import { Backoff } from '../../../core/backoff.js';
+import { errorMessage } from '../../../core/errors.js';
+import type { ChangeEvent } from '../../../core/event.js';
+import { BackfillError, type BackfillRequest } from '../../../core/source.js';
+import { Watermark } from '../../../core/watermark.js';
+import { ChunkWindow, EVERY_KEY, XidSnapshot } from './window.js';
+import { SqlConditionError, checkCondition } from '../snapshot/condition.js';
+import { qualify } from '../config.js';
+import { isTransient } from '../errors.js';
+import { TableProgress } from '../snapshot/progress.js';
+import type { ChunkCursor, TableRun } from '../snapshot/store.js';
 import {
   type EventBase,
   RowConverter,
@@ -23,8 +23,8 @@ import {
   loadShape,
   queryRows,
   readOnly,
-} from './snapshot-table.js';
-import type { RowsHost } from './snapshot.js';
+} from '../snapshot/table.js';
+import type { RowsHost } from '../snapshot/initial.js';
 
 /** Prefix of the logical messages marking a backfill chunk's watermarks; never relayed. */
 export const BACKFILL_PREFIX = 'pgrelay.backfill';

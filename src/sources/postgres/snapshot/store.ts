@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../../state/store.js';
 
 /** The run id of a source's initial snapshot; backfills use their own ids. */
 export const INITIAL_RUN = 'initial';

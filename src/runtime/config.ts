@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { TomlError, parse } from 'smol-toml';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { interpolate } from './interpolate.js';
-import { describeIssue, formatPath } from './issues.js';
-import { BUILTIN_HANDLERS, type Config, configSchema } from './schema.js';
+import { formatPath } from '../config/issues.js';
+import { parseToml, readConfigFile, validate } from '../config/parse.js';
+import { defaultSlot } from '../sources/postgres/config.js';
+import { BUILTIN_HANDLERS, type Config, configSchema } from './config-schema.js';
 
 const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -14,34 +14,11 @@ const COMPONENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  * unless the whole file is valid.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(error);
-    throw new ConfigError(`${file}: cannot read config: ${reason}`);
-  }
-  return parseConfig(text, file, env);
+  return parseConfig(readConfigFile(file), file, env);
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (error) {
-    if (error instanceof TomlError) {
-      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ConfigError(`${file}:${error.line}:${error.column}: TOML syntax error: ${reason}`);
-    }
-    throw error;
-  }
-  const input = interpolate(raw, env, (keyPath) => `${file}: ${formatPath(keyPath)}`);
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.flatMap((issue) => describeIssue(issue, input, configSchema));
-    throw new ConfigError(lines.map((line) => `${file}: ${line}`).join('\n'));
-  }
-  const config: Config = { ...result.data, file };
+  const config: Config = { ...validate(configSchema, parseToml(text, file), file, env), file };
   const problems = [...crossCheck(config), ...resolveFiles(config, path.dirname(path.resolve(file)))];
   if (problems.length > 0) throw new ConfigError(problems.map((line) => `${file}: ${line}`).join('\n'));
   return config;
@@ -117,11 +94,6 @@ function crossCheck(config: Config): string[] {
 
 function known(names: readonly string[]): string {
   return names.length === 0 ? '' : ` (known: ${names.map((n) => `"${n}"`).join(', ')})`;
-}
-
-/** A source's replication slot when `slot` is not set: pgrelay_<name>, in the characters slots allow. */
-export function defaultSlot(sourceName: string): string {
-  return `pgrelay_${sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
 /**

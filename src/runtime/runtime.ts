@@ -1,18 +1,16 @@
 import type { Logger } from 'pino';
-import { createHandler } from '../plugins/index.js';
-import { createPassthrough } from '../plugins/passthrough/handler.js';
-import type { Config, HandlerConfig, SinkConfig } from './config/schema.js';
-import type { Component } from './core/component.js';
-import { HandlerChain } from './core/handler-chain.js';
-import { Metrics } from './core/metrics.js';
-import { Router } from './core/router.js';
-import type { Sink, SinkSettings } from './core/sink.js';
-import type { BackfillRequest, Source } from './core/source.js';
-import { createSink } from './sinks/index.js';
-import { createSource } from './sources/index.js';
-import { RunLock } from './state/lock.js';
-import { StateStore } from './state/store.js';
-import { VERSION } from './version.js';
+import { createPassthrough } from '../handlers/passthrough/handler.js';
+import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
+import type { Component } from '../core/component.js';
+import { HandlerChain } from '../core/handler-chain.js';
+import { Metrics } from '../core/metrics.js';
+import { Router } from '../core/router.js';
+import type { Sink, SinkSettings } from '../core/sink.js';
+import type { BackfillRequest, Source } from '../core/source.js';
+import { createHandler, createSink, createSource } from './components.js';
+import { RunLock } from '../state/lock.js';
+import { StateStore } from '../state/store.js';
+import { VERSION } from '../core/version.js';
 
 export interface ComponentReport {
   type: string;
@@ -79,13 +77,12 @@ export class Runtime {
       }
       const router = new Router(sinks);
       const sources = Object.entries(config.sources).map(([name, sourceConfig]) =>
-        createSource(name, sourceConfig, {
-          log: componentLogger(log, 'source', name),
-          logLevel: config.log.level,
-          metrics,
+        createSource(
+          name,
+          sourceConfig,
+          { log: componentLogger(log, 'source', name), logLevel: config.log.level, metrics, router },
           state,
-          router,
-        }),
+        ),
       );
       const runtime = new Runtime(config, log, state, lock, metrics, sources, sinks);
       for (const component of runtime.components()) {

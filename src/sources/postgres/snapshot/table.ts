@@ -1,12 +1,12 @@
 import type pg from 'pg';
-import type { ChangeEvent, Row } from '../../core/event.js';
-import { qualify } from './config.js';
-import { errorMessage } from '../../core/errors.js';
+import type { ChangeEvent, Row } from '../../../core/event.js';
+import { qualify } from '../config.js';
+import { errorMessage } from '../../../core/errors.js';
 import { SqlConditionError, checkCondition } from './condition.js';
-import { PostgresSourceError, isTransient } from './errors.js';
-import { quoteIdent } from './replication.js';
-import type { ChunkCursor } from './snapshot-store.js';
-import type { Converter, TypeRegistry } from './values.js';
+import { PostgresSourceError, isTransient } from '../errors.js';
+import { quoteIdent } from '../protocol/replication.js';
+import type { ChunkCursor } from './store.js';
+import type { Converter, TypeRegistry } from '../schema/values.js';
 
 /**
  * Values exactly as PostgreSQL's output functions write them, the text pgoutput sends too: no

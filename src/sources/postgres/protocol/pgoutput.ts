@@ -4,7 +4,7 @@
  * pg-logical-replication's: column values stay text (typed by values.ts without going through Date
  * or Number), unchanged TOAST columns stay distinguishable from NULL, LSNs stay 64-bit integers.
  */
-import type { Lsn } from './lsn.js';
+import type { Lsn } from '../../../core/lsn.js';
 
 export interface RelationColumn {
   name: string;

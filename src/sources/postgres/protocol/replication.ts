@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
-import { errorMessage } from '../../core/errors.js';
-import { type Lsn, formatLsn, lsnToBigInt } from './lsn.js';
+import { errorMessage } from '../../../core/errors.js';
+import { type Lsn, formatLsn, lsnToBigInt } from '../../../core/lsn.js';
 import { PG_EPOCH_MICROS } from './pgoutput.js';
 
 export interface StreamOptions {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Handler, SinkRecord } from '../../src/core/handler.js';
-import type { ChangeEvent } from '../../src/core/event.js';
-import { lsnToBigInt } from '../../src/sources/postgres/lsn.js';
-import { encodeEvent } from '../passthrough/handler.js';
+import type { Handler, SinkRecord } from '../../core/handler.js';
+import type { ChangeEvent } from '../../core/event.js';
+import { lsnToBigInt } from '../../core/lsn.js';
+import { encodeEvent } from '../../core/encoding.js';
 
 /** psql-streamer's event shape (README "Migrating from psql-streamer"). */
 export interface PsqlStreamerEvent {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Metrics } from '../../core/metrics.js';
-import type { RunState, TableRun } from './snapshot-store.js';
+import type { Metrics } from '../../../core/metrics.js';
+import type { RunState, TableRun } from './store.js';
 
 /** How often a running snapshot or backfill logs its progress. */
 const LOG_INTERVAL_MS = 10_000;

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { ConfigError, errorMessage } from '../../src/core/errors.js';
-import type { Handler } from '../../src/core/handler.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
+import type { Handler } from '../../core/handler.js';
 import type { ModuleConfig } from './config.js';
 
 /** What a user's handler module exports (see plugins/examples/). */

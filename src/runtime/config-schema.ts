@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { enrichSchema } from '../../plugins/enrich/config.js';
-import { moduleSchema } from '../../plugins/module/config.js';
-import { passthroughSchema } from '../../plugins/passthrough/config.js';
-import { psqlStreamerSchema } from '../../plugins/psql-streamer/config.js';
+import { enrichSchema } from '../handlers/enrich/config.js';
+import { moduleSchema } from '../handlers/module/config.js';
+import { passthroughSchema } from '../handlers/passthrough/config.js';
+import { psqlStreamerSchema } from '../handlers/psql-streamer/config.js';
 import { kafkaSinkSchema } from '../sinks/kafka/config.js';
 import { stubSinkSchema } from '../sinks/stub/config.js';
 import { kafkaSourceSchema } from '../sources/kafka/config.js';
 import { postgresSourceSchema } from '../sources/postgres/config.js';
-import { address, duration, optionalDuration } from './types.js';
+import { address, duration, optionalDuration } from '../config/types.js';
 
 /** Handler types usable by name in a sink's `handlers` without a [handlers.x] table. */
 export const BUILTIN_HANDLERS = ['passthrough', 'psql-streamer'] as const;

@@ -1,15 +1,15 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent } from '../../core/event.js';
-import { Watermark } from '../../core/watermark.js';
-import { type PostgresSourceConfig, qualify } from './config.js';
-import { type Lsn, formatLsn, lsnToBigInt } from './lsn.js';
+import type { ChangeEvent } from '../../../core/event.js';
+import { Watermark } from '../../../core/watermark.js';
+import { type PostgresSourceConfig, qualify } from '../config.js';
+import { type Lsn, formatLsn, lsnToBigInt } from '../../../core/lsn.js';
 import { type ProgressBoard, TableProgress } from './progress.js';
-import { literal } from './replication.js';
-import { type SetupOptions, createSlotWithSnapshot, findSlot } from './setup.js';
-import { type ChunkCursor, INITIAL_RUN, type SnapshotStore, type TableRun } from './snapshot-store.js';
-import { RowConverter, estimateRows, loadShape, readChunks, readOnly } from './snapshot-table.js';
-import type { TypeRegistry } from './values.js';
+import { literal } from '../protocol/replication.js';
+import { type SetupOptions, createSlotWithSnapshot, findSlot } from '../setup.js';
+import { type ChunkCursor, INITIAL_RUN, type SnapshotStore, type TableRun } from './store.js';
+import { RowConverter, estimateRows, loadShape, readChunks, readOnly } from './table.js';
+import type { TypeRegistry } from '../schema/values.js';
 
 /** What snapshots and backfills need from their source. */
 export interface RowsHost {

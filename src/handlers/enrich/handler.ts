@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Handler } from '../../src/core/handler.js';
-import {
-  type ChangeEvent,
-  type RelayEvent,
-  type Row,
-  type Value,
-  routingName,
-} from '../../src/core/event.js';
+import type { Handler } from '../../core/handler.js';
+import { type ChangeEvent, type RelayEvent, type Row, type Value, routingName } from '../../core/event.js';
 import type { EnrichConfig } from './config.js';
 
 /**

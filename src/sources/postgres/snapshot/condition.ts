@@ -1,4 +1,4 @@
-import { PgRelayError } from '../../core/errors.js';
+import { PgRelayError } from '../../../core/errors.js';
 
 /**
  * An operator's row condition (`snapshot_where`, a backfill's `where`) that is not one SQL

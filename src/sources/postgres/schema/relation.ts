@@ -1,5 +1,5 @@
-import type { Row, Value } from '../../core/event.js';
-import { type Relation, type TupleValue, UNCHANGED_TOAST } from './pgoutput.js';
+import type { Row, Value } from '../../../core/event.js';
+import { type Relation, type TupleValue, UNCHANGED_TOAST } from '../protocol/pgoutput.js';
 import type { Converter, TypeRegistry } from './values.js';
 
 /** A decoded row and the columns whose unchanged TOAST value the server did not send. */
