@@ -84,7 +84,7 @@ describe('Sink batching', () => {
 
   test('a write failing retriably is retried: delivered once, acknowledged once, order kept', () =>
     withSink({ batch: { size: 1 } }, async (sink) => {
-      sink.failNext(new Error('connection reset'));
+      sink.failNext(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
       sink.failNext(new PgRelayError('TEST_DOWN', 'leader moved', { retriable: true }));
       const events = changeEvents(3);
       const acks: string[] = [];
@@ -152,7 +152,7 @@ describe('Sink stop', () => {
   test('gives up at the deadline when the destination keeps failing, acknowledging nothing', async () => {
     const sink = new RecordingSink('out');
     sink.start();
-    sink.failNext(new Error('broker down'), Infinity);
+    sink.failNext(new PgRelayError('TEST_DOWN', 'broker down', { retriable: true }), Infinity);
     let acks = 0;
     sink.accept(batchOf(changeEvents(1)), () => acks++);
     await until(() => sink.health.state === 'retrying');

@@ -1,8 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { Backoff } from '../../core/backoff.js';
 import type { SourceBatch } from '../../core/batch.js';
-import { errorMessage, isRetriable } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { Drain } from '../../core/drain.js';
 import { type Lsn, lsnToBigInt } from '../../core/lsn.js';
@@ -145,43 +143,38 @@ export class PostgresSource extends Source {
   }
 
   private async run(): Promise<void> {
-    const backoff = new Backoff({ initialMs: this.config.retry_initial, maxMs: this.config.retry_max });
     const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
-        const outcome = await this.session(() => backoff.reset());
-        if (signal.aborted) break;
-        if (outcome === 'finished') return this.finish();
-        throw new Error('replication stream ended');
-      } catch (caught) {
-        await this.closeSession();
-        if (signal.aborted) break;
-        const error = classifyServerError(this.name, caught);
-        if (!isRetriable(error)) {
-          this.fail(error);
-          return;
-        }
-        const delay = backoff.next();
-        this.retrying(error, delay);
+    const outcome = await this.supervisor({
+      initialMs: this.config.retry_initial,
+      maxMs: this.config.retry_max,
+      signal,
+      classify: (error) => classifyServerError(this.name, error),
+    }).run((ready) => this.session(ready), {
+      cleanup: () => this.closeSession(),
+      beforeRetry: async () => {
         // Resume from an exact position: let in-flight batches land first (their acks still count).
         await this.drain.until(signal);
         this.positions.persist();
-        await sleep(delay, undefined, { signal }).catch(() => undefined);
-      }
+      },
+    });
+    // snapshot = "initial_only" completed: the source stops, not failed.
+    if (outcome === 'done') {
+      await this.closeSession();
+      this.health.complete();
     }
   }
 
   /**
    * One connection: check the server, take the initial snapshot when one is due, then stream until
-   * an error or stop(). 'finished': the source is done (snapshot = "initial_only").
+   * an error or stop(). 'done': the source's work is done (snapshot = "initial_only").
    */
-  private async session(onStreaming: () => void): Promise<'ended' | 'finished'> {
+  private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
     this.side = await this.connect();
     if (this.config.snapshot !== 'initial_only')
       await preparePublication(this.side, this.setupOptions(), this.log);
     this.types.load((await this.side.query(TYPE_QUERY)).rows);
     const snapshot = await this.snapshot.run(this.side, this.setupOptions());
-    if (snapshot.action === 'stop') return 'finished';
+    if (snapshot.action === 'stop') return 'done';
     if (snapshot.action === 'interrupted') {
       // Input stopped mid-snapshot: nothing more to do until stop() ends the session.
       const signal = this.abort.signal;
@@ -289,12 +282,6 @@ export class PostgresSource extends Source {
     );
     if (!replication) this.connectionConfig = config;
     return client;
-  }
-
-  /** snapshot = "initial_only" completed: the source stops, not failed. */
-  private async finish(): Promise<void> {
-    await this.closeSession();
-    this.health.complete();
   }
 
   private async closeSession(): Promise<void> {

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { Backoff } from '../../../core/backoff.js';
 import { errorMessage } from '../../../core/errors.js';
 import type { ChangeEvent } from '../../../core/event.js';
 import { BackfillError, type BackfillRequest } from '../../../core/source.js';
 import { ChunkWindow, EVERY_KEY, XidSnapshot } from './window.js';
 import { SqlConditionError, checkCondition } from '../snapshot/condition.js';
 import { qualify } from '../config.js';
-import { isTransient } from '../errors.js';
+import { Supervisor } from '../../../core/supervisor.js';
+import { classifyServerError } from '../errors.js';
 import { TableProgress } from '../snapshot/progress.js';
 import type { ChunkCursor, TableRun } from '../snapshot/store.js';
 import { UnreadableTableError } from '../schema/catalog.js';
@@ -243,32 +242,42 @@ class BackfillRun {
   }
 
   async drive(): Promise<void> {
-    const { host } = this;
+    const { host, stored } = this;
     const signal = this.abort.signal;
-    const backoff = new Backoff({ initialMs: host.config.retry_initial, maxMs: host.config.retry_max });
-    try {
-      while (!signal.aborted) {
-        try {
-          await host.whenStreaming(signal);
-          if (signal.aborted) return;
-          if (await this.chunk(this.reader ?? (await this.open()))) return;
-          backoff.reset();
-        } catch (error) {
-          if (signal.aborted) return;
-          if (error instanceof ChunkAbandoned) continue;
-          if (!isTransient(error)) return this.fail(error);
-          const delay = backoff.next();
+    const supervisor = new Supervisor(
+      {
+        label: `backfill ${this.id} of ${stored.table}`,
+        retrying: (error, delay) =>
           host.log.warn(
             { err: error, backfill: this.id },
-            `backfill of ${this.stored.table}: ${errorMessage(error)}; retrying in ${delay} ms`,
-          );
-          await this.closeReader();
-          await sleep(delay, undefined, { signal }).catch(() => undefined);
+            `backfill of ${stored.table}: ${errorMessage(error)}; retrying in ${delay} ms`,
+          ),
+        fail: (error) => this.fail(error),
+      },
+      {
+        initialMs: host.config.retry_initial,
+        maxMs: host.config.retry_max,
+        signal,
+        classify: (error) => classifyServerError(host.name, error),
+      },
+    );
+    await supervisor.run(
+      async (ready) => {
+        for (;;) {
+          await host.whenStreaming(signal);
+          if (signal.aborted) return 'ended';
+          try {
+            if (await this.chunk(this.reader ?? (await this.open()))) return 'done';
+            ready();
+          } catch (error) {
+            // The stream restarted between the chunk's watermarks: read it again once it runs.
+            if (!(error instanceof ChunkAbandoned)) throw error;
+          }
         }
-      }
-    } finally {
-      await this.closeReader();
-    }
+      },
+      { cleanup: () => this.closeReader() },
+    );
+    await this.closeReader();
   }
 
   private async open(): Promise<NonNullable<BackfillRun['reader']>> {

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { ChangeEvent } from '../../../core/event.js';
 import { errorMessage } from '../../../core/errors.js';
 import { isTransient } from '../errors.js';
@@ -115,7 +115,7 @@ export async function estimateRows(client: pg.Client, plan: ReadPlan): Promise<n
   try {
     result = await client.query({ text: estimateQuery(plan), queryMode: 'extended' });
   } catch (error) {
-    if (plan.filters.length === 0 || isTransient(error)) throw error;
+    if (plan.filters.length === 0 || !(error instanceof pg.DatabaseError) || isTransient(error)) throw error;
     const refused = `PostgreSQL refuses it for ${plan.table.name}: ${errorMessage(error)}`;
     throw new SqlConditionError(plan.filters.join(' AND '), refused);
   }
