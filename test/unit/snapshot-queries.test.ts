@@ -74,6 +74,7 @@ describe('RowConverter', () => {
     host: 'h',
     database: 'd',
     lsn: '0/16B3748',
+    commitTime: '2026-11-20T09:00:00.123000Z',
     idPrefix: 'snapshot:0/16B3748:public.Orders:',
   };
 
@@ -97,7 +98,7 @@ describe('RowConverter', () => {
       action: 'snapshot',
       lsn: '0/16B3748',
       xid: null,
-      commit_time: null,
+      commit_time: '2026-11-20T09:00:00.123000Z',
       key: { id: 42 },
       columns: { id: 42, paid: true, at: '2026-11-21T18:12:05.900000Z' },
       old: null,

@@ -299,9 +299,13 @@ class BackfillRun {
     this.pending = pending;
     await this.watermark(client, `${id}:low`);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snapshot = (
-      await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
-    ).rows[0]!.snapshot;
+    // The transaction's first statement takes its snapshot: statement_timestamp() is when.
+    const { snapshot, taken } = (
+      await client.query<{ snapshot: string; taken: string }>(
+        `SELECT pg_current_snapshot()::text AS snapshot,
+                to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS taken`,
+      )
+    ).rows[0]!;
     const rows = await queryRows(
       client,
       keysetChunk(shape, keyAfter(this.cursor), this.host.config.snapshot_chunk),
@@ -311,6 +315,7 @@ class BackfillRun {
       source: this.host.name,
       ...this.host.origin,
       lsn: '',
+      commitTime: taken,
       idPrefix: `backfill:${this.id}:${this.stored.table}:`,
     };
     pending.read = {

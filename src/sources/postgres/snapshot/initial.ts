@@ -241,6 +241,8 @@ export class InitialSnapshot {
       source: host.name,
       ...host.origin,
       lsn: run.lsn,
+      // Stored when the snapshot began, so rows read again after a restart carry the same time.
+      commitTime: new Date(run.startedAt).toISOString().replace('Z', '000Z'),
       idPrefix: `snapshot:${run.lsn}:${run.table}:`,
     };
     let rows = run.rowsDone;

@@ -213,6 +213,8 @@ export interface EventBase {
   host: string;
   database: string;
   lsn: string;
+  /** The time of the snapshot the rows were read in, as `commit_time` (README "Event format"). */
+  commitTime: string;
   /** Event ids are this prefix and the row's key (or ctid) as JSON. */
   idPrefix: string;
 }
@@ -284,7 +286,7 @@ export class RowConverter {
         action: 'snapshot',
         lsn: base.lsn,
         xid: null,
-        commit_time: null,
+        commit_time: base.commitTime,
         key,
         columns,
         old: null,
