@@ -50,11 +50,8 @@ Options:
     try {
       const rows = state.list();
       for (const row of rows) {
-        const scope = row.scope === '' ? '' : ` ${row.scope}`;
         process.stdout.write(
-          values.json
-            ? `${JSON.stringify(row)}\n`
-            : `${row.source}${scope}\t${row.position}\t${row.updatedAt}\n`,
+          values.json ? `${JSON.stringify(row)}\n` : `${row.source}\t${row.position}\t${row.updatedAt}\n`,
         );
       }
       if (rows.length === 0 && !values.json)
@@ -108,7 +105,7 @@ Options:
           `${text} is after the stored position ${stored.position}: rewind only moves back (skipping forward would lose changes)`,
         );
       }
-      state.put(name, '', formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
+      state.put(name, formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
       process.stdout.write(`${name}: ${stored?.position ?? '(none)'} -> ${formatLsn(target)}\n`);
     } finally {
       state.close();

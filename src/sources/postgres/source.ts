@@ -616,7 +616,7 @@ export class PostgresSource extends Source {
     this.persistTimer = undefined;
     if (this.stored !== undefined && this.delivered <= this.stored) return;
     if (this.delivered === 0n) return;
-    this.state.put(this.name, '', formatLsn(this.delivered), { slot: this.slot });
+    this.state.put(this.name, formatLsn(this.delivered), { slot: this.slot });
     this.stored = this.delivered;
   }
 

@@ -98,7 +98,7 @@ export class SnapshotStore {
       this.db
         .prepare(`UPDATE snapshot_progress SET state = 'done', updated_at = ? WHERE source = ? AND run = ?`)
         .run(now(), this.source, INITIAL_RUN);
-      if (position !== undefined) this.state.put(this.source, '', position.lsn, position.meta);
+      if (position !== undefined) this.state.put(this.source, position.lsn, position.meta);
     })();
   }
 
