@@ -52,7 +52,6 @@ Options:
     try {
       const rows = state.list();
       for (const row of rows) {
-        const scope = row.scope === '' ? '' : ` ${row.scope}`;
         const { transaction, delivered_events: events } = row.meta as {
           transaction?: string;
           delivered_events?: number;
@@ -61,7 +60,7 @@ Options:
         process.stdout.write(
           values.json
             ? `${JSON.stringify(row)}\n`
-            : `${row.source}${scope}\t${row.position}${partial}\t${row.updatedAt}\n`,
+            : `${row.source}\t${row.position}${partial}\t${row.updatedAt}\n`,
         );
       }
       if (rows.length === 0 && !values.json)
@@ -115,7 +114,7 @@ Options:
           `${text} is after the stored position ${stored.position}: rewind only moves back (skipping forward would lose changes)`,
         );
       }
-      state.put(name, '', formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
+      state.put(name, formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
       process.stdout.write(`${name}: ${stored?.position ?? '(none)'} -> ${formatLsn(target)}\n`);
     } finally {
       state.close();

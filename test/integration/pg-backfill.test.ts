@@ -98,6 +98,11 @@ describe('PostgreSQL → Kafka: backfill beside the stream', () => {
     const snapshot = events.filter((e) => e.action === 'snapshot');
     assert.ok(snapshot.length > ROWS / 2, `${snapshot.length} rows backfilled`);
     assert.ok(snapshot.every((e) => e.id.startsWith(`backfill:${id}:public.items:`)));
+    // Each chunk's rows carry the time the chunk was read.
+    const times = new Set(snapshot.map((e) => e.commit_time));
+    const untimed = [...times].filter((t) => !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(t ?? 'null'));
+    assert.deepEqual(untimed, [], 'every backfilled row has a time');
+    assert.ok(times.size > 1, `${times.size} times for ${Math.ceil(ROWS / 2000)} chunks`);
     assert.ok(interleaved > 0, 'some backfilled keys had live updates before their snapshot row');
     process.stdout.write(
       `# backfill: ${snapshot.length} rows beside ${changesDuring} live transactions; ${interleaved} keys updated before their row\n`,

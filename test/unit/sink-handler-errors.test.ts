@@ -20,6 +20,17 @@ const picky: Handler = {
     }),
 };
 
+/** Returns an object as the value of rows named "poison": a record no sink can write. */
+const objectValues: Handler = {
+  name: 'objects',
+  process: (events) =>
+    events.map((event) =>
+      event.action !== 'raw' && event.columns?.name === 'poison'
+        ? ({ key: null, value: { a: 1 }, origin: event } as unknown as SinkRecord)
+        : event,
+    ),
+};
+
 /** Replaces every event by a reshaped copy, as enrich does. */
 const reshaping: Handler = {
   name: 'reshape',
@@ -127,6 +138,46 @@ describe('a handler that throws (plugin-throws policy)', () => {
     assert.equal(sink.deadLettered[0]!.error.handler, 'picky');
     assert.equal(sink.written.length, 2);
     assert.equal(acked, 1);
+  });
+
+  it('a record no sink can write counts as a throw: dead-lettered, named, never written', async () => {
+    const sink = new RecordingSink(true, [objectValues]);
+    sink.start();
+    const input = batch('ann', 'poison', 'bob');
+    let acked = 0;
+    sink.accept(input, () => acked++);
+    await settle(sink);
+    await sink.stop(AbortSignal.timeout(1000));
+    assert.equal(sink.deadLettered.length, 1);
+    const [{ events, error }] = sink.deadLettered as [{ events: RelayEvent[]; error: HandlerError }];
+    assert.deepEqual(events, [input.events[1]]);
+    assert.equal(error.code, 'PGRELAY_HANDLER');
+    assert.match(
+      error.message,
+      /^handler "objects" failed on insert of public\.users \(id 0\/1:1\): process\(\) returned a record no sink can write: its value is an object/,
+    );
+    assert.deepEqual(
+      sink.written.map((r) => (JSON.parse(String(r.value)) as ChangeEvent).columns?.name),
+      ['ann', 'bob'],
+    );
+    assert.equal(acked, 1);
+  });
+
+  it('a record no sink can write, without a dead-letter destination: the sink stops, holding positions', async () => {
+    const sink = new RecordingSink(false, [objectValues]);
+    sink.start();
+    let acked = 0;
+    sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
+    await settle(sink);
+    await sink.stop(AbortSignal.timeout(1000));
+    assert.equal(sink.health.state, 'failed');
+    assert.equal(sink.health.lastError?.code, 'PGRELAY_HANDLER');
+    assert.match(
+      sink.health.lastError?.message ?? '',
+      /^handler "objects" failed on insert .* \(id 0\/1:1\): .*its value is an object/,
+    );
+    assert.deepEqual(sink.written, []);
+    assert.equal(acked, 0);
   });
 
   it('without one: the sink stops with a named error and acknowledges nothing, holding positions', async () => {

@@ -86,16 +86,19 @@ describe('snapshot chunk queries', () => {
 
 describe('ChunkConverter', () => {
   const events = new EventFactory('db1', 'h', 'd');
-  const origin = { lsnText: '0/16B3748', xid: null, commitTime: null };
+  const origin = { lsnText: '0/16B3748', xid: null, commitTime: '2026-11-20T09:00:00.123000Z' };
   const idPrefix = 'snapshot:0/16B3748:public.Orders:';
-  const converter = (plan: ReadPlan) => new ChunkConverter(plan, events, origin, idPrefix);
+  const converter = (plan: ReadPlan) => new ChunkConverter(plan, events, idPrefix);
 
   test('maps output-function text as the stream does; key and id from the key columns', () => {
     const orders = converter(shape());
-    const { events: rows, bytes } = orders.convert([
-      ['42', 't', '2026-11-21 18:12:05.9+00', '42'],
-      ['43', null, null, '43'],
-    ]);
+    const { events: rows, bytes } = orders.convert(
+      [
+        ['42', 't', '2026-11-21 18:12:05.9+00', '42'],
+        ['43', null, null, '43'],
+      ],
+      origin,
+    );
     assert.ok(bytes > 0);
     assert.deepEqual(rows[0], {
       id: 'snapshot:0/16B3748:public.Orders:["42"]',
@@ -107,7 +110,7 @@ describe('ChunkConverter', () => {
       action: 'snapshot',
       lsn: '0/16B3748',
       xid: null,
-      commit_time: null,
+      commit_time: '2026-11-20T09:00:00.123000Z',
       key: { id: 42 },
       columns: { id: 42, paid: true, at: '2026-11-21T18:12:05.900000Z' },
       old: null,
@@ -121,7 +124,7 @@ describe('ChunkConverter', () => {
     // Primary key (paid, id) in index order: the event key names its columns in table order.
     const composite = converter(
       shape({ cursorColumns: ['paid', 'id'], identityColumns: ['paid', 'id'], primaryKey: ['paid', 'id'] }),
-    ).convert([['1', 'f', null, 'f', '1']]).events[0]!;
+    ).convert([['1', 'f', null, 'f', '1']], origin).events[0]!;
     assert.equal(JSON.stringify(composite.key), '{"id":1,"paid":false}');
     assert.equal(composite.id, `${idPrefix}["f","1"]`);
     // REPLICA IDENTITY FULL: the key is the primary key, in index order, as the stream names it.
@@ -132,11 +135,12 @@ describe('ChunkConverter', () => {
         identityColumns: ['id', 'paid', 'at'],
         primaryKey: ['paid', 'id'],
       }),
-    ).convert([['1', 'f', null, 'f', '1']]).events[0]!;
+    ).convert([['1', 'f', null, 'f', '1']], origin).events[0]!;
     assert.equal(JSON.stringify(full.key), '{"paid":false,"id":1}');
-    const keyless = converter(shape({ cursorColumns: [], identityColumns: [], primaryKey: [] })).convert([
-      ['1', 't', null, '(3,7)'],
-    ]).events[0]!;
+    const keyless = converter(shape({ cursorColumns: [], identityColumns: [], primaryKey: [] })).convert(
+      [['1', 't', null, '(3,7)']],
+      origin,
+    ).events[0]!;
     assert.equal(keyless.key, null);
     assert.equal(keyless.id, `${idPrefix}(3,7)`);
   });

@@ -132,7 +132,7 @@ export class SlotPositions {
     if (delivered.lsn === 0n) return;
     if (this.stored !== undefined && !isAfter(delivered, this.stored)) return;
     const partial = delivered.partial;
-    this.state.put(this.source, '', formatLsn(delivered.lsn), {
+    this.state.put(this.source, formatLsn(delivered.lsn), {
       slot: this.slot,
       ...(partial === undefined
         ? {}

@@ -290,9 +290,7 @@ class BackfillRun {
       });
       if (!this.started) this.progress.start(estimate);
       this.started = true;
-      // Rows take the LSN where the stream carries them, at their chunk's high watermark.
-      const origin = { lsnText: '', xid: null, commitTime: null };
-      const converter = new ChunkConverter(plan, host.events, origin, `backfill:${this.id}:${stored.table}:`);
+      const converter = new ChunkConverter(plan, host.events, `backfill:${this.id}:${stored.table}:`);
       this.reader = { client, plan, converter };
       return this.reader;
     } catch (error) {
@@ -310,16 +308,22 @@ class BackfillRun {
     this.pending = pending;
     await this.watermark(client, `${id}:low`);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snapshot = (
-      await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
-    ).rows[0]!.snapshot;
+    // The transaction's first statement takes its snapshot: statement_timestamp() is when.
+    const { snapshot, taken } = (
+      await client.query<{ snapshot: string; taken: string }>(
+        `SELECT pg_current_snapshot()::text AS snapshot,
+                to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS taken`,
+      )
+    ).rows[0]!;
     const rows = await queryRows(
       client,
       keysetChunk(plan, keyAfter(this.cursor), this.host.config.snapshot_chunk),
     );
     await client.query('COMMIT');
+    // Rows take the LSN where the stream carries them, at their chunk's high watermark.
+    const origin = { lsnText: '', xid: null, commitTime: taken };
     pending.read = {
-      ...converter.convert(rows),
+      ...converter.convert(rows, origin),
       snapshot: XidSnapshot.parse(snapshot),
       cursor: rows.length > 0 ? converter.cursorOf(rows[rows.length - 1]!) : this.cursor,
       last: rows.length < this.host.config.snapshot_chunk,

@@ -158,7 +158,6 @@ export class ChunkConverter {
   constructor(
     private readonly plan: ReadPlan,
     private readonly events: EventFactory,
-    private readonly origin: EventOrigin,
     private readonly idPrefix: string,
   ) {
     this.keyed = plan.cursorColumns.length > 0;
@@ -170,7 +169,8 @@ export class ChunkConverter {
     return raw.slice(raw.length - this.cursorWidth) as string[];
   }
 
-  convert(rows: readonly (string | null)[][]): { events: ChangeEvent[]; bytes: number } {
+  /** `origin`: the read's LSN and time (snapshot: when it began; backfill: the chunk's read). */
+  convert(rows: readonly (string | null)[][], origin: EventOrigin): { events: ChangeEvent[]; bytes: number } {
     const events: ChangeEvent[] = new Array<ChangeEvent>(rows.length);
     let bytes = 0;
     const width = this.plan.table.columns.length;
@@ -180,7 +180,7 @@ export class ChunkConverter {
       for (let i = 0; i < width; i++) size += 2 * (raw[i]?.length ?? 0) + 16;
       const cursor = this.cursorOf(raw);
       const id = this.idPrefix + (this.keyed ? JSON.stringify(cursor) : cursor[0]!);
-      events[r] = this.events.row(id, this.origin, this.plan.table, this.plan.table.decode(raw).row);
+      events[r] = this.events.row(id, origin, this.plan.table, this.plan.table.decode(raw).row);
       bytes += size;
     }
     return { events, bytes };
@@ -211,6 +211,7 @@ export async function* readChunks(
   client: pg.Client,
   plan: ReadPlan,
   converter: ChunkConverter,
+  origin: EventOrigin,
   cursor: ChunkCursor,
   limit: number,
 ): AsyncGenerator<Chunk> {
@@ -224,7 +225,7 @@ export async function* readChunks(
     next = page.last ? undefined : pager.fetch(client);
     // Rejections surface at the await above; this keeps one from going unhandled meanwhile.
     next?.catch(() => undefined);
-    const { events, bytes } = converter.convert(page.rows);
+    const { events, bytes } = converter.convert(page.rows, origin);
     yield { events, bytes, cursor: page.cursor, last: page.last };
   }
 }

@@ -232,10 +232,13 @@ export class InitialSnapshot {
     const ledger = new ChunkLedger(host.store, INITIAL_RUN, run.table, progress, (rows) =>
       host.log.info({ table: run.table, rows }, `snapshot of ${run.table} done: ${rows} rows`),
     );
-    const origin = { lsnText: run.lsn, xid: null, commitTime: null };
-    const converter = new ChunkConverter(plan, host.events, origin, `snapshot:${run.lsn}:${run.table}:`);
+    // When the snapshot began (stored), so rows read again after a restart carry the same time.
+    const commitTime = new Date(run.startedAt).toISOString().replace('Z', '000Z');
+    const origin = { lsnText: run.lsn, xid: null, commitTime };
+    const converter = new ChunkConverter(plan, host.events, `snapshot:${run.lsn}:${run.table}:`);
     let rows = run.rowsDone;
-    for await (const chunk of readChunks(reader, plan, converter, run.cursor, host.config.snapshot_chunk)) {
+    const chunks = readChunks(reader, plan, converter, origin, run.cursor, host.config.snapshot_chunk);
+    for await (const chunk of chunks) {
       if (host.stopping()) return false;
       rows += chunk.events.length;
       const acknowledge = ledger.track({ cursor: chunk.cursor, rows, last: chunk.last });
