@@ -105,14 +105,15 @@ export async function waitForSize(
   count: number,
   timeoutMs = 120_000,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const size = await topicSize(brokers, topic).catch(() => 0);
-    if (size >= count) return size;
-    if (Date.now() > deadline)
-      throw new Error(`topic ${topic}: ${size} messages after ${timeoutMs} ms, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  let size = 0;
+  return waitFor(
+    () => `${count} messages on topic ${topic} (it holds ${size})`,
+    async () => {
+      size = await topicSize(brokers, topic);
+      return size >= count ? size : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A consumer group's committed offset per partition of `topic` (-1: none yet). */
