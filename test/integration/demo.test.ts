@@ -19,7 +19,7 @@ describe('make demo', () => {
     const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
     try {
       await waitFor(
-        'an order update to arrive in Kafka',
+        () => `an order update to arrive in Kafka; the demo printed:\n${output.slice(-3000)}`,
         () => Promise.resolve(/demo\.orders.*\n.*"action":"update"/.test(output) || undefined),
         120_000,
       );
