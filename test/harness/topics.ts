@@ -78,9 +78,17 @@ export async function alterTopic(
   );
 }
 
-/** Produces messages (acks = all), in requests of 1000. */
+/**
+ * Produces messages (acks = all), in requests of 1000. Idempotent: on a loaded machine a request can
+ * time out although the broker wrote it, and its retry would otherwise write the messages twice.
+ */
 export async function produce(brokers: string[], topic: string, messages: Message[]): Promise<void> {
-  const producer = client(brokers).producer({ allowAutoTopicCreation: false });
+  const producer = client(brokers).producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    // An idempotent producer retries forever unless told otherwise; as many as a plain one.
+    retry: { retries: 5 },
+  });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 1000) {
