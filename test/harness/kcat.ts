@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { runCommand, waitFor } from './processes.js';
 
 export interface ConsumedMessage {
   topic: string;
@@ -20,11 +17,12 @@ export interface ConsumedMessage {
  */
 export async function readTopic(brokers: string[], topic: string): Promise<ConsumedMessage[]> {
   const separator = '\u001e';
-  const { stdout } = await run(
+  const { code, stdout, stderr } = await runCommand(
     'kcat',
     ['-b', brokers.join(','), '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-D', separator],
-    { maxBuffer: 1024 * 1024 * 1024 },
+    { timeoutMs: 120_000 },
   );
+  if (code !== 0) throw new Error(`kcat reading topic ${topic} exited with ${code}: ${stderr}`);
   return stdout
     .split(separator)
     .filter((line) => line.trim() !== '')
@@ -60,17 +58,17 @@ export async function readAtLeast(
   count: number,
   timeoutMs = 60_000,
 ): Promise<ConsumedMessage[]> {
-  const deadline = Date.now() + timeoutMs;
   let messages: ConsumedMessage[] = [];
-  for (;;) {
-    try {
-      messages = await readTopic(brokers, topic);
-    } catch (error) {
-      if (!/Unknown topic/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
-    }
-    if (messages.length >= count) return messages;
-    if (Date.now() > deadline)
-      throw new Error(`topic ${topic}: ${messages.length} messages after ${timeoutMs} ms, expected ${count}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return waitFor(
+    () => `${count} messages on topic ${topic} (it holds ${messages.length})`,
+    async () => {
+      try {
+        messages = await readTopic(brokers, topic);
+      } catch (error) {
+        if (!/Unknown topic/i.test(String(error))) throw error;
+      }
+      return messages.length >= count ? messages : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -78,9 +78,17 @@ export async function alterTopic(
   );
 }
 
-/** Produces messages (acks = all), in requests of 1000. */
+/**
+ * Produces messages (acks = all), in requests of 1000. Idempotent: on a loaded machine a request can
+ * time out although the broker wrote it, and its retry would otherwise write the messages twice.
+ */
 export async function produce(brokers: string[], topic: string, messages: Message[]): Promise<void> {
-  const producer = client(brokers).producer({ allowAutoTopicCreation: false });
+  const producer = client(brokers).producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    // An idempotent producer retries forever unless told otherwise; as many as a plain one.
+    retry: { retries: 5 },
+  });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 1000) {
@@ -105,14 +113,15 @@ export async function waitForSize(
   count: number,
   timeoutMs = 120_000,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const size = await topicSize(brokers, topic).catch(() => 0);
-    if (size >= count) return size;
-    if (Date.now() > deadline)
-      throw new Error(`topic ${topic}: ${size} messages after ${timeoutMs} ms, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  let size = 0;
+  return waitFor(
+    () => `${count} messages on topic ${topic} (it holds ${size})`,
+    async () => {
+      size = await topicSize(brokers, topic);
+      return size >= count ? size : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A consumer group's committed offset per partition of `topic` (-1: none yet). */

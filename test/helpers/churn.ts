@@ -4,6 +4,7 @@ import { parseEvents } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
 import { waitFor } from '../harness/processes.js';
 import type { PgrelayProcess } from '../harness/pgrelay.js';
+import { STATEMENT_MS } from '../harness/postgres.js';
 
 /** Columns of a churned table as events carry them, selected in the event format. */
 export const ITEM_COLUMNS = `id, version, payload,
@@ -24,7 +25,7 @@ export function churn(dsn: string, table: string, firstNewId: number, extra?: st
   let running = true;
   let changes = 0;
   let nextId = firstNewId;
-  const client = new pg.Client({ connectionString: dsn });
+  const client = new pg.Client({ connectionString: dsn, query_timeout: STATEMENT_MS });
   const loop = (async () => {
     await client.connect();
     while (running) {

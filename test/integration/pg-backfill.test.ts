@@ -49,16 +49,11 @@ describe('PostgreSQL → Kafka: backfill beside the stream', () => {
 
   test('a backfill started with the CLI is exact, and never overtakes a live change of its key', async () => {
     load = churn(fx.dsn, 'items', ROWS + 1);
-    const backfill = await pgrelay([
-      'backfill',
-      '-c',
-      relay.configFile,
-      '--source',
-      'db',
-      '--table',
-      'items',
-      '--wait',
-    ]);
+    // --wait returns when the backfill is done: most of this test, on a loaded machine a minute or more.
+    const backfill = await pgrelay(
+      ['backfill', '-c', relay.configFile, '--source', 'db', '--table', 'items', '--wait'],
+      { timeoutMs: 300_000 },
+    );
     assert.equal(backfill.code, 0, backfill.stderr);
     const id = backfill.stdout.trim();
     assert.match(id, /^[0-9a-f-]{36}$/);

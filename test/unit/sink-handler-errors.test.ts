@@ -9,6 +9,7 @@ import { Metrics } from '../../src/core/metrics.js';
 import { Sink } from '../../src/core/sink.js';
 import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import { sampleEvent } from '../helpers/events.js';
+import { stopped, until } from '../helpers/sinks.js';
 
 /** A handler that throws on rows whose name is "poison", as a user's plugin might. */
 const picky: Handler = {
@@ -93,20 +94,14 @@ function batch(...names: string[]): SourceBatch {
   };
 }
 
-async function settle(sink: Sink): Promise<void> {
-  for (let i = 0; i < 50 && sink.stats.batches === 0 && sink.health.state !== 'failed'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('a handler that throws (plugin-throws policy)', () => {
   it('with a dead-letter destination: that event is dead-lettered, the rest delivered and acknowledged', async () => {
     const sink = new RecordingSink(true);
     sink.start();
     let acked = 0;
     sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the rest of the batch to be delivered', () => sink.stats.batches > 0);
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.deepEqual(
       sink.written.map((r) => (JSON.parse(String(r.value)) as ChangeEvent).columns?.name),
       ['ann', 'bob'],
@@ -131,8 +126,8 @@ describe('a handler that throws (plugin-throws policy)', () => {
     const input = batch('ann', 'poison', 'bob');
     let acked = 0;
     sink.accept(input, () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the rest of the batch to be delivered', () => sink.stats.batches > 0);
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.deadLettered.length, 1);
     assert.equal(sink.deadLettered[0]!.events[0], input.events[1], 'the event as received');
     assert.equal(sink.deadLettered[0]!.error.handler, 'picky');
@@ -186,8 +181,8 @@ describe('a handler that throws (plugin-throws policy)', () => {
     let acked = 0;
     sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
     sink.accept(batch('carl'), () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the sink to fail', () => sink.health.state === 'failed');
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.health.state, 'failed');
     assert.equal(sink.health.lastError?.code, 'PGRELAY_HANDLER');
     assert.match(sink.health.lastError?.message ?? '', /handler "picky" failed on insert .* \(id 0\/1:1\)/);
