@@ -141,8 +141,8 @@ describe('a handler that throws (plugin-throws policy)', () => {
     const input = batch('ann', 'poison', 'bob');
     let acked = 0;
     sink.accept(input, () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the record dead-lettered and the batch acknowledged', () => acked === 1);
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.deadLettered.length, 1);
     const [{ events, error }] = sink.deadLettered as [{ events: RelayEvent[]; error: HandlerError }];
     assert.deepEqual(events, [input.events[1]]);
@@ -163,8 +163,8 @@ describe('a handler that throws (plugin-throws policy)', () => {
     sink.start();
     let acked = 0;
     sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the sink to fail', () => sink.health.state === 'failed');
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.health.state, 'failed');
     assert.equal(sink.health.lastError?.code, 'PGRELAY_HANDLER');
     assert.match(
