@@ -35,7 +35,7 @@ export function slotDropped({ largeRows }: SlotDroppedOptions): FaultCase {
       await feed.fx.sql('SELECT pg_create_physical_replication_slot($1, true)', [hold]);
       try {
         feed.startLoad();
-        await sleep(1000 + random() * 2000);
+        await sleep(3000 + random() * 3000);
         const large = feed.bulk(largeRows);
         await sleep(random() * 2000);
         const faultAt = Date.now();
