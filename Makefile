@@ -25,13 +25,14 @@ TESTS ?= 'dist/test/**/*.test.js'
 # its own limit.
 TEST_TIMEOUT_MS := 600000
 
-.PHONY: build deps debs lint test test-unit demo bench stage deb rpm packages clean distclean help
+.PHONY: build deps debs lint test test-unit demo bench faults stage deb rpm packages clean distclean help
 
 help:
 	@echo "make build    compile TypeScript into dist/ (installs Node 24 and npm deps when missing)"
 	@echo "make demo     throwaway PostgreSQL + Kafka + pgrelay; rows become Kafka messages"
 	@echo "make test     unit and integration tests against real PostgreSQL and Kafka"
 	@echo "make bench    throughput, latency and memory figures next to their baselines"
+	@echo "make faults   kill, restart and poison pgrelay, Kafka and PostgreSQL; one table of what was lost"
 	@echo "make deb rpm  DEB and RPM packages (systemd service, bundled Node) under packaging/build/"
 
 node_modules/.installed-$(NODE_VERSION): package.json package-lock.json
@@ -64,6 +65,10 @@ demo: build debs
 
 bench: build debs
 	$(TEST_ENV) node dist/test/harness/run.js -- node dist/bench/run.js
+
+# FAULTS="kill sigterm" runs only the cases whose name holds one of the words; FAULTS_SEED moves the moments.
+faults: build debs
+	$(TEST_ENV) node dist/test/harness/run.js -- node dist/faults/run.js $(FAULTS)
 
 # One staged tree feeds both packages; packaging/build.sh compiles its own copy of src/ and plugins/.
 stage: deps

@@ -146,14 +146,18 @@ export class PostgresServer extends PostgresHandle {
     await waitFor('PostgreSQL to accept connections', () => this.ping(), 30_000, this.logFile);
   }
 
-  /** Fast shutdown (SIGINT): connections are cut, as when an operator restarts the server. */
-  async stop(): Promise<void> {
-    if (this.child) await stopProcess(this.child, 'SIGINT', 30_000);
+  /**
+   * Shutdown with the signal `pg_ctl stop -m MODE` sends: fast (SIGINT) cuts connections and writes a
+   * checkpoint, as when an operator restarts the server; immediate (SIGQUIT) exits without one, as a
+   * crash does, so the next start runs crash recovery.
+   */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.child) await stopProcess(this.child, mode === 'fast' ? 'SIGINT' : 'SIGQUIT', 30_000);
     this.child = undefined;
   }
 
-  async restart(): Promise<void> {
-    await this.stop();
+  async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    await this.stop(mode);
     await this.start();
   }
 

@@ -99,11 +99,18 @@ export async function produce(brokers: string[], topic: string, messages: Messag
   }
 }
 
+/** Each partition's end offset: where the next message written to it will land. */
+export async function endOffsets(brokers: string[], topic: string): Promise<Map<number, number>> {
+  return withAdmin(
+    brokers,
+    async (admin) =>
+      new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)])),
+  );
+}
+
 /** Messages a topic holds: the sum of its partitions' end offsets (nothing is deleted in tests). */
 export async function topicSize(brokers: string[], topic: string): Promise<number> {
-  return withAdmin(brokers, async (admin) =>
-    (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0),
-  );
+  return [...(await endOffsets(brokers, topic)).values()].reduce((sum, high) => sum + high, 0);
 }
 
 /** Waits until `topic` holds at least `count` messages (cheap: reads end offsets, not messages). */
