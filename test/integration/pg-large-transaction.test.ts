@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import pg from 'pg';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import { type CdcFixture, cdcFixture, kafkaSink, parseEvents, postgresSource } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
+import { STATEMENT_MS } from '../harness/postgres.js';
 import { waitFor } from '../harness/processes.js';
 import { pgrelay } from '../helpers/cli.js';
 
@@ -88,6 +91,64 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
         `# SIGTERM inside a ${ROWS}-row transaction: ${before} delivered before, 0 sent twice\n`,
       );
     } finally {
+      await relay.destroy();
+    }
+  });
+
+  test('after SIGTERM nothing is sent twice, also for a transaction left open while the slot moved on', async () => {
+    const table = 'rows_open';
+    const topic = fx.topic('open');
+    await fx.sql(`CREATE TABLE ${table} (id int PRIMARY KEY, payload text)`);
+    const relay = await PgrelayProcess.create(
+      postgresSource('open', fx, [table]) +
+        kafkaSink('out', fx, ['open'], `topic_fallback = "${topic}"\nbatch_size = 500`),
+    );
+    const writer = new pg.Client({ connectionString: fx.dsn, query_timeout: STATEMENT_MS });
+    try {
+      await relay.start();
+      await writer.connect();
+      await writer.query('BEGIN');
+      await writer.query(
+        `INSERT INTO ${table} SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`,
+      );
+      const written = (
+        (await writer.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0] as { lsn: string }
+      ).lsn;
+      // While the transaction is open the server's keepalives carry the slot past its changes.
+      await waitFor(
+        'keepalives to move the position past the open transaction',
+        async () => {
+          const position = (await relay.status()).sources.open!.position;
+          return position !== null && lsnToBigInt(position) >= lsnToBigInt(written) ? true : undefined;
+        },
+        60_000,
+        relay.logFile,
+      );
+      await writer.query('COMMIT');
+      await waitFor(
+        'a fifth of the transaction to be delivered',
+        async () => {
+          const stats = (await (await relay.get('/stats')).json()) as {
+            sinks: { out: { events_out: number } };
+          };
+          const out = stats.sinks.out.events_out;
+          return out >= ROWS / 5 && out < ROWS ? true : out >= ROWS ? false : undefined;
+        },
+        120_000,
+        relay.logFile,
+      ).then((midway) => assert.ok(midway, 'the stop came before the transaction was delivered'));
+      assert.equal(await relay.stop(), 0);
+      const stored = await storedEvents(relay, 'open');
+      assert.equal(
+        stored,
+        (await readTopic(fx.brokers, topic)).length,
+        'the stored position counts what was delivered',
+      );
+      await relay.start();
+      const events = await everyRow(relay, topic);
+      assert.equal(events.length, ROWS, `no duplicates (${events.length - ROWS} found)`);
+    } finally {
+      await writer.end().catch(() => undefined);
       await relay.destroy();
     }
   });

@@ -200,7 +200,11 @@ export class PostgresSource extends Source {
       { slot: this.slot, publication: this.config.publication, startLsn: stored?.lsn ?? 0n, messages: true },
       {
         onMessage: (message) => (this.inputStopped ? undefined : changes.onMessage(message)),
-        onKeepalive: (walEnd) => this.positions.keepalive(walEnd, this.idle(stream, changes)),
+        onKeepalive: (walEnd) => {
+          const idle = this.idle(stream, changes);
+          if (idle) changes.passedIdle(walEnd);
+          this.positions.keepalive(walEnd, idle);
+        },
       },
       () => {
         onStreaming();

@@ -101,6 +101,15 @@ export class ChangeStream {
     return this.transaction === undefined && this.pending.length === 0;
   }
 
+  /**
+   * The server's keepalive says it sent everything before `walEnd`, and nothing is open or pending
+   * here: the stream may resume from there. Later positions build on it, so a transaction that
+   * began before `walEnd` and commits after it is counted from there (its events, if part-delivered).
+   */
+  passedIdle(walEnd: Lsn): void {
+    if (walEnd > this.completed) this.completed = walEnd;
+  }
+
   /** One pgoutput message; resolves once it is handled (the next waits for it). */
   onMessage(buffer: Buffer): void | Promise<void> {
     this.host.stats.bytes += buffer.length;
