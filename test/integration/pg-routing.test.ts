@@ -27,7 +27,8 @@ describe('PostgreSQL → Kafka: topic routing', () => {
 topic_routes = { "^public\\\\.orders_\\\\d+$" = "${fx.topic('orders')}" }
 topic_fallback = "${fx.topic('unmapped')}"`,
         ) +
-        kafkaSink('strict', fx, ['db'], `topic_map = { "public.users" = "${fx.topic('strict-users')}" }`),
+        // A bare table name, as psql-streamer's tableTopicMapping has it: public.users.
+        kafkaSink('strict', fx, ['db'], `topic_map = { users = "${fx.topic('strict-users')}" }`),
     );
     await relay.start();
   });
