@@ -59,6 +59,7 @@ topic_fallback = "${fx.topic('unmapped')}"`,
       sinks: Record<string, { dropped: Record<string, number>; events_out: number }>;
     };
     assert.equal(stats.sinks.strict!.dropped.unmapped, 4);
+    assert.equal(stats.sinks.strict!.events_out, 2, 'dropped events are not counted as delivered');
     assert.equal(stats.sinks.mapped!.dropped.unmapped, undefined);
     const metrics = await (await relay.get('/metrics')).text();
     assert.match(
