@@ -63,15 +63,19 @@ export function configFile(
  * The config a command names (`-c`, a lone FILE, or the default), after reading the environment
  * file the systemd unit reads for it (NAME.env beside NAME.toml) into the environment, so ${VAR}
  * references and libpq's PG* variables resolve from a shell as they do in the service. Variables
- * already in the environment win, as they would over the unit's file.
+ * already in the environment win, as they would over the unit's file. A file this user may not read
+ * is a warning, not an error: under systemd, which reads it as root, its variables are set already.
  */
 export function loadCommandConfig(
   values: Record<string, string | boolean | undefined>,
   positionals: string[],
 ): Config {
   const file = configFile(values, positionals);
-  for (const [name, value] of Object.entries(readEnvironmentFile(environmentFileOf(file)))) {
-    process.env[name] ??= value;
+  const envFile = environmentFileOf(file);
+  const { vars, unreadable } = readEnvironmentFile(envFile);
+  if (unreadable !== undefined) {
+    process.stderr.write(`pgrelay: warning: ${envFile}: ${unreadable}; its variables are not read\n`);
   }
+  for (const [name, value] of Object.entries(vars)) process.env[name] ??= value;
   return loadConfig(file);
 }

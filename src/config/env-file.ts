@@ -15,17 +15,19 @@ export function environmentFileOf(configFile: string): string {
 
 /**
  * Reads `file` as systemd reads an EnvironmentFile; a missing file is no file (the unit's "-"
- * prefix), one that cannot be read or parsed is a ConfigError naming it.
+ * prefix), one that does not parse is a ConfigError naming the line. One this user may not read
+ * (systemd reads it as root, so a unit works with a file mode 0600) gives no variables and the
+ * reason, for a warning.
  */
-export function readEnvironmentFile(file: string): Record<string, string> {
+export function readEnvironmentFile(file: string): { vars: Record<string, string>; unreadable?: string } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ConfigError(`${file}: cannot read environment file: ${errorMessage(error)}`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { vars: {} };
+    return { vars: {}, unreadable: errorMessage(error) };
   }
-  return parseEnvironmentFile(text, file);
+  return { vars: parseEnvironmentFile(text, file) };
 }
 
 /**

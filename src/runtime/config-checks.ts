@@ -100,7 +100,14 @@ function sharedSlots(config: ConfigParts, env: NodeJS.ProcessEnv): string[] {
   const slots = new Map<string, string>();
   for (const [name, source] of Object.entries(config.sources)) {
     if (source?.type !== 'postgres') continue;
-    const { host, port, database } = parseDsn(source.dsn, env);
+    let parsed: ReturnType<typeof parseDsn>;
+    try {
+      parsed = parseDsn(source.dsn, env);
+    } catch (error) {
+      problems.push(`${formatPath(['sources', name, 'dsn'])}: ${(error as Error).message}`);
+      continue;
+    }
+    const { host, port, database } = parsed;
     const slot = source.slot ?? defaultSlot(name);
     const key = JSON.stringify([host.toLowerCase(), port, database, slot]);
     const other = slots.get(key);

@@ -73,6 +73,21 @@ sources = ["db1"]
     assert.match(overridden.stdout, /^level = "debug"$/m);
   });
 
+  test('an environment file this user cannot read is a warning (systemd reads it as root)', async () => {
+    const file = scratch.write(
+      'unreadable.toml',
+      '[state]\npath = "state.db"\n[sources.db1]\ntype = "postgres"\ndsn = "postgres://cdc@127.0.0.1:1/app"\n[sinks.main]\ntype = "stub"\nsources = ["db1"]\n',
+    );
+    // A directory in its place: unreadable even for root, who reads any file.
+    fs.mkdirSync(`${scratch.dir}/unreadable.env`);
+    const result = await pgrelay(['check-config', '-q', file]);
+    assert.deepEqual(result, {
+      code: 0,
+      stdout: '',
+      stderr: `pgrelay: warning: ${scratch.dir}/unreadable.env: EISDIR: illegal operation on a directory, read; its variables are not read\n`,
+    });
+  });
+
   test('a broken environment file is a config error naming its line', async () => {
     const file = scratch.write('broken.toml', '[state]\npath = "state.db"\n');
     scratch.write('broken.env', 'A=1\nexport B=2\n');
