@@ -97,6 +97,9 @@ build_stage() {
   # /etc/pgrelay/NAME.toml) and a handler plugin to copy to /etc/pgrelay/plugins/.
   install -D -m 0644 "$ROOT/conf/kafka-relay.toml" "$doc/examples/kafka-relay.toml"
   install -m 0644 "$app/dist/plugins/examples/tenant-topics.js" "$doc/examples/"
+  # A Grafana dashboard and Prometheus alert rules (with their promtool unit tests) to import.
+  install -D -m 0644 -t "$doc/contrib" "$PACKAGING/contrib/grafana/pgrelay-dashboard.json" \
+    "$PACKAGING/contrib/prometheus/pgrelay-alerts.yml" "$PACKAGING/contrib/prometheus/pgrelay-alerts.test.yml"
   mkdir -p "$tmp/usr/share/man/man1"
   man_page "$tmp" | gzip -9n >"$tmp/usr/share/man/man1/pgrelay.1.gz"
   chmod 0644 "$tmp/usr/share/man/man1/pgrelay.1.gz"

@@ -1,7 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { environmentFileOf, readEnvironmentFile } from '../config/env-file.js';
 import { ConfigError } from '../core/errors.js';
+import { loadConfig } from '../runtime/config.js';
+import type { Config } from '../runtime/config-schema.js';
 
 export const DEFAULT_CONFIG = process.env.PGRELAY_CONFIG ?? '/etc/pgrelay/pgrelay.toml';
+
+/** The -c line of every command's help. */
+export const CONFIG_HELP = `  -c, --config FILE   config file (default ${DEFAULT_CONFIG}, or $PGRELAY_CONFIG); the
+                      environment file beside it (NAME.env for NAME.toml) is read too`;
 
 export interface Command {
   name: string;
@@ -50,4 +57,25 @@ export function configFile(
     throw new ConfigError(`two config files given (-c ${option} and ${file}): name one`);
   }
   return file ?? option ?? DEFAULT_CONFIG;
+}
+
+/**
+ * The config a command names (`-c`, a lone FILE, or the default), after reading the environment
+ * file the systemd unit reads for it (NAME.env beside NAME.toml) into the environment, so ${VAR}
+ * references and libpq's PG* variables resolve from a shell as they do in the service. Variables
+ * already in the environment win, as they would over the unit's file. A file this user may not read
+ * is a warning, not an error: under systemd, which reads it as root, its variables are set already.
+ */
+export function loadCommandConfig(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+): Config {
+  const file = configFile(values, positionals);
+  const envFile = environmentFileOf(file);
+  const { vars, unreadable } = readEnvironmentFile(envFile);
+  if (unreadable !== undefined) {
+    process.stderr.write(`pgrelay: warning: ${envFile}: ${unreadable}; its variables are not read\n`);
+  }
+  for (const [name, value] of Object.entries(vars)) process.env[name] ??= value;
+  return loadConfig(file);
 }

@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../runtime/config.js';
 import type { Config } from '../runtime/config-schema.js';
 import { ConfigError, PgRelayError, errorMessage } from '../core/errors.js';
 import { SqlConditionError, checkCondition } from '../sources/postgres/snapshot/condition.js';
 import { qualify } from '../sources/postgres/config.js';
 import type { ProgressReport } from '../sources/postgres/snapshot/progress.js';
-import { type Command, configOption } from './args.js';
+import { CONFIG_HELP, type Command, configOption, loadCommandConfig } from './args.js';
 import { requireSource } from './positions.js';
 
 /** A running pgrelay's answer the command cannot act on (conflict, unreachable, failed backfill). */
@@ -70,7 +69,7 @@ One backfill per table at a time; the table must be in the source's publication 
 When [http] sets a token, it is sent as the bearer token.
 
 Options:
-  -c, --config FILE   config file (its http.listen is used)
+${CONFIG_HELP}
       --source NAME   a postgres source
       --table TABLE   "schema.table", or "table" (schema public)
       --where SQL     only rows meeting this SQL condition, e.g. "id > 1000" (one
@@ -86,7 +85,7 @@ Options:
   },
   maxArguments: 0,
   async run(values) {
-    const config = loadConfig(values.config as string);
+    const config = loadCommandConfig(values, []);
     const source = requireSource(config, values.source as string | undefined);
     const table = values.table as string | undefined;
     if (table === undefined || table === '') throw new ConfigError('--table TABLE is required');

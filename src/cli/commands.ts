@@ -1,11 +1,10 @@
 import { displayConfig } from '../config/display.js';
-import { loadConfig } from '../runtime/config.js';
 import { configSchema } from '../runtime/config-schema.js';
 import { createLogger } from '../core/log.js';
 import { createHttpServer, listen } from '../http/server.js';
 import { Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../core/version.js';
-import { type Command, DEFAULT_CONFIG, configFile, configOption } from './args.js';
+import { CONFIG_HELP, type Command, configFile, configOption, loadCommandConfig } from './args.js';
 
 const run: Command = {
   name: 'run',
@@ -17,12 +16,12 @@ and exits (within shutdown_timeout). A second signal exits at once; undelivered 
 again after a restart.
 
 Options:
-  -c, --config FILE   config file (default ${DEFAULT_CONFIG}, or $PGRELAY_CONFIG)
+${CONFIG_HELP}
   -h, --help          show this help`,
   options: configOption,
   maxArguments: 1,
   async run(values, positionals) {
-    const config = loadConfig(configFile(values, positionals));
+    const config = loadCommandConfig(values, positionals);
     const log = createLogger(config.log.level);
     const runtime = await Runtime.create(config, log);
     const http = config.http.listen === 'off' ? undefined : createHttpServer(runtime, log);
@@ -72,18 +71,19 @@ const checkConfig: Command = {
   summary: 'validate a config file and print it resolved, secrets masked',
   usage: `Usage: pgrelay check-config [-c FILE | FILE] [--quiet]
 
-Validates FILE (syntax, keys, types, wiring, \${ENV} references) and prints the resolved config with
-defaults filled in and secrets masked. Exit status 0 when valid, 2 otherwise.
+Validates FILE (syntax, keys, types, wiring, \${ENV} references, topic_map keys, files and the
+state directory), listing every problem, and prints the resolved config with defaults filled in
+and secrets masked. Exit status 0 when valid, 2 otherwise.
 
 Options:
-  -c, --config FILE   config file (default ${DEFAULT_CONFIG}, or $PGRELAY_CONFIG)
+${CONFIG_HELP}
   -q, --quiet         print nothing when valid
   -h, --help          show this help`,
   options: { ...configOption, quiet: { type: 'boolean', short: 'q' } },
   maxArguments: 1,
   run(values, positionals) {
     const file = configFile(values, positionals);
-    const config = loadConfig(file);
+    const config = loadCommandConfig(values, positionals);
     if (!values.quiet) {
       process.stdout.write(displayConfig(configSchema, config) + '\n');
       process.stderr.write(`${file}: OK\n`);

@@ -1,7 +1,7 @@
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { silenceKafkajsTimerWarnings } from '../kafka/warnings.js';
 import { VERSION } from '../core/version.js';
-import { parse } from './args.js';
+import { DEFAULT_CONFIG, parse } from './args.js';
 import { BACKFILL_COMMANDS } from './backfill.js';
 import { COMMANDS as CORE_COMMANDS } from './commands.js';
 import { POSITION_COMMANDS } from './positions.js';
@@ -14,6 +14,11 @@ Usage: pgrelay COMMAND [options]
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('\n')}
+
+The commands that read a config take -c FILE (default ${DEFAULT_CONFIG}, or $PGRELAY_CONFIG)
+and, as the systemd unit does, read the environment file beside it: NAME.env for NAME.toml
+(/etc/pgrelay/pgrelay.env), systemd's EnvironmentFile syntax (KEY=value, quotes, # comments).
+Its variables fill \${VAR} references in the config; variables already set in the environment win.
 
 Run "pgrelay COMMAND --help" for a command's options.
 Exit status: 0 ok, 1 runtime failure, 2 bad config or usage.`;

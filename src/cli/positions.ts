@@ -1,4 +1,3 @@
-import { loadConfig } from '../runtime/config.js';
 import type { Config } from '../runtime/config-schema.js';
 import { ConfigError } from '../core/errors.js';
 import { clientConfig, connect, parseDsn } from '../sources/postgres/protocol/dsn.js';
@@ -7,7 +6,7 @@ import { defaultSlot } from '../sources/postgres/config.js';
 import { SnapshotStore } from '../sources/postgres/snapshot/store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
-import { type Command, configOption } from './args.js';
+import { CONFIG_HELP, type Command, configOption, loadCommandConfig } from './args.js';
 
 /** Opens the state file for an offline change; refuses while a pgrelay runs on it. */
 function openForChange(config: Config): StateStore {
@@ -41,13 +40,13 @@ its events ("+N events of X/Y", X/Y its commit LSN): a restart skips those. The 
 confirmed_flush_lsn trails the LSN by wal_retain.
 
 Options:
-  -c, --config FILE   config file (its state.path is read)
+${CONFIG_HELP}
       --json          one JSON object per line
   -h, --help          show this help`,
   options: { ...configOption, json: { type: 'boolean' } },
   maxArguments: 0,
   run(values) {
-    const config = loadConfig(values.config as string);
+    const config = loadCommandConfig(values, []);
     const state = StateStore.open(config.state.path);
     try {
       const rows = state.list();
@@ -82,14 +81,14 @@ committed after it are sent again on the next start. X/Y must not be older than 
 confirmed_flush_lsn (the WAL before it is gone); wal_retain sets how far back that reaches.
 
 Options:
-  -c, --config FILE   config file
+${CONFIG_HELP}
       --source NAME   the source to rewind
       --lsn X/Y       the new position
   -h, --help          show this help`,
   options: { ...configOption, source: { type: 'string' }, lsn: { type: 'string' } },
   maxArguments: 0,
   async run(values) {
-    const config = loadConfig(values.config as string);
+    const config = loadCommandConfig(values, []);
     const name = requireSource(config, values.source as string | undefined);
     const source = config.sources[name]!;
     if (source.type !== 'postgres') throw new ConfigError(`source "${name}" is not a postgres source`);
@@ -134,13 +133,13 @@ is gone (changes before that are not sent: use it after dropping a slot on purpo
 snapshot = "initial" it takes a new snapshot first. A Kafka source's offsets live in its consumer group.
 
 Options:
-  -c, --config FILE   config file
+${CONFIG_HELP}
       --source NAME   the source to reset
   -h, --help          show this help`,
   options: { ...configOption, source: { type: 'string' } },
   maxArguments: 0,
   run(values) {
-    const config = loadConfig(values.config as string);
+    const config = loadCommandConfig(values, []);
     const name = requireSource(config, values.source as string | undefined);
     const state = openForChange(config);
     try {

@@ -28,21 +28,32 @@ export function parseToml(text: string, file: string): unknown {
   }
 }
 
+/** A config checked against its schema: the data when valid, and every problem as `key: message`. */
+export interface Validation<T> {
+  data: T | undefined;
+  /** The parsed file with ${VAR} references filled in (as written where one could not be). */
+  input: unknown;
+  problems: string[];
+}
+
 /**
  * Fills in ${VAR} references from `env` and validates against `schema`: every issue at once, each
- * naming the file and the key path, with a "did you mean" for unknown keys.
+ * naming the key path, with a "did you mean" for unknown keys. A key whose ${VAR} could not be
+ * filled in reports that, not what its unfilled text would fail.
  */
 export function validate<S extends z.ZodType>(
   schema: S,
   raw: unknown,
-  file: string,
   env: NodeJS.ProcessEnv,
-): z.output<S> {
-  const input = interpolate(raw, env, (keyPath) => `${file}: ${formatPath(keyPath)}`);
+): Validation<z.output<S>> {
+  const { value: input, problems: unresolved } = interpolate(raw, env);
+  const problems = unresolved.map((p) => `${formatPath(p.path)}: ${p.message}`);
   const result = schema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.flatMap((issue) => describeIssue(issue, input, schema));
-    throw new ConfigError(lines.map((line) => `${file}: ${line}`).join('\n'));
+  if (result.success && problems.length === 0) return { data: result.data, input, problems };
+  const within = (path: readonly PropertyKey[]) =>
+    unresolved.some((p) => p.path.every((part, i) => String(path[i]) === String(part)));
+  for (const issue of result.error?.issues ?? []) {
+    if (!within(issue.path)) problems.push(...describeIssue(issue, input, schema));
   }
-  return result.data;
+  return { data: undefined, input, problems };
 }

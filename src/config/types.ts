@@ -56,8 +56,43 @@ export function positiveInt(fallback: number) {
   return z.number().int().positive().prefault(fallback);
 }
 
-/** host:port */
-export const address = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port');
+/** host:port, the port from 1 to 65535 (0 with `anyPort`: a listener takes a free one). */
+export function hostPort({ anyPort = false } = {}) {
+  return z.string().superRefine((text, ctx) => {
+    const problem = addressProblem(text, anyPort);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: text });
+  });
+}
+
+export const address = hostPort();
+
+function addressProblem(text: string, anyPort: boolean): string | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):([^:]*)$/.exec(text);
+  if (match === null) return `expected host:port (an IPv6 host in brackets: [::1]:9092), got "${text}"`;
+  const port = match[2]!;
+  if (!/^\d+$/.test(port)) return `port "${port}" of "${text}" is not a number`;
+  const lowest = anyPort ? 0 : 1;
+  if (Number(port) < lowest || Number(port) > 65535)
+    return `port ${port} of "${text}" is out of range (${lowest} to 65535)`;
+  return undefined;
+}
+
+/** Checks a regular expression as the engine compiles it; the message is the engine's reason. */
+export function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern);
+    return undefined;
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+    return `not a valid regular expression: ${reason}`;
+  }
+}
+
+/** A regular expression, checked when the config is loaded. */
+export const regex = z.string().superRefine((pattern, ctx) => {
+  const problem = regexProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: pattern });
+});
 
 export const tls = z.strictObject({
   enabled: z.boolean().prefault(true),

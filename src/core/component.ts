@@ -65,11 +65,14 @@ export class Stats {
   batches = 0;
   errors = 0;
   bytes = 0;
-  /** Events deliberately not delivered (unmapped tables, filtered by a handler), by reason. */
+  /** Events deliberately not delivered (unmapped tables, dead-lettered, undecodable), by reason. */
   dropped: Record<string, number> = {};
+  /** The sum of `dropped`. */
+  droppedTotal = 0;
 
   drop(reason: string, count = 1): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + count;
+    this.droppedTotal += count;
   }
 }
 

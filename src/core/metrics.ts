@@ -1,9 +1,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Component } from './component.js';
+import type { SourceBatch } from './batch.js';
+import type { Component, ComponentState } from './component.js';
+import { isRaw, routingName } from './event.js';
+import { VERSION } from './version.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 const SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+const STATES: readonly ComponentState[] = ['starting', 'running', 'retrying', 'failed', 'stopped'];
+
+/** Every metric about one source or sink carries these labels, so queries join across them. */
+const LABELS = ['component', 'role', 'type'] as const;
+type ComponentLabels = Record<(typeof LABELS)[number], string>;
+
+function labelsOf(c: Component): ComponentLabels {
+  return { component: c.name, role: c.role, type: c.type };
+}
 
 /**
  * pgrelay's Prometheus metrics. Counters are read from each component's Stats when scraped, so the hot
@@ -12,9 +25,11 @@ const SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 export class Metrics {
   readonly registry = new Registry();
   private readonly components: Component[] = [];
-  private readonly batchDuration: Histogram<'sink' | 'type'>;
-  private readonly batchSize: Histogram<'sink' | 'type'>;
-  private readonly latency: Histogram<'sink' | 'type'>;
+  /** Events each source handed to its sinks, per `schema.table`. */
+  private readonly tableEvents = new Map<string, Map<string, number>>();
+  private readonly batchDuration: Histogram<keyof ComponentLabels>;
+  private readonly batchSize: Histogram<keyof ComponentLabels>;
+  private readonly latency: Histogram<keyof ComponentLabels>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -24,49 +39,80 @@ export class Metrics {
       this.registry.removeSingleMetric(`nodejs_active_${name}_total`);
     }
     const components = this.components;
-    const labels = ['component', 'role', 'type'] as const;
+    new Gauge({
+      name: 'pgrelay_build_info',
+      help: 'Always 1; the labels name the running pgrelay and Node.js versions.',
+      labelNames: ['version', 'node'],
+      registers: [this.registry],
+    }).set({ version: VERSION, node: process.versions.node }, 1);
     const counter = (name: string, help: string, read: (c: Component) => number) =>
       new Counter({
         name,
         help,
-        labelNames: labels,
+        labelNames: LABELS,
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const c of components) this.inc({ component: c.name, role: c.role, type: c.type }, read(c));
+          for (const c of components) this.inc(labelsOf(c), read(c));
         },
       });
     counter('pgrelay_events_in_total', 'Events a component received.', (c) => c.stats.eventsIn);
-    counter('pgrelay_events_out_total', 'Events a component delivered.', (c) => c.stats.eventsOut);
+    counter(
+      'pgrelay_events_out_total',
+      'Events a source had acknowledged by every sink; events a sink delivered (dropped ones not included).',
+      (c) => c.stats.eventsOut,
+    );
     counter('pgrelay_batches_total', 'Batches a component delivered.', (c) => c.stats.batches);
     counter('pgrelay_errors_total', 'Errors a component met (each retry counts).', (c) => c.stats.errors);
     counter('pgrelay_bytes_total', 'Payload bytes a component delivered.', (c) => c.stats.bytes);
     new Counter({
       name: 'pgrelay_events_dropped_total',
       help: 'Events deliberately not delivered, by reason (unmapped table, filtered, dead-lettered).',
-      labelNames: [...labels, 'reason'],
+      labelNames: [...LABELS, 'reason'],
       registers: [this.registry],
       collect() {
         this.reset();
         for (const c of components) {
           for (const [reason, count] of Object.entries(c.stats.dropped)) {
-            this.inc({ component: c.name, role: c.role, type: c.type, reason }, count);
+            this.inc({ ...labelsOf(c), reason }, count);
           }
+        }
+      },
+    });
+    const tableEvents = this.tableEvents;
+    new Counter({
+      name: 'pgrelay_source_table_events_total',
+      help: 'Change events a source handed to its sinks, per schema.table.',
+      labelNames: [...LABELS, 'table'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of components) {
+          if (c.role !== 'source') continue;
+          for (const [table, count] of tableEvents.get(c.name) ?? [])
+            this.inc({ ...labelsOf(c), table }, count);
         }
       },
     });
     new Gauge({
       name: 'pgrelay_component_up',
-      help: '1 while a component is running, 0 while starting, retrying, failed or stopped.',
-      labelNames: [...labels, 'state'],
+      help: '1 while a component is running (or stopped with its work done), else 0.',
+      labelNames: LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of components) this.set(labelsOf(c), c.health.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'pgrelay_component_state',
+      help: 'Per component and state, 1 for the state it is in, else 0: every state always has a series.',
+      labelNames: [...LABELS, 'state'],
       registers: [this.registry],
       collect() {
         this.reset();
         for (const c of components) {
-          this.set(
-            { component: c.name, role: c.role, type: c.type, state: c.health.state },
-            c.health.healthy ? 1 : 0,
-          );
+          for (const state of STATES) this.set({ ...labelsOf(c), state }, c.health.state === state ? 1 : 0);
         }
       },
     });
@@ -74,13 +120,13 @@ export class Metrics {
       new Gauge({
         name,
         help,
-        labelNames: ['source', 'type'],
+        labelNames: LABELS,
         registers: [this.registry],
         collect() {
           this.reset();
           for (const c of components) {
             const value = c.role === 'source' ? read(c) : undefined;
-            if (value !== undefined) this.set({ source: c.name, type: c.type }, value);
+            if (value !== undefined) this.set(labelsOf(c), value);
           }
         },
       });
@@ -103,21 +149,21 @@ export class Metrics {
     this.batchDuration = new Histogram({
       name: 'pgrelay_sink_batch_duration_seconds',
       help: 'Time a sink took to deliver one batch, retries included.',
-      labelNames: ['sink', 'type'],
+      labelNames: LABELS,
       buckets: DURATION_BUCKETS,
       registers: [this.registry],
     });
     this.batchSize = new Histogram({
       name: 'pgrelay_sink_batch_events',
       help: 'Events per delivered sink batch.',
-      labelNames: ['sink', 'type'],
+      labelNames: LABELS,
       buckets: SIZE_BUCKETS,
       registers: [this.registry],
     });
     this.latency = new Histogram({
       name: 'pgrelay_end_to_end_latency_seconds',
       help: 'From commit (PostgreSQL) or produce time (Kafka) to delivery by the sink.',
-      labelNames: ['sink', 'type'],
+      labelNames: LABELS,
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
     });
@@ -127,14 +173,32 @@ export class Metrics {
     this.components.push(component);
   }
 
+  /** Counts a source's batch per table (raw messages have none), as the router hands it out. */
+  countTables(batch: SourceBatch): void {
+    let tables = this.tableEvents.get(batch.source);
+    if (tables === undefined) this.tableEvents.set(batch.source, (tables = new Map<string, number>()));
+    let schema: string | null = null;
+    let table: string | null = null;
+    let name = '';
+    for (const event of batch.events) {
+      if (isRaw(event)) continue;
+      // Batches are mostly runs of one table: build its name once per run.
+      if (event.schema !== schema || event.table !== table) {
+        ({ schema, table } = event);
+        name = routingName(event);
+      }
+      tables.set(name, (tables.get(name) ?? 0) + 1);
+    }
+  }
+
   observeBatch(sink: Component, events: number, seconds: number): void {
-    const labels = { sink: sink.name, type: sink.type };
+    const labels = labelsOf(sink);
     this.batchSize.observe(labels, events);
     this.batchDuration.observe(labels, seconds);
   }
 
   observeLatency(sink: Component, seconds: number): void {
-    this.latency.observe({ sink: sink.name, type: sink.type }, seconds);
+    this.latency.observe(labelsOf(sink), seconds);
   }
 
   /** Extra metrics a component kind defines (snapshot progress...), on the same registry. */

@@ -1,4 +1,5 @@
 import type { Ack, SourceBatch } from './batch.js';
+import type { Metrics } from './metrics.js';
 import type { Sink } from './sink.js';
 
 /**
@@ -9,7 +10,11 @@ import type { Sink } from './sink.js';
 export class Router {
   private readonly routes = new Map<string, Sink[]>();
 
-  constructor(sinks: readonly Sink[]) {
+  /** `metrics` counts what each source hands out, per table, for every kind of source alike. */
+  constructor(
+    sinks: readonly Sink[],
+    private readonly metrics?: Metrics,
+  ) {
     for (const sink of sinks) {
       for (const source of sink.sources) {
         const list = this.routes.get(source) ?? [];
@@ -25,6 +30,7 @@ export class Router {
 
   /** Hands `batch` to its sinks; resolves once they all have buffer room for more (backpressure). */
   async dispatch(batch: SourceBatch, onDelivered: Ack): Promise<void> {
+    this.metrics?.countTables(batch);
     const sinks = this.sinksOf(batch.source);
     if (sinks.length === 0 || batch.events.length === 0) {
       onDelivered();

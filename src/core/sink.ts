@@ -222,6 +222,7 @@ export abstract class Sink extends Component {
 
   private async deliver(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const started = performance.now();
+    const droppedBefore = this.stats.droppedTotal;
     const records = await this.runHandlers(delivery.events);
     if (records.length > 0) {
       const bytes = await this.lifecycle.attempt(() => this.write(records, signal));
@@ -234,7 +235,7 @@ export abstract class Sink extends Component {
     }
     if (this.health.state !== 'running') this.health.set('running');
     this.stats.batches++;
-    this.stats.eventsOut += delivery.events.length;
+    this.stats.eventsOut += delivery.events.length - (this.stats.droppedTotal - droppedBefore);
     this.metrics.observeBatch(this, delivery.events.length, (performance.now() - started) / 1000);
     this.acknowledge(delivery);
   }

@@ -7,7 +7,7 @@ import { kafkaSinkSchema } from '../sinks/kafka/config.js';
 import { stubSinkSchema } from '../sinks/stub/config.js';
 import { kafkaSourceSchema } from '../sources/kafka/config.js';
 import { postgresSourceSchema } from '../sources/postgres/config.js';
-import { address, duration, optionalDuration } from '../config/types.js';
+import { duration, hostPort, optionalDuration } from '../config/types.js';
 
 /** Handler types usable by name in a sink's `handlers` without a [handlers.x] table. */
 export const BUILTIN_HANDLERS = ['passthrough', 'psql-streamer'] as const;
@@ -25,7 +25,7 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       /** host:port, or "off". */
-      listen: z.union([z.literal('off'), address]).prefault('127.0.0.1:9187'),
+      listen: z.union([z.literal('off'), hostPort({ anyPort: true })]).prefault('127.0.0.1:9187'),
       /** Bearer token the endpoints that change something (debug, backfill) require. */
       token: z.string().min(16, 'use at least 16 characters').optional(),
       /** A file holding that token (read at start; surrounding whitespace ignored). */

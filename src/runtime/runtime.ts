@@ -75,7 +75,7 @@ export class Runtime {
           }),
         );
       }
-      const router = new Router(sinks);
+      const router = new Router(sinks, metrics);
       const sources = Object.entries(config.sources).map(([name, sourceConfig]) =>
         createSource(
           name,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { VERSION } from '../../src/core/version.js';
 import type { StatsReport, StatusReport } from '../../src/runtime/runtime.js';
 import { sourceDatabase } from '../helpers/database.js';
 import type { LogLine } from '../helpers/log.js';
@@ -185,14 +186,36 @@ sources = ["db1"]
       stats.sinks.logged!.events_out,
     );
     assert.equal(sample('pgrelay_errors_total{component="quiet",role="sink",type="stub"}'), 0);
+    assert.equal(sample('pgrelay_component_up{component="db1",role="source",type="postgres"}'), 1);
     assert.equal(
-      sample('pgrelay_component_up{component="db1",role="source",type="postgres",state="running"}'),
+      sample('pgrelay_component_state{component="db1",role="source",type="postgres",state="running"}'),
       1,
     );
-    assert.ok(sample('pgrelay_sink_batch_events_count{sink="logged",type="stub"}') >= 1);
-    assert.ok(sample('pgrelay_end_to_end_latency_seconds_count{sink="quiet",type="stub"}') >= 1);
-    assert.ok(sample('pgrelay_sink_batch_duration_seconds_bucket{le="+Inf",sink="logged",type="stub"}') >= 1);
-    assert.equal(typeof sample('pgrelay_source_lag_bytes{source="db1",type="postgres"}'), 'number');
+    assert.equal(
+      sample('pgrelay_component_state{component="db1",role="source",type="postgres",state="failed"}'),
+      0,
+    );
+    assert.equal(sample(`pgrelay_build_info{version="${VERSION}",node="${process.versions.node}"}`), 1);
+    assert.equal(
+      sample(
+        'pgrelay_source_table_events_total{component="db1",role="source",type="postgres",table="public.t"}',
+      ),
+      stats.sources.db1!.events_in,
+      'one table: all the events',
+    );
+    assert.ok(sample('pgrelay_sink_batch_events_count{component="logged",role="sink",type="stub"}') >= 1);
+    assert.ok(
+      sample('pgrelay_end_to_end_latency_seconds_count{component="quiet",role="sink",type="stub"}') >= 1,
+    );
+    assert.ok(
+      sample(
+        'pgrelay_sink_batch_duration_seconds_bucket{le="+Inf",component="logged",role="sink",type="stub"}',
+      ) >= 1,
+    );
+    assert.equal(
+      typeof sample('pgrelay_source_lag_bytes{component="db1",role="source",type="postgres"}'),
+      'number',
+    );
 
     const check = await promtool(text);
     assert.equal(check.code, 0, check.output);

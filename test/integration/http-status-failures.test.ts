@@ -39,10 +39,23 @@ ${STUB_SINK}`);
 
       assert.equal((await relay.get('/health')).status, 200, 'the process itself is healthy');
       const metrics = await (await relay.get('/metrics')).text();
-      assert.match(
-        metrics,
-        /^pgrelay_component_up\{component="db1",role="source",type="postgres",state="retrying"\} 0$/m,
-      );
+      assert.match(metrics, /^pgrelay_component_up\{component="db1",role="source",type="postgres"\} 0$/m);
+      // Every state has its series, so alerts and graphs see no series appear or vanish.
+      for (const [state, value] of Object.entries({
+        starting: 0,
+        running: 0,
+        retrying: 1,
+        failed: 0,
+        stopped: 0,
+      })) {
+        assert.match(
+          metrics,
+          new RegExp(
+            `^pgrelay_component_state\\{component="db1",role="source",type="postgres",state="${state}"\\} ${value}$`,
+            'm',
+          ),
+        );
+      }
       const stats = (await (await relay.get('/stats')).json()) as { sources: { db1: { errors: number } } };
       assert.ok(stats.sources.db1.errors >= 1, 'each failed attempt counts');
     } finally {

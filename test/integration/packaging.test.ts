@@ -305,6 +305,9 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       '/usr/share/doc/pgrelay/copyright': '-rw-r--r--',
       '/usr/share/doc/pgrelay/examples/kafka-relay.toml': '-rw-r--r--',
       '/usr/share/doc/pgrelay/examples/tenant-topics.js': '-rw-r--r--',
+      '/usr/share/doc/pgrelay/contrib/pgrelay-dashboard.json': '-rw-r--r--',
+      '/usr/share/doc/pgrelay/contrib/pgrelay-alerts.yml': '-rw-r--r--',
+      '/usr/share/doc/pgrelay/contrib/pgrelay-alerts.test.yml': '-rw-r--r--',
     };
     for (const [file, perms] of Object.entries(expected)) {
       assert.equal(listing.get(file)?.mode, perms, `${file} in the .deb`);

@@ -27,7 +27,8 @@ describe('PostgreSQL → Kafka: topic routing', () => {
 topic_routes = { "^public\\\\.orders_\\\\d+$" = "${fx.topic('orders')}" }
 topic_fallback = "${fx.topic('unmapped')}"`,
         ) +
-        kafkaSink('strict', fx, ['db'], `topic_map = { "public.users" = "${fx.topic('strict-users')}" }`),
+        // A bare table name, as psql-streamer's tableTopicMapping has it: public.users.
+        kafkaSink('strict', fx, ['db'], `topic_map = { users = "${fx.topic('strict-users')}" }`),
     );
     await relay.start();
   });
@@ -58,6 +59,7 @@ topic_fallback = "${fx.topic('unmapped')}"`,
       sinks: Record<string, { dropped: Record<string, number>; events_out: number }>;
     };
     assert.equal(stats.sinks.strict!.dropped.unmapped, 4);
+    assert.equal(stats.sinks.strict!.events_out, 2, 'dropped events are not counted as delivered');
     assert.equal(stats.sinks.mapped!.dropped.unmapped, undefined);
     const metrics = await (await relay.get('/metrics')).text();
     assert.match(

@@ -6,6 +6,8 @@ import { pgrelay, scratchDir } from '../helpers/cli.js';
 const config = (listen: string) => `
 [http]
 listen = "${listen}"
+[state]
+path = "state.db"
 [sources.db1]
 type = "postgres"
 dsn = "postgres://cdc@127.0.0.1:1/app"

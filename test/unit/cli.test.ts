@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ROOT } from '../harness/pgrelay.js';
 import { pgrelay, scratchDir } from '../helpers/cli.js';
+import { sampleCopy } from '../helpers/samples.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })
   .version;
@@ -78,13 +79,15 @@ describe('pgrelay CLI', { concurrency: true }, () => {
 
   describe('check-config', { concurrency: true }, () => {
     test('passes the commented sample, given as FILE or with -c', async () => {
-      for (const args of [['conf/pgrelay.toml'], ['-c', 'conf/pgrelay.toml']]) {
-        const result = await pgrelay(['check-config', ...args], { cwd: ROOT });
+      sampleCopy(path.join(ROOT, 'conf/pgrelay.toml'), scratch.dir);
+      const cwd = scratch.dir;
+      for (const args of [['pgrelay.toml'], ['-c', 'pgrelay.toml']]) {
+        const result = await pgrelay(['check-config', ...args], { cwd });
         assert.equal(result.code, 0);
-        assert.equal(result.stderr, 'conf/pgrelay.toml: OK\n');
+        assert.equal(result.stderr, 'pgrelay.toml: OK\n');
         assert.match(result.stdout, /^\[sinks\.main\]$/m, 'prints the resolved config');
       }
-      const quiet = await pgrelay(['check-config', '-q', 'conf/pgrelay.toml'], { cwd: ROOT });
+      const quiet = await pgrelay(['check-config', '-q', 'pgrelay.toml'], { cwd });
       assert.deepEqual(quiet, { code: 0, stdout: '', stderr: '' });
     });
 
@@ -103,7 +106,7 @@ describe('pgrelay CLI', { concurrency: true }, () => {
     test('masks the DSN password and the SASL password, printing neither anywhere', async () => {
       const file = scratch.write(
         'secrets.toml',
-        `${WIRING}
+        `[state]\npath = "state.db"\n${WIRING}
 [sinks.kafka]
 type = "kafka"
 sources = ["db1"]
@@ -138,15 +141,18 @@ password = "\${KAFKA_PASSWORD}"
       );
     });
 
-    test('a missing state directory: exit 1, naming state.path', async () => {
+    test('a missing state directory: exit 2 (not restarted by systemd), from check-config too', async () => {
       const missing = path.join(scratch.dir, 'no-such-dir');
       const file = scratch.write('no-state-dir.toml', `[state]\npath = "${missing}/state.db"\n${WIRING}`);
-      const result = await pgrelay(['run', file]);
-      assert.equal(result.code, 1);
-      assert.equal(
-        result.stderr,
-        `pgrelay: state.path: directory ${missing} does not exist (create it, or point state.path elsewhere)\n`,
-      );
+      for (const command of ['run', 'check-config']) {
+        const result = await pgrelay([command, file]);
+        assert.equal(result.code, 2, command);
+        assert.equal(
+          result.stderr,
+          `pgrelay: ${file}: state.path: directory ${missing} does not exist (create it, owned by the user pgrelay runs as, or choose another path)\n`,
+          command,
+        );
+      }
     });
 
     test('http.listen on a port in use: exit 1, naming the address', async () => {

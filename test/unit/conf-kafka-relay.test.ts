@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/runtime/config.js';
+import { scratchDir } from '../helpers/cli.js';
+import { sampleCopy } from '../helpers/samples.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../conf/kafka-relay.toml', import.meta.url));
 
 describe('conf/kafka-relay.toml', () => {
+  const scratch = scratchDir();
+  after(scratch.remove);
+
   it('is valid without any environment variable, and wires what its comments say', () => {
-    const config = loadConfig(SAMPLE, {});
+    const config = loadConfig(sampleCopy(SAMPLE, scratch.dir), {});
     const edge = config.sources.edge;
     assert.equal(edge?.type, 'kafka');
     assert.deepEqual(edge.type === 'kafka' && [edge.format, edge.group_id, edge.dead_letter_topic], [

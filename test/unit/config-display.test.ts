@@ -36,7 +36,7 @@ const CONFIG = `
 shutdown_timeout = "90s"
 stats_interval = "off"
 [state]
-path = "/var/lib/pgrelay/state.db"
+path = "/tmp/state.db"
 [sources.db1]
 type = "postgres"
 dsn = "postgres://cdc:\${DB_PASSWORD}@db1:5432/app"

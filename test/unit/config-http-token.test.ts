@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { parseConfig } from '../../src/runtime/config.js';
 import { scratchDir } from '../helpers/cli.js';
 
-const MINIMAL = `[sources.db1]\ntype = "postgres"\ndsn = "postgres://x@h/app"\n[sinks.out]\ntype = "stub"\nsources = ["db1"]\n`;
+const MINIMAL = `[state]\npath = "state.db"\n[sources.db1]\ntype = "postgres"\ndsn = "postgres://x@h/app"\n[sinks.out]\ntype = "stub"\nsources = ["db1"]\n`;
 
 describe('config: the HTTP API token', () => {
   const scratch = scratchDir();

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { loadConfig, parseConfig } from '../../src/runtime/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 
-const MINIMAL = `
+const WIRING = `
 [sources.db1]
 type = "postgres"
 dsn = "postgres://cdc@db1/app"
@@ -15,6 +15,8 @@ dsn = "postgres://cdc@db1/app"
 type = "stub"
 sources = ["db1"]
 `;
+// The state file beside the config: a directory that exists.
+const MINIMAL = `[state]\npath = "state.db"\n${WIRING}`;
 
 describe('loading a config', () => {
   test('fills in defaults and turns durations and sizes into numbers', () => {
@@ -69,6 +71,8 @@ describe('loading a config', () => {
 
   test('reports every problem of the file at once, each on its own line naming file and key', () => {
     const text = `
+[state]
+path = "state.db"
 [log]
 levle = "info"
 [sources.db1]
@@ -114,12 +118,13 @@ mode = "print"
 
     test("start at the config file's directory, not the working directory", () => {
       fs.mkdirSync(path.join(dir, 'plugins'));
+      fs.mkdirSync(path.join(dir, 'data'));
       fs.writeFileSync(path.join(dir, 'plugins/mine.js'), 'export function createHandler() {}\n');
       fs.writeFileSync(path.join(dir, 'ca.pem'), '');
       const file = path.join(dir, 'pgrelay.toml');
       fs.writeFileSync(
         file,
-        `[state]\npath = "data/state.db"\n[handlers.mine]\ntype = "module"\npath = "plugins/mine.js"\n${MINIMAL}` +
+        `[state]\npath = "data/state.db"\n[handlers.mine]\ntype = "module"\npath = "plugins/mine.js"\n${WIRING}` +
           `\n[sinks.kafka]\ntype = "kafka"\nsources = ["db1"]\nbrokers = ["k:9092"]\n[sinks.kafka.tls]\nca_file = "ca.pem"\n`,
       );
       const config = loadConfig(file, {});

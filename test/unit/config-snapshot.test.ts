@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/runtime/config.js';
 
 const config = (source: string) =>
   parseConfig(
-    `[sources.db1]\ntype = "postgres"\ndsn = "postgres://x@h/app"\n${source}\n[sinks.out]\ntype = "stub"\nsources = ["db1"]\n`,
+    `[state]\npath = "state.db"\n[sources.db1]\ntype = "postgres"\ndsn = "postgres://x@h/app"\n${source}\n[sinks.out]\ntype = "stub"\nsources = ["db1"]\n`,
     'pgrelay.toml',
     {},
   );

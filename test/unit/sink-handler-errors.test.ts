@@ -118,6 +118,7 @@ describe('a handler that throws (plugin-throws policy)', () => {
     );
     assert.equal(acked, 1);
     assert.deepEqual(sink.stats.dropped, { dead_letter: 1 });
+    assert.equal(sink.stats.eventsOut, 2, 'the dead-lettered event is not counted as delivered');
   });
 
   it('behind a handler that replaces events, dead-letters the event the sink received, once', async () => {

@@ -1,17 +1,5 @@
 import { z } from 'zod';
-import { address, duration, name, sasl, sinkCommon, tls } from '../../config/types.js';
-
-const regex = z.string().refine(
-  (pattern) => {
-    try {
-      new RegExp(pattern);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a valid regular expression' },
-);
+import { address, duration, name, regex, sasl, sinkCommon, tls } from '../../config/types.js';
 
 export const kafkaSinkSchema = z.strictObject({
   type: z.literal('kafka'),

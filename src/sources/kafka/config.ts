@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { address, duration, name, sasl, sourceCommon, tls } from '../../config/types.js';
+import { address, duration, name, regexProblem, sasl, sourceCommon, tls } from '../../config/types.js';
 
 export const kafkaSourceSchema = z
   .strictObject({
@@ -31,17 +31,14 @@ export const kafkaSourceSchema = z
         input: config,
       });
     }
-    if (config.topic_pattern !== undefined) {
-      try {
-        new RegExp(config.topic_pattern);
-      } catch {
-        ctx.issues.push({
-          code: 'custom',
-          message: 'not a valid regular expression',
-          path: ['topic_pattern'],
-          input: config.topic_pattern,
-        });
-      }
+    const problem = config.topic_pattern === undefined ? undefined : regexProblem(config.topic_pattern);
+    if (problem !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        message: problem,
+        path: ['topic_pattern'],
+        input: config.topic_pattern,
+      });
     }
   });
 
