@@ -19,6 +19,12 @@ export interface Lag {
   seconds?: number;
   /** Kafka: messages between the committed offsets and the partitions' ends. */
   messages?: number;
+  /**
+   * PostgreSQL: WAL the replication slot makes the server keep (server WAL end minus the slot's
+   * restart_lsn): what a slow or stopped pgrelay costs the database's disk. More than `bytes` when
+   * wal_retain holds some back or a long transaction is open.
+   */
+  retained_wal_bytes?: number;
 }
 
 /** A component's state as /status reports it. */

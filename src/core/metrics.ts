@@ -141,6 +141,11 @@ export class Metrics {
       (c) => c.health.lag?.seconds,
     );
     lagGauge(
+      'pgrelay_source_retained_wal_bytes',
+      "PostgreSQL WAL the replication slot makes the server keep (WAL end minus the slot's restart_lsn).",
+      (c) => c.health.lag?.retained_wal_bytes,
+    );
+    lagGauge(
       'pgrelay_source_lag_messages',
       'Kafka messages between committed offsets and partition ends.',
       (c) => c.health.lag?.messages,

@@ -84,6 +84,9 @@ sources = ["db1"]
     assert.match(source.position ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
     assert.equal(typeof source.lag?.bytes, 'number');
     assert.equal(typeof source.lag?.seconds, 'number');
+    // The WAL the slot makes the server keep, and how the server sees the slot.
+    assert.ok((source.lag?.retained_wal_bytes ?? -1) >= (source.lag?.bytes ?? 0), 'retained covers the lag');
+    assert.deepEqual(source.wal, { slot_status: 'reserved', safe_bytes: null });
     assert.equal(source.slot, db.slot);
     assert.equal(status.sinks.logged!.type, 'stub');
   });
@@ -215,6 +218,9 @@ sources = ["db1"]
     assert.equal(
       typeof sample('pgrelay_source_lag_bytes{component="db1",role="source",type="postgres"}'),
       'number',
+    );
+    assert.ok(
+      sample('pgrelay_source_retained_wal_bytes{component="db1",role="source",type="postgres"}') >= 0,
     );
 
     const check = await promtool(text);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { SourceBatch } from '../../core/batch.js';
+import type { Lag } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { Drain } from '../../core/drain.js';
@@ -350,13 +351,30 @@ export class PostgresSource extends Source {
   private async reportStatus(): Promise<void> {
     this.positions.confirm();
     const oldest = this.watermark.oldestOrigin;
-    const lag: { bytes?: number; seconds: number } = {
-      seconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
-    };
+    const lag: Lag = { seconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000) };
     try {
-      const row = (await this.side?.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
-        ?.rows[0];
-      if (row) lag.bytes = Math.max(0, Number(lsnToBigInt(row.lsn) - this.positions.delivered.lsn));
+      const row = (
+        await this.side?.query<{
+          lsn: string;
+          retained: string | null;
+          status: string | null;
+          safe: string | null;
+        }>(
+          `SELECT pg_current_wal_lsn()::text AS lsn, (pg_current_wal_lsn() - s.restart_lsn)::int8 AS retained,
+                  s.wal_status AS status, s.safe_wal_size::int8 AS safe
+             FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`,
+          [this.slot],
+        )
+      )?.rows[0];
+      if (row) {
+        lag.bytes = Math.max(0, Number(lsnToBigInt(row.lsn) - this.positions.delivered.lsn));
+        if (row.retained !== null) lag.retained_wal_bytes = Number(row.retained);
+        this.health.details.wal = {
+          slot_status: row.status,
+          // Bytes the slot may still fall behind before max_slot_wal_keep_size invalidates it.
+          safe_bytes: row.safe === null ? null : Number(row.safe),
+        };
+      }
     } catch (error) {
       this.log.debug({ err: error }, 'lag query failed');
     }

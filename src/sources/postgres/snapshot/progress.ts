@@ -149,13 +149,22 @@ function boardsOf(metrics: Metrics): Set<ProgressBoard> {
   const boards = new Set<ProgressBoard>();
   registries.set(metrics, boards);
   const gauge = (name: string, help: string, read: (p: TableProgress, at: number) => number | null) =>
-    metrics.gauge(name, help, ['source', 'table', 'kind'], (set) => {
+    metrics.gauge(name, help, ['component', 'role', 'type', 'table', 'kind'], (set) => {
       const at = Date.now();
       for (const board of boards) {
         for (const progress of board.all()) {
           const value = read(progress, at);
           if (value !== null)
-            set({ source: board.source, table: progress.table, kind: progress.kind }, value);
+            set(
+              {
+                component: board.source,
+                role: 'source',
+                type: 'postgres',
+                table: progress.table,
+                kind: progress.kind,
+              },
+              value,
+            );
         }
       }
     });
@@ -168,6 +177,9 @@ function boardsOf(metrics: Metrics): Set<ProgressBoard> {
     'pgrelay_snapshot_rows_estimated',
     "Rows a snapshot or backfill expects to read (the planner's estimate).",
     (p) => p.rowsEstimated,
+  );
+  gauge('pgrelay_snapshot_running', '1 while a snapshot or backfill reads the table, else 0.', (p) =>
+    p.state === 'running' ? 1 : 0,
   );
   gauge('pgrelay_snapshot_rows_per_second', 'Rows per second a snapshot or backfill delivers.', (p, at) =>
     p.rate(at),
