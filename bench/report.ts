@@ -32,14 +32,41 @@ export function formatResult(result: BenchResult): string {
     );
   }
   if (result.baseline) {
-    const ratio = result.perSecond / result.baseline.perSecond;
     lines.push(
-      `   baseline ${result.baseline.name}: ${Math.round(result.baseline.perSecond).toLocaleString('en-US')} ${result.unit}/s; ratio ${ratio.toFixed(2)}`,
+      `   baseline ${result.baseline.name}: ${Math.round(result.baseline.perSecond).toLocaleString('en-US')} ${result.unit}/s; ratio ${ratio(result)!.toFixed(2)}`,
     );
   }
   for (const target of result.targets ?? []) lines.push(`   target: ${target}`);
   for (const note of result.notes ?? []) lines.push(`   note: ${note}`);
   return lines.join('\n');
+}
+
+function ratio(result: BenchResult): number | undefined {
+  return result.baseline === undefined ? undefined : result.perSecond / result.baseline.perSecond;
+}
+
+/**
+ * Every scenario in one table: rate, the baseline's rate and the ratio, CPU per unit, peak RSS,
+ * latency where measured. The scenario is the name up to its first colon.
+ */
+export function formatTable(results: readonly BenchResult[]): string {
+  const header = ['scenario', 'rate/s', 'baseline/s', 'ratio', 'CPU µs/unit', 'peak RSS MB', 'p50/p99 ms'];
+  const number = (value: number | undefined, digits = 0) =>
+    value === undefined
+      ? '-'
+      : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const rows = results.map((r) => [
+    r.name.split(':')[0]!,
+    r.perSecond > 0 ? `${number(r.perSecond)} ${r.unit}` : '-',
+    r.baseline === undefined ? '-' : number(r.baseline.perSecond),
+    number(ratio(r), 2),
+    number(r.cpuMicrosPerUnit, 1),
+    number(r.peakRssMb),
+    r.latencyMs === undefined ? '-' : `${r.latencyMs.p50.toFixed(0)}/${r.latencyMs.p99.toFixed(0)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

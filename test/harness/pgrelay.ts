@@ -138,9 +138,18 @@ export class PgrelayProcess {
 
   /** Peak resident memory so far (VmHWM), in MB; the process must be running. */
   peakRssMb(): number | undefined {
+    return this.memoryMb('VmHWM');
+  }
+
+  /** Resident memory now (VmRSS), in MB; the process must be running. */
+  rssMb(): number | undefined {
+    return this.memoryMb('VmRSS');
+  }
+
+  private memoryMb(field: 'VmHWM' | 'VmRSS'): number | undefined {
     try {
       const status = fs.readFileSync(`/proc/${this.child?.pid}/status`, 'utf8');
-      const match = /VmHWM:\s+(\d+) kB/.exec(status);
+      const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
       return match ? Number(match[1]) / 1024 : undefined;
     } catch {
       return undefined;
