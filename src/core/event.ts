@@ -3,8 +3,10 @@
  * reshape it, sinks serialise it.
  */
 
+import type { JsonText } from './json.js';
+
 /** A column value after type mapping (see README "Value mapping"): JSON-safe and lossless. */
-export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
+export type Value = null | boolean | number | string | JsonText | Value[] | { [key: string]: Value };
 
 export type Row = Record<string, Value>;
 

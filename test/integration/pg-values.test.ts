@@ -136,4 +136,14 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
     assert.equal(messages[0]!.headers['pgrelay-source'], 'db');
     assert.equal(new Set(messages.map((m) => m.partition)).size, 1);
   });
+
+  test('json values arrive exactly as PostgreSQL stored them: duplicate keys, order and spacing', async () => {
+    const written = '{"a": 1, "a": 2,  "z":[3 ,4], "big": 12345678901234567890}';
+    await fx.sql(`INSERT INTO all_types (j, jb) VALUES ($1::json, $1::text::jsonb)`, [written]);
+    const messages = await readAtLeast(fx.brokers, topic, 5);
+    const raw = messages[4]!.value!;
+    assert.ok(raw.includes(`"j":${written}`), `the json column verbatim in ${raw}`);
+    // jsonb is stored normalised: one "a", keys sorted, numbers kept to the digit.
+    assert.ok(raw.includes('"jb":{"a":2,"z":[3,4],"big":12345678901234567890}'), raw);
+  });
 });

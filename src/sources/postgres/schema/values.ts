@@ -6,7 +6,7 @@
  */
 import type { Value } from '../../../core/event.js';
 import { PgRelayError } from '../../../core/errors.js';
-import { parseJsonExact } from '../../../core/json.js';
+import { JsonText, parseJsonExact } from '../../../core/json.js';
 
 export type Converter = (text: string) => Value;
 
@@ -62,7 +62,7 @@ const BUILTIN: ReadonlyMap<number, Converter> = new Map<number, Converter>([
   [OID.oid, toNumber],
   [OID.float4, toFloat],
   [OID.float8, toFloat],
-  [OID.json, parseJsonExact],
+  [OID.json, (text) => new JsonText(text)],
   [OID.jsonb, parseJsonExact],
   [OID.bytea, byteaToBase64],
   [OID.timestamptz, (text) => isoTimestamp(text, true)],
