@@ -243,6 +243,7 @@ export class PostgresSource extends Source {
         return this.side;
       },
       backlog: () => stream.backlog,
+      batchLimits: () => this.router.batchLimits(this.name),
       received: (endLsn: Lsn) => this.positions.receivedUpTo(endLsn),
       dispatch: (
         events: ChangeEvent[],
