@@ -25,6 +25,25 @@ const RECORD_FRAMING = 5 + 1 + 1 + 5 + 5;
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 export type Bytes = string | Buffer | null;
 
+/**
+ * Writes text as UTF-8 at `offset`; returns the bytes written. Buffer#utf8Write is what
+ * Buffer#write calls after parsing its arguments; called directly it costs less per record
+ * (measured). The caller has made room (3 bytes per UTF-16 unit).
+ */
+export function writeUtf8(buffer: Buffer, text: string, offset: number): number {
+  return (buffer as Buffer & { utf8Write(text: string, offset: number): number }).utf8Write(text, offset);
+}
+
+/** Copies small byte runs (keys, header names): a loop beats Buffer#copy's call overhead below ~64 bytes. */
+function copyBytes(from: Uint8Array, start: number, end: number, to: Buffer, pos: number): number {
+  if (end - start > 64) {
+    to.set(from.subarray(start, end), pos);
+    return pos + end - start;
+  }
+  for (let i = start; i < end; i++) to[pos++] = from[i]!;
+  return pos;
+}
+
 /** Bytes the zigzag varint of a non-negative length takes. */
 function lengthSize(n: number): number {
   if (n < 64) return 1;
@@ -52,7 +71,7 @@ function writeLength(buffer: Buffer, pos: number, n: number): number {
 function writeString(buffer: Buffer, pos: number, text: string): number {
   const guess = lengthSize(text.length);
   const start = pos + guess;
-  const written = buffer.write(text, start);
+  const written = writeUtf8(buffer, text, start);
   const actual = lengthSize(written);
   if (actual !== guess) buffer.copyWithin(pos + actual, start, start + written);
   writeLength(buffer, pos, written);
@@ -67,7 +86,7 @@ function writeBytes(buffer: Buffer, pos: number, bytes: Bytes): number {
   if (typeof bytes === 'string') return writeString(buffer, pos, bytes);
   if (!Buffer.isBuffer(bytes)) throw new NotBytesError(bytes);
   pos = writeLength(buffer, pos, bytes.length);
-  return pos + bytes.copy(buffer, pos);
+  return copyBytes(bytes, 0, bytes.length, buffer, pos);
 }
 
 /** A key, value or header value that is not a string, a Buffer or null (a handler's mistake). */
@@ -174,13 +193,13 @@ export class RecordBatch {
     if (key === null) buffer[pos++] = NULL_LENGTH;
     else {
       pos = writeLength(buffer, pos, keyEnd - keyStart);
-      pos += key.copy(buffer, pos, keyStart, keyEnd);
+      pos = copyBytes(key, keyStart, keyEnd, buffer, pos);
     }
     pos = writeBytes(buffer, pos, value);
     pos = writeLength(buffer, pos, headers.count);
     for (let h = 0; h < headers.count; h++) {
       const name = headers.names[h]!;
-      pos += name.copy(buffer, pos);
+      pos = copyBytes(name, 0, name.length, buffer, pos);
       pos = writeBytes(buffer, pos, headers.values[h]!);
     }
     const bodyLength = pos - bodyStart;

@@ -11,6 +11,7 @@ import {
   RecordBatch,
   headerName,
   recordBound,
+  writeUtf8,
 } from '../../kafka/record-batch.js';
 
 /** A topic records go to, as far as the sink knows it. */
@@ -95,6 +96,8 @@ export class BatchEncoder {
   private readonly headers: RecordHeaders = { names: [], values: [], count: 0 };
   private readonly headerNames = new Map<string, Buffer>();
   private readonly fixedNames = { source: headerName(SOURCE), lsn: headerName(LSN), id: headerName(ID) };
+  private source = { text: '', bytes: Buffer.alloc(0) };
+  private lsn = { text: '', bytes: Buffer.alloc(0) };
   private keyScratch = Buffer.allocUnsafe(1024);
   private readonly pool: Buffer[] = [];
   private pooledBytes = 0;
@@ -146,7 +149,7 @@ export class BatchEncoder {
           if (typeof key === 'string') {
             if (key.length * 3 > this.keyScratch.length) this.keyScratch = Buffer.allocUnsafe(key.length * 3);
             keyBytes = this.keyScratch;
-            keyLength = keyBytes.write(key, 0);
+            keyLength = writeUtf8(keyBytes, key, 0);
           } else if (Buffer.isBuffer(key)) {
             keyBytes = key;
             keyLength = key.length;
@@ -267,9 +270,13 @@ export class BatchEncoder {
     const origin = record.origin;
     const own = record.headers;
     if (origin !== undefined && origin.action !== 'raw') {
+      // A transaction's events share source and LSN: their bytes are encoded once.
+      if (origin.source !== this.source.text)
+        this.source = { text: origin.source, bytes: Buffer.from(origin.source) };
+      if (origin.lsn !== this.lsn.text) this.lsn = { text: origin.lsn, bytes: Buffer.from(origin.lsn) };
       // A handler's own header of the same name replaces pgrelay's.
-      if (own === undefined || !(SOURCE in own)) this.push(this.fixedNames.source, origin.source);
-      if (own === undefined || !(LSN in own)) this.push(this.fixedNames.lsn, origin.lsn);
+      if (own === undefined || !(SOURCE in own)) this.push(this.fixedNames.source, this.source.bytes);
+      if (own === undefined || !(LSN in own)) this.push(this.fixedNames.lsn, this.lsn.bytes);
       if (own === undefined || !(ID in own)) this.push(this.fixedNames.id, origin.id);
     }
     if (own === undefined) return;

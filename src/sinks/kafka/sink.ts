@@ -261,17 +261,22 @@ export class KafkaSink extends Sink {
   private async planFor(records: SinkRecord[]): Promise<DeliveryPlan> {
     const routed = new Array<string | undefined>(records.length);
     const names = new Set<string>();
+    let previous: string | undefined;
     for (let i = 0; i < records.length; i++) {
       const topic = this.topics.topicFor(records[i]!);
       if (topic === undefined) this.unmapped(records[i]!);
-      else names.add(topic);
+      else if (topic !== previous) names.add((previous = topic));
       routed[i] = topic;
     }
     const targets = names.size === 0 ? new Map<string, TopicTarget>() : await this.resolve([...names]);
-    return new DeliveryPlan(
-      records,
-      routed.map((topic) => (topic === undefined ? undefined : targets.get(topic))),
-    );
+    const routedTargets = new Array<TopicTarget | undefined>(records.length);
+    let last: TopicTarget | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const topic = routed[i];
+      if (topic !== undefined && topic !== last?.name) last = targets.get(topic);
+      routedTargets[i] = topic === undefined ? undefined : last;
+    }
+    return new DeliveryPlan(records, routedTargets);
   }
 
   /**
