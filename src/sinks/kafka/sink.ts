@@ -112,7 +112,7 @@ export class KafkaSink extends Sink {
       }
       const failed = plan.batches.filter((b) => b.state === 'failed');
       if (failed.length === 0) return failure;
-      for (const outgoing of failed) await this.refused(plan, outgoing);
+      for (const outgoing of failed) await this.refused(outgoing);
       await this.producer.resetProducerId();
       await this.encode(plan, false);
       failure ??= await this.oversized(plan);
@@ -120,7 +120,7 @@ export class KafkaSink extends Sink {
   }
 
   /** A batch the broker refused for good: learn from it, or stop the sink. */
-  private async refused(plan: DeliveryPlan, outgoing: OutgoingBatch): Promise<void> {
+  private async refused(outgoing: OutgoingBatch): Promise<void> {
     const { id, message } = outgoing.failure!;
     const target = this.targets.get(outgoing.topic)!;
     if (TOO_LARGE.has(id)) {
@@ -233,7 +233,7 @@ export class KafkaSink extends Sink {
           }
           for (const outgoing of plan.batches)
             if (outgoing.state === 'failed') {
-              await this.refused(plan, outgoing);
+              await this.refused(outgoing);
               this.unsettled = true;
             }
         }
