@@ -302,7 +302,7 @@ describe('the DEB and RPM packages', () => {
       'no tests, benchmarks, source maps or dev dependencies',
     );
     assert.deepEqual(
-      paths.filter((p) => p.endsWith('.node') && !p.endsWith('/linux-x64.node')),
+      paths.filter((p) => p.endsWith('.node') && !/[/.]linux-x64(-gnu)?\.node$/.test(p)),
       [],
       'no addons for other systems',
     );
@@ -401,7 +401,8 @@ describe('the DEB and RPM packages', () => {
       );
     }
 
-    await copyLibraries(root, path.join(root, 'usr/lib/pgrelay/node/bin/node'));
+    // The runtime's libraries and the addons' (@node-rs/crc32 needs librt).
+    for (const elf of elfFiles(path.join(root, 'usr/lib/pgrelay'))) await copyLibraries(root, elf);
     const inRoot = (user: string, ...args: string[]) =>
       run('/usr/sbin/chroot', [`--userspec=${user}`, root, ...args], { PATH: '/usr/bin' });
     const version = await inRoot(`${uid}:${gid}`, '/usr/bin/pgrelay', 'version');
