@@ -61,9 +61,12 @@ export class Runtime {
       for (const [name, sinkConfig] of Object.entries(config.sinks)) {
         const sinkLog = componentLogger(log, 'sink', name);
         const handlers = [];
-        for (const handlerName of sinkConfig.handlers) {
-          const handlerConfig = config.handlers[handlerName] ?? ({ type: handlerName } as HandlerConfig);
-          handlers.push(await createHandler(handlerName, handlerConfig, sinkLog));
+        const names = [...sinkConfig.handlers];
+        // A trailing passthrough (the default chain) encodes just as the chain's own final encoder
+        // does: leaving it to the encoder saves checking every record it makes.
+        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough') names.pop();
+        for (const handlerName of names) {
+          handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), sinkLog));
         }
         const chain = new HandlerChain(handlers, createPassthrough());
         sinks.push(
@@ -201,6 +204,15 @@ export interface StatsReport {
   errors: number;
   bytes: number;
   dropped: Record<string, number>;
+}
+
+/** A sink's `handlers` entry: a [handlers.x] table, or a built-in type used by name. */
+function handlerConfig(config: Config, name: string): HandlerConfig {
+  return config.handlers[name] ?? ({ type: name } as HandlerConfig);
+}
+
+function handlerType(config: Config, name: string): HandlerConfig['type'] {
+  return handlerConfig(config, name).type;
 }
 
 function componentLogger(log: Logger, role: string, name: string): Logger {
