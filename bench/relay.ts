@@ -5,15 +5,14 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
 import { kafkaSink, kafkaSource } from '../test/fixtures/configs.js';
 import { relayMessages } from '../test/fixtures/events.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { sharedKafka } from '../test/harness/services.js';
-import { createTopics, produce, uniqueName } from '../test/harness/topics.js';
+import { adminClient, createTopics, produce, topicSize, uniqueName } from '../test/harness/topics.js';
+import type { Admin } from '@platformatic/kafka';
 import type { BenchResult } from './report.js';
 
-const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
 
 const COUNT = 200_000;
@@ -29,8 +28,7 @@ export async function benchRelay(): Promise<BenchResult> {
   const averageBytes = messages.reduce((n, m) => n + m.key.length + m.value.length, 0) / COUNT;
 
   const kcatSeconds = await kcatCopy(brokers, source, copied);
-  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
+  const admin = adminClient(brokers);
   const relay = await PgrelayProcess.create(
     kafkaSource('edge', { brokers, topics: [source], group_id: `${prefix}-group` }) +
       kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: relayed, acks: 'all' }),
@@ -63,7 +61,7 @@ export async function benchRelay(): Promise<BenchResult> {
   } finally {
     await relay.stop();
     await relay.destroy();
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -80,12 +78,8 @@ async function kcatCopy(brokers: string[], from: string, to: string): Promise<nu
   return (performance.now() - started) / 1000;
 }
 
-async function topicSize(admin: kafkajs.Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-}
-
 /** Polls end offsets often, so the measured time is not rounded up by much. */
-async function untilSize(admin: kafkajs.Admin, topic: string, count: number): Promise<void> {
+async function untilSize(admin: Admin, topic: string, count: number): Promise<void> {
   const deadline = Date.now() + 600_000;
   while ((await topicSize(admin, topic)) < count) {
     if (Date.now() > deadline)

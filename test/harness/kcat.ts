@@ -16,7 +16,7 @@ export interface ConsumedMessage {
 
 /**
  * Every message of `topic` from the beginning, read by kcat (librdkafka): an independent client, so
- * a test does not check kafkajs with kafkajs. Stops at the end of every partition.
+ * a test does not check pgrelay's Kafka client with itself. Stops at the end of every partition.
  */
 export async function readTopic(brokers: string[], topic: string): Promise<ConsumedMessage[]> {
   const separator = '\u001e';
