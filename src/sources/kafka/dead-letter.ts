@@ -1,6 +1,6 @@
 import kafkajs, { type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import { PgRelayError, errorMessage } from '../../core/errors.js';
-import { isForbidden, protocolType } from '../../kafka/errors.js';
+import { isForbidden, protocolType } from './kafkajs-client.js';
 import type { SourceMessage } from './decode.js';
 
 const { KafkaJSError, Partitioners } = kafkajs;
