@@ -67,14 +67,15 @@ export class RecordReader {
   incompleteBatchBytes = 0;
 
   /** The bytes the current record lives in: the fetched bytes, or an inflated batch. */
-  private data: Buffer;
+  data: Buffer;
+  /** Where the current record's headers start in `data`, and how many there are (see readHeaders). */
+  headersStart = 0;
+  headerCount = 0;
   private position = 0;
   private keyStart = 0;
   private keyLength = -1;
   private valueStart = 0;
   private valueLength = -1;
-  private headersStart = 0;
-  private headerCount = 0;
 
   /** Position of the next batch in the fetched bytes. */
   private batchAt = 0;
@@ -145,18 +146,7 @@ export class RecordReader {
   }
 
   headers(): RecordHeader[] {
-    const data = this.data;
-    const headers: RecordHeader[] = [];
-    let p = this.headersStart;
-    for (let h = 0; h < this.headerCount; h++) {
-      p = readVarint(data, p);
-      const name = data.toString('utf8', p, p + varint);
-      p += Math.max(varint, 0);
-      p = readVarint(data, p);
-      headers.push([name, varint < 0 ? null : data.subarray(p, p + varint)]);
-      p += Math.max(varint, 0);
-    }
-    return headers;
+    return readHeaders(this.data, this.headersStart, this.headerCount);
   }
 
   /** Opens the next complete batch; false when none is left. Skips control and aborted batches whole. */
@@ -211,8 +201,10 @@ export class RecordReader {
    * dropped as the Java consumer does with isolation.level=read_committed.
    */
   private skipped(attributes: number, bytes: Buffer, at: number, end: number): boolean {
+    if ((attributes & (CONTROL | TRANSACTIONAL)) === 0) return false;
     const producerId = bytes.readBigInt64BE(at + PRODUCER_ID_AT);
-    while (this.aborted.length > 0 && this.aborted[0]!.firstOffset <= BigInt(this.nextOffset - 1)) {
+    const lastOffset = BigInt(this.nextOffset - 1);
+    while (this.aborted.length > 0 && this.aborted[0]!.firstOffset <= lastOffset) {
       this.abortedProducers.add(this.aborted.shift()!.producerId);
     }
     if (attributes & CONTROL) {
@@ -221,7 +213,7 @@ export class RecordReader {
       }
       return true;
     }
-    return (attributes & TRANSACTIONAL) !== 0 && this.abortedProducers.has(producerId);
+    return this.abortedProducers.has(producerId);
   }
 
   private inflate(codec: number, compressed: Buffer, baseOffset: number): Buffer {
@@ -241,6 +233,44 @@ export class RecordReader {
       );
     }
   }
+}
+
+/** The `count` headers of a record starting at `start` of `data` (RecordReader's data, headersStart, headerCount). */
+export function readHeaders(data: Buffer, start: number, count: number): RecordHeader[] {
+  const headers: RecordHeader[] = [];
+  let p = start;
+  for (let h = 0; h < count; h++) {
+    p = readVarint(data, p);
+    const name = data.toString('utf8', p, p + varint);
+    p += Math.max(varint, 0);
+    p = readVarint(data, p);
+    headers.push([name, varint < 0 ? null : data.subarray(p, p + varint)]);
+    p += Math.max(varint, 0);
+  }
+  return headers;
+}
+
+/** Where a partition's fetched bytes end: the offset after their last complete batch, and any cut-short batch. */
+export interface BatchesScan {
+  /** The offset after the last complete batch; -1 when no batch is complete. */
+  nextOffset: number;
+  /** The whole size of a batch cut short at the end (0 when none): a fetch must ask for that much. */
+  incompleteBatchBytes: number;
+}
+
+/** Reads only batch headers (no CRC, no records): cheap enough to run as bytes arrive. */
+export function scanBatches(records: Buffer): BatchesScan {
+  let at = 0;
+  let nextOffset = -1;
+  while (at + LENGTH_FIELD_END <= records.length) {
+    const end = at + LENGTH_FIELD_END + records.readInt32BE(at + LENGTH_AT);
+    if (end > records.length || at + HEADER_BYTES > records.length) {
+      return { nextOffset, incompleteBatchBytes: end - at };
+    }
+    nextOffset = readInt64(records, at) + records.readInt32BE(at + LAST_OFFSET_DELTA_AT) + 1;
+    at = end;
+  }
+  return { nextOffset, incompleteBatchBytes: 0 };
 }
 
 /** The type of the control record in a control batch (its key: version int16, type int16). */

@@ -38,8 +38,12 @@ describe('consumer group rebalances', () => {
     const second = await PgrelayProcess.create(config);
     processes.push(first, second);
     await first.start();
+    // Messages keep arriving: a quarter while the first relay runs alone, the rest once the second
+    // one holds partitions (so it has something to deliver, however fast the first one was).
+    const shared = Promise.withResolvers<void>();
     const producing = (async () => {
       for (let seq = TOTAL / 2; seq < TOTAL; seq += 500) {
+        if (seq === (3 * TOTAL) / 4) await shared.promise;
         await produce(brokers, input, partitionedMessages(seq, 500, ROWS, PARTITIONS));
         await sleep(100);
       }
@@ -55,6 +59,7 @@ describe('consumer group rebalances', () => {
       },
       30_000,
     );
+    shared.resolve();
     await waitFor(
       'the second relay to deliver',
       async () => ((await delivered(second)) > 0 ? true : undefined),

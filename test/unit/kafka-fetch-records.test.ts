@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CorruptRecordBatchError, RecordReader } from '../../src/kafka/fetch-records.js';
+import { CorruptRecordBatchError, RecordReader, scanBatches } from '../../src/kafka/fetch-records.js';
 import {
   type FetchedRecordsCase,
   abortedTransactions,
@@ -143,3 +143,13 @@ function crc32cOf(bytes: Buffer): number {
   }
   return ~crc >>> 0;
 }
+
+describe('scanning fetched bytes for the next fetch', () => {
+  it('finds the offset after the last complete batch, and the size of a batch cut short', () => {
+    const bytes = fetchedBytes(fixture('transactions'));
+    assert.deepEqual(scanBatches(bytes), { nextOffset: 7, incompleteBatchBytes: 0 });
+    const last = bytes.length - 91;
+    assert.deepEqual(scanBatches(bytes.subarray(0, last + 70)), { nextOffset: 6, incompleteBatchBytes: 91 });
+    assert.deepEqual(scanBatches(bytes.subarray(0, 30)), { nextOffset: -1, incompleteBatchBytes: 99 });
+  });
+});
