@@ -105,13 +105,16 @@ function headerMap(headers: TestMessage['headers']): Map<Buffer, Buffer> | undef
 
 /**
  * Produces messages (acks = all), in requests of 1000; keyed messages without a partition go where
- * the Java client's partitioner (murmur2) puts them.
+ * the Java client's partitioner (murmur2) puts them. Idempotent: the library sends a whole request
+ * again when one of its partitions had stale metadata (a topic just created), which would write
+ * the partitions that had taken it twice.
  */
 export async function produce(brokers: string[], topic: string, messages: TestMessage[]): Promise<void> {
   const producer = new Producer({
     ...CLIENT,
     bootstrapBrokers: brokers,
     acks: ProduceAcks.ALL,
+    idempotent: true,
     partitioner: compatibilityPartitioner,
   });
   try {

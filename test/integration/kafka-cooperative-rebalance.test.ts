@@ -189,7 +189,12 @@ describe('incremental (cooperative) rebalancing', () => {
         return [...offsets.values()].reduce((x, y) => x + y, 0) === production.produced ? true : undefined;
       },
       60_000,
-    );
+    ).catch(async (error: Error) => {
+      const committed = JSON.stringify([...(await committedOffsets(brokers, group, input))]);
+      const states = await Promise.all([a, b, c].map(async (relay) => JSON.stringify(await details(relay))));
+      const tails = [a, b, c].map((relay, i) => `--- relay ${'abc'[i]} ---\n${relay.log().slice(-3000)}`);
+      throw new Error(`${error.message}\ncommitted ${committed}\n${states.join('\n')}\n${tails.join('\n')}`);
+    });
     const events = (await readTopic(brokers, out)).map((m) => JSON.parse(m.value!) as ChangeEvent);
     assert.equal(new Set(events.map((e) => e.columns!.seq)).size, production.produced, 'nothing missing');
     for (const relay of [a, b, c]) assert.equal(await relay.stop(), 0, relay.log().slice(-4000));

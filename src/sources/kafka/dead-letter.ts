@@ -93,9 +93,12 @@ export class DeadLetterWriter {
 
   private client(): Producer {
     if (this.producer === undefined) {
+      // Idempotent: the library sends a request again when a partition's metadata was stale (a
+      // topic it just created), and the broker must drop the copy.
       this.producer = new Producer({
         ...clientOptions(this.connection),
         acks: ProduceAcks.ALL,
+        idempotent: true,
         partitioner: compatibilityPartitioner,
         autocreateTopics: true,
       });

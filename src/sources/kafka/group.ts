@@ -1,5 +1,6 @@
 import {
   COOPERATIVE_STICKY_ASSIGNOR,
+  ConnectionPool,
   Consumer,
   type BaseOptions,
   type GroupAssignment,
@@ -66,12 +67,16 @@ export interface GroupOptions {
  * (cooperative-sticky) rebalancing: when members come or go, only partitions that move stop.
  * Records are not fetched here (see fetcher.ts); offsets are committed here with OffsetCommit
  * requests of our own, because the library answers a commit refused mid-rebalance by joining the
- * group again, which would start yet another rebalance.
+ * group again, which would start yet another rebalance. They go over a connection of their own:
+ * on the library's, they would wait behind a JoinGroup, which the broker holds until every member
+ * has rejoined, while the partitions that stay keep delivering.
  */
 export class ConsumerGroup {
   readonly consumer: Consumer;
+  private readonly commits: ConnectionPool;
 
   constructor(private readonly options: GroupOptions) {
+    this.commits = new ConnectionPool(`${options.client.clientId}-commit`, options.client);
     this.consumer = new Consumer({
       ...options.client,
       groupId: options.groupId,
@@ -165,7 +170,7 @@ export class ConsumerGroup {
       const metadata = await consumer.metadata({ topics: [] });
       const broker = metadata.brokers.get(coordinator);
       if (broker === undefined) throw new Error(`coordinator ${coordinator} is not among the known brokers`);
-      const connection = await consumer.connections.get(broker);
+      const connection = await this.commits.get(broker);
       const topics = [...groupByTopic(offsets, (o) => o)].map(([name, list]) => ({
         name,
         partitions: list.map((o) => ({
@@ -187,6 +192,7 @@ export class ConsumerGroup {
 
   /** Leaves the group (its partitions go to the other members at once) and disconnects. */
   async close(): Promise<void> {
+    await this.commits.close().catch(() => undefined);
     await this.consumer.close(true);
   }
 }

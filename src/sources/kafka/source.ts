@@ -23,8 +23,8 @@ const HEALTH_INTERVAL_MS = 1000;
  * so this bounds what a kill -9 makes the next start send again, per partition.
  */
 const BATCH_EVENTS = 500;
-/** After a commit failed for another reason than a rebalance, it is tried again this much later. */
-const COMMIT_RETRY_MS = 1000;
+/** A commit the group refused is tried again this much later (or at once when the group has rejoined). */
+const COMMIT_RETRY_MS = 500;
 /**
  * When partitions move to another member, how long the source waits for what it handed out of
  * them, so it can commit that before the group hands them over (also bounded by half the session
@@ -251,6 +251,8 @@ export class KafkaSource extends Source {
     }
     this.rebalancing = rebalancing;
     this.reconcile();
+    // Commits the group refused while it rebalanced go out now.
+    if (!rebalancing && this.offsets.pending) void this.commit();
   }
 
   /**
@@ -545,12 +547,10 @@ export class KafkaSource extends Source {
       pending.succeeded();
     } catch (error) {
       pending.failed();
-      // Between generations the group takes no commits: they go out again once it rejoined.
-      if (error instanceof CommitRefusedError && error.rejoining) {
-        this.log.debug({ err: error }, 'commit deferred until the group has rejoined');
-        return;
-      }
-      this.log.warn({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
+      // Between generations the group takes no commits: they go out again once it has settled.
+      const between = error instanceof CommitRefusedError && error.rejoining;
+      const level = between ? 'debug' : 'warn';
+      this.log[level]({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
       if (!this.abort.signal.aborted) {
         clearTimeout(this.commitTimer);
         this.commitTimer = setTimeout(() => void this.commit(), COMMIT_RETRY_MS);
