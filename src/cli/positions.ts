@@ -36,7 +36,9 @@ const positions: Command = {
   usage: `Usage: pgrelay positions [-c FILE] [--json]
 
 Prints every position in the state file: PostgreSQL sources store the commit end LSN of the last
-transaction every sink delivered; the slot's confirmed_flush_lsn trails it by wal_retain.
+transaction every sink delivered, and, when the next transaction was part-delivered, how many of
+its events ("+N events of X/Y", X/Y its commit LSN): a restart skips those. The slot's
+confirmed_flush_lsn trails the LSN by wal_retain.
 
 Options:
   -c, --config FILE   config file (its state.path is read)
@@ -50,11 +52,15 @@ Options:
     try {
       const rows = state.list();
       for (const row of rows) {
-        const scope = row.scope === '' ? '' : ` ${row.scope}`;
+        const { transaction, delivered_events: events } = row.meta as {
+          transaction?: string;
+          delivered_events?: number;
+        };
+        const partial = transaction === undefined ? '' : ` +${events} events of ${transaction}`;
         process.stdout.write(
           values.json
             ? `${JSON.stringify(row)}\n`
-            : `${row.source}${scope}\t${row.position}\t${row.updatedAt}\n`,
+            : `${row.source}\t${row.position}${partial}\t${row.updatedAt}\n`,
         );
       }
       if (rows.length === 0 && !values.json)
@@ -108,7 +114,7 @@ Options:
           `${text} is after the stored position ${stored.position}: rewind only moves back (skipping forward would lose changes)`,
         );
       }
-      state.put(name, '', formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
+      state.put(name, formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
       process.stdout.write(`${name}: ${stored?.position ?? '(none)'} -> ${formatLsn(target)}\n`);
     } finally {
       state.close();

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorCode, errorMessage } from './errors.js';
+import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export type ComponentState = 'starting' | 'running' | 'retrying' | 'failed' | 'stopped';
 export type ComponentRole = 'source' | 'sink';
@@ -94,6 +95,21 @@ export abstract class Component {
   set debug(on: boolean) {
     this.debugOn = on;
     this.log.level = on ? 'debug' : this.baseLevel;
+  }
+
+  /** The lifecycle policy (retry, fail, stop) for this component's work, reporting to its health. */
+  protected supervisor(options: SupervisorOptions): Supervisor {
+    return new Supervisor(
+      {
+        label: `${this.role} ${this.name}`,
+        retrying: (error, delayMs) => this.retrying(error, delayMs),
+        fail: (error) => this.fail(error),
+        recovered: () => {
+          if (this.health.state === 'retrying') this.health.set('running');
+        },
+      },
+      options,
+    );
   }
 
   protected fail(error: unknown): void {

@@ -6,6 +6,7 @@ import {
   type SinkRecord,
   HandlerError,
   isEvent,
+  recordProblem,
 } from './handler.js';
 
 /**
@@ -112,21 +113,19 @@ export class HandlerChain {
   }
 
   private validated(handler: Handler, outputs: unknown): HandlerOutput[] {
-    if (!Array.isArray(outputs)) {
-      throw new HandlerError(handler.name, undefined, new Error('process() must return an array'));
-    }
+    const rejected = (message: string) => new HandlerError(handler.name, undefined, new Error(message));
+    if (!Array.isArray(outputs)) throw rejected('process() must return an array');
     for (const output of outputs as unknown[]) {
       if (
         typeof output !== 'object' ||
         output === null ||
-        !(isEvent(output as HandlerOutput) || 'value' in output)
+        !('value' in output || isEvent(output as HandlerOutput))
       ) {
-        throw new HandlerError(
-          handler.name,
-          undefined,
-          new Error('process() returned an item that is neither an event nor a record ({key, value})'),
-        );
+        throw rejected('process() returned an item that is neither an event nor a record ({key, value})');
       }
+      if (isEvent(output as HandlerOutput)) continue;
+      const problem = recordProblem(output as Record<string, unknown>);
+      if (problem !== undefined) throw rejected(`process() returned a record no sink can write: ${problem}`);
     }
     return outputs as HandlerOutput[];
   }

@@ -37,7 +37,65 @@ export function isEvent(output: HandlerOutput): output is RelayEvent {
   return typeof (output as { action?: unknown }).action === 'string';
 }
 
-/** A handler threw or returned something that is neither an event nor a record. */
+/**
+ * Why a sink cannot write `record`, or undefined when it can. A handler's output is checked here, so
+ * a wrong type is blamed on the handler and its event instead of failing deep in a Kafka client.
+ */
+export function recordProblem(record: Record<string, unknown>): string | undefined {
+  for (const field of ['key', 'value'] as const) {
+    if (!isBytes(record[field]))
+      return `its ${field} is ${kind(record[field])} (key and value must each be a Buffer, a string or null)`;
+  }
+  const { topic, headers, origin } = record;
+  if (topic !== undefined && (typeof topic !== 'string' || topic === '')) {
+    return `its topic is ${kind(topic)} (a topic must be a non-empty string, or left out to route by origin)`;
+  }
+  const headerRule = '(header values must be Buffers or strings, or arrays of them)';
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+      return `its headers are ${kind(headers)} ${headerRule}`;
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      const items: unknown[] = Array.isArray(value) ? value : [value];
+      const wrong = items.findIndex((item) => !isHeaderValue(item));
+      if (wrong === -1) continue;
+      const what = Array.isArray(value) ? `an array holding ${kind(items[wrong])}` : kind(value);
+      return `its header "${name}" is ${what} ${headerRule}`;
+    }
+  }
+  if (
+    origin !== undefined &&
+    !(typeof origin === 'object' && origin !== null && isEvent(origin as HandlerOutput))
+  ) {
+    return `its origin is ${kind(origin)} (origin must be the event the record came from, or left out)`;
+  }
+  return undefined;
+}
+
+function isHeaderValue(value: unknown): value is Buffer | string {
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+function isBytes(value: unknown): value is Buffer | string | null {
+  return value === null || isHeaderValue(value);
+}
+
+/** What a value is, for an error message: "missing", "null", "an array", "a Uint8Array"... */
+function kind(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (value === '') return 'an empty string';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    // Object.create(null) has no constructor.
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    if (name === undefined || name === 'Object') return 'an object';
+    return `a ${name}`;
+  }
+  return `a ${typeof value}`;
+}
+
+/** A handler threw or returned something that is neither an event nor a record a sink can write. */
 export class HandlerError extends PgRelayError {
   constructor(
     readonly handler: string,

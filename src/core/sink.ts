@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { retry } from './backoff.js';
 import type { Ack, SourceBatch } from './batch.js';
 import { Component } from './component.js';
 import { errorMessage } from './errors.js';
@@ -7,6 +6,8 @@ import type { RelayEvent } from './event.js';
 import { type SinkRecord, HandlerError } from './handler.js';
 import type { HandlerChain } from './handler-chain.js';
 import type { Metrics } from './metrics.js';
+import type { Supervisor } from './supervisor.js';
+import { Waiters } from './waiters.js';
 
 export interface BatchLimits {
   /** Most events per delivered batch. */
@@ -61,9 +62,11 @@ export abstract class Sink extends Component {
   private queuedBytes = 0;
   private bufferedBytes = 0;
   private wakeLoop: (() => void) | undefined;
-  private capacityWaiters: (() => void)[] = [];
+  private readonly capacityWaiters = new Waiters();
   private stopping = false;
   private readonly abort = new AbortController();
+  /** Retries opening, writing and dead-lettering by the errors' codes, reporting to health. */
+  private readonly lifecycle: Supervisor;
   private loop: Promise<void> | undefined;
   protected readonly metrics: Metrics;
   protected readonly chain: HandlerChain;
@@ -78,6 +81,7 @@ export abstract class Sink extends Component {
     super('sink', name, type, context.log, context.logLevel);
     this.metrics = context.metrics;
     this.chain = context.chain;
+    this.lifecycle = this.supervisor({ ...settings.retry, signal: this.abort.signal });
   }
 
   /** Connects to the destination (retrying) and starts delivering. */
@@ -112,7 +116,7 @@ export abstract class Sink extends Component {
   /** Resolves when the buffer has room; the router awaits it after each batch (backpressure). */
   capacity(): Promise<void> | undefined {
     if (this.bufferedBytes < this.settings.bufferBytes) return undefined;
-    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+    return this.capacityWaiters.wait(this.abort.signal);
   }
 
   /**
@@ -130,7 +134,7 @@ export abstract class Sink extends Component {
       await Promise.race([this.loop, aborted(this.abort.signal)]);
     } finally {
       deadline.removeEventListener('abort', onDeadline);
-      this.releaseWaiters();
+      this.capacityWaiters.release();
       await this.chain
         .close()
         .catch((error: unknown) => this.log.warn({ err: error }, 'closing handlers failed'));
@@ -150,11 +154,7 @@ export abstract class Sink extends Component {
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     try {
-      await retry(() => this.open(signal), {
-        ...this.settings.retry,
-        signal,
-        onRetry: (e, d) => this.retrying(e, d),
-      });
+      await this.lifecycle.attempt(() => this.open(signal));
       this.health.set('running');
       while (!signal.aborted) {
         if (this.queuedEvents === 0) {
@@ -222,13 +222,9 @@ export abstract class Sink extends Component {
 
   private async deliver(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const records = await this.runHandlers(delivery.events, signal);
+    const records = await this.runHandlers(delivery.events);
     if (records.length > 0) {
-      const bytes = await retry(() => this.write(records, signal), {
-        ...this.settings.retry,
-        signal,
-        onRetry: (e, d) => this.retrying(e, d),
-      });
+      const bytes = await this.lifecycle.attempt(() => this.write(records, signal));
       // Finished past the stop deadline: the source may have stored its position and closed; this
       // delivery stays unacknowledged and is sent again after the restart.
       if (signal.aborted) return;
@@ -244,7 +240,7 @@ export abstract class Sink extends Component {
   }
 
   /** The handler chain; events a handler fails on are dead-lettered (when the kind can) or stop the sink. */
-  private async runHandlers(events: RelayEvent[], signal: AbortSignal): Promise<SinkRecord[]> {
+  private async runHandlers(events: RelayEvent[]): Promise<SinkRecord[]> {
     const context = { sink: this.name, log: this.log };
     for (;;) {
       try {
@@ -254,11 +250,7 @@ export abstract class Sink extends Component {
         this.stats.errors++;
         this.log.error({ err: error }, `sink ${this.name}: ${errorMessage(error)}`);
         const failed = error.event === undefined ? events : [error.event];
-        const handled = await retry(() => this.deadLetter(failed, error), {
-          ...this.settings.retry,
-          signal,
-          onRetry: (e, d) => this.retrying(e, d),
-        });
+        const handled = await this.lifecycle.attempt(() => this.deadLetter(failed, error));
         if (!handled) throw error;
         this.stats.drop('dead_letter', failed.length);
         const gone = new Set(failed);
@@ -279,13 +271,7 @@ export abstract class Sink extends Component {
       this.metrics.observeLatency(this, Math.max(0, now - pending.batch.originTimeMs) / 1000);
       pending.ack();
     }
-    if (this.bufferedBytes < this.settings.bufferBytes) this.releaseWaiters();
-  }
-
-  private releaseWaiters(): void {
-    const waiters = this.capacityWaiters;
-    this.capacityWaiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.bufferedBytes < this.settings.bufferBytes) this.capacityWaiters.release();
   }
 }
 

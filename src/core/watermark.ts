@@ -5,7 +5,12 @@
  */
 export class Watermark<P> {
   /** Pending tickets, oldest first; `done` flips when acknowledged out of order. */
-  private readonly pending: { readonly id: number; readonly position: P | undefined; done: boolean }[] = [];
+  private readonly pending: {
+    readonly id: number;
+    readonly position: P | undefined;
+    readonly originMs: number;
+    done: boolean;
+  }[] = [];
   private head = 0;
   private nextId = 0;
   private committed: P | undefined;
@@ -20,11 +25,11 @@ export class Watermark<P> {
   /**
    * Registers the next unit of work. `position` is where the source may resume once this ticket and
    * all earlier ones are done; undefined for work that completes no resumable unit (the middle of a
-   * transaction).
+   * transaction). `originMs`: when the work's oldest change happened (commit or produce time), for lag.
    */
-  track(position?: P): number {
+  track(position?: P, originMs = 0): number {
     const id = this.nextId++;
-    this.pending.push({ id, position, done: false });
+    this.pending.push({ id, position, originMs, done: false });
     return id;
   }
 
@@ -55,6 +60,15 @@ export class Watermark<P> {
   /** The resume position: everything up to it is acknowledged. */
   get position(): P | undefined {
     return this.committed;
+  }
+
+  /** The origin time of the oldest work not yet acknowledged (0 when none gave one); undefined when idle. */
+  get oldestOrigin(): number | undefined {
+    for (let i = this.head; i < this.pending.length; i++) {
+      const entry = this.pending[i]!;
+      if (!entry.done) return entry.originMs;
+    }
+    return undefined;
   }
 
   /** Tickets handed out and not yet covered by the watermark. */

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 
 /** Schema steps, applied in order; PRAGMA user_version records how many ran. Never edit a shipped step. */
 const STEPS: readonly string[] = [
+  // scope: always '' (see StateStore); kept, as shipped.
   `CREATE TABLE positions (
      source     TEXT NOT NULL,
      scope      TEXT NOT NULL DEFAULT '',
@@ -10,7 +11,7 @@ const STEPS: readonly string[] = [
      updated_at TEXT NOT NULL,
      PRIMARY KEY (source, scope)
    )`,
-  // Snapshot and backfill progress, one row per run and table (src/sources/postgres/snapshot-store.ts).
+  // Snapshot and backfill progress, one row per run and table (src/sources/postgres/snapshot/store.ts).
   `CREATE TABLE snapshot_progress (
      source     TEXT NOT NULL,
      run        TEXT NOT NULL,

@@ -10,10 +10,9 @@ export class StateError extends PgRelayError {
   }
 }
 
+/** A PostgreSQL source's position (a Kafka source's offsets live in its consumer group). */
 export interface StoredPosition {
   source: string;
-  /** Sub-position within a source: '' for PostgreSQL, `topic/partition` for Kafka. */
-  scope: string;
   position: string;
   meta: Record<string, unknown>;
   updatedAt: string;
@@ -21,32 +20,28 @@ export interface StoredPosition {
 
 interface PositionRow {
   source: string;
-  scope: string;
   position: string;
   meta: string;
   updated_at: string;
 }
 
 /**
- * Source positions in SQLite. WAL journal with synchronous=FULL, set on every open because
- * better-sqlite3 reopens WAL databases at NORMAL, which can lose the last commits on power loss.
+ * Source positions in SQLite, one per source. WAL journal with synchronous=FULL, set on every open
+ * because better-sqlite3 reopens WAL databases at NORMAL, which can lose the last commits on power
+ * loss. The table's `scope` column (schema step 1) is always its default, '': nothing ever stored a
+ * position within a source, and the column stays so that existing state files open unchanged.
  */
 export class StateStore {
-  private readonly db: Database.Database;
-  private readonly upsert: Database.Statement<[string, string, string, string, string]>;
-  private readonly select: Database.Statement<[string, string], PositionRow>;
+  private readonly upsert: Database.Statement<[string, string, string, string]>;
+  private readonly select: Database.Statement<[string], PositionRow>;
 
-  private constructor(
-    readonly path: string,
-    db: Database.Database,
-  ) {
-    this.db = db;
+  private constructor(private readonly db: Database.Database) {
     this.upsert = db.prepare(
-      `INSERT INTO positions (source, scope, position, meta, updated_at) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO positions (source, position, meta, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (source, scope) DO UPDATE SET position = excluded.position, meta = excluded.meta,
        updated_at = excluded.updated_at`,
     );
-    this.select = db.prepare('SELECT * FROM positions WHERE source = ? AND scope = ?');
+    this.select = db.prepare('SELECT * FROM positions WHERE source = ?');
   }
 
   static open(file: string): StateStore {
@@ -66,56 +61,33 @@ export class StateStore {
     } catch (error) {
       throw new StateError(`state.path: cannot open ${file}: ${errorMessage(error)}`, error);
     }
-    return new StateStore(file, db);
+    return new StateStore(db);
   }
 
-  get(source: string, scope = ''): StoredPosition | undefined {
-    const row = this.select.get(source, scope);
+  get(source: string): StoredPosition | undefined {
+    const row = this.select.get(source);
     return row && toPosition(row);
   }
 
-  put(source: string, scope: string, position: string, meta: Record<string, unknown> = {}): void {
-    this.upsert.run(source, scope, position, JSON.stringify(meta), new Date().toISOString());
-  }
-
-  /** Several positions in one transaction (one fsync). */
-  putMany(
-    entries: readonly { source: string; scope: string; position: string; meta?: Record<string, unknown> }[],
-  ): void {
-    this.db.transaction(() => {
-      for (const e of entries) this.put(e.source, e.scope, e.position, e.meta);
-    })();
+  put(source: string, position: string, meta: Record<string, unknown> = {}): void {
+    this.upsert.run(source, position, JSON.stringify(meta), new Date().toISOString());
   }
 
   list(source?: string): StoredPosition[] {
     const rows =
       source === undefined
-        ? this.db.prepare<[], PositionRow>('SELECT * FROM positions ORDER BY source, scope').all()
-        : this.db
-            .prepare<[string], PositionRow>('SELECT * FROM positions WHERE source = ? ORDER BY scope')
-            .all(source);
+        ? this.db.prepare<[], PositionRow>('SELECT * FROM positions ORDER BY source').all()
+        : this.db.prepare<[string], PositionRow>('SELECT * FROM positions WHERE source = ?').all(source);
     return rows.map(toPosition);
   }
 
-  delete(source: string, scope?: string): number {
-    const result =
-      scope === undefined
-        ? this.db.prepare('DELETE FROM positions WHERE source = ?').run(source)
-        : this.db.prepare('DELETE FROM positions WHERE source = ? AND scope = ?').run(source, scope);
-    return result.changes;
+  delete(source: string): number {
+    return this.db.prepare('DELETE FROM positions WHERE source = ?').run(source).changes;
   }
 
   /** The underlying database, for state that belongs to one component kind (snapshot progress). */
   get database(): Database.Database {
     return this.db;
-  }
-
-  get schemaVersion(): number {
-    return this.db.pragma('user_version', { simple: true }) as number;
-  }
-
-  get synchronous(): number {
-    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   close(): void {
@@ -126,7 +98,6 @@ export class StateStore {
 function toPosition(row: PositionRow): StoredPosition {
   return {
     source: row.source,
-    scope: row.scope,
     position: row.position,
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     updatedAt: row.updated_at,

@@ -20,9 +20,15 @@ export interface CdcFixture {
   events(topic: string, count: number, timeoutMs?: number): Promise<ChangeEvent[]>;
 }
 
-/** `brokers`: a Kafka of the test's own instead of the shared one. */
-export async function cdcFixture(prefix: string, options: { brokers?: string[] } = {}): Promise<CdcFixture> {
-  const [pg, brokers] = await Promise.all([sharedPostgres(), options.brokers ?? sharedKafka()]);
+/** `brokers`, `postgres`: a Kafka or PostgreSQL of the test's own instead of the shared one. */
+export async function cdcFixture(
+  prefix: string,
+  options: { brokers?: string[]; postgres?: PostgresHandle } = {},
+): Promise<CdcFixture> {
+  const [pg, brokers] = await Promise.all([
+    options.postgres ?? sharedPostgres(),
+    options.brokers ?? sharedKafka(),
+  ]);
   const database = await pg.createDatabase(prefix);
   const unique = randomUUID().slice(0, 8);
   return {

@@ -11,6 +11,7 @@ import { KafkaServer } from './kafka.js';
 import { PGRELAY_BIN, ROOT } from './pgrelay.js';
 import { PostgresServer } from './postgres.js';
 import { freePort, reapOrphans, stopProcess, tempDir, waitFor } from './processes.js';
+import { createTopics } from './topics.js';
 
 const rounds = Number(process.env.PGRELAY_DEMO_ROUNDS ?? Infinity);
 const say = (line: string) => process.stdout.write(`\x1b[1mdemo:\x1b[0m ${line}\n`);
@@ -57,6 +58,10 @@ async function main(): Promise<number> {
     say(`  kafka:   kcat -b ${kafka.brokers[0]} -L`);
     say('Kafka messages appear below as rows are written; Ctrl-C stops everything.\n');
 
+    // kcat subscribing to topics pgrelay has yet to create would look for them again only after five
+    // minutes (librdkafka's metadata refresh), printing nothing meanwhile.
+    const topics = ['demo.customers', 'demo.orders'];
+    await createTopics(kafka.brokers, topics);
     const consumer = spawn(
       'kcat',
       [
@@ -70,8 +75,7 @@ async function main(): Promise<number> {
         '-u',
         '-f',
         '\x1b[32m%t\x1b[0m key=%k\n  %s\n',
-        'demo.customers',
-        'demo.orders',
+        ...topics,
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );

@@ -131,9 +131,9 @@ export class KafkaServer {
     await waitFor('Kafka to answer metadata requests', () => this.ping(), 90_000, this.logFile);
   }
 
-  /** Graceful stop (SIGTERM). */
-  async stop(): Promise<void> {
-    if (this.child) await stopProcess(this.child, 'SIGTERM', 30_000);
+  /** Graceful stop (SIGTERM), or kill -9 (SIGKILL: no controlled shutdown); start() brings it back on its data. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (this.child) await stopProcess(this.child, signal, 30_000);
     this.child = undefined;
   }
 

@@ -11,6 +11,19 @@ const CLOCK_TICKS = 100;
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PGRELAY_BIN = path.join(ROOT, 'bin/pgrelay');
 
+/** How long pgrelay's API may take to answer a request, body included: far more than it ever needs. */
+const API_ANSWER_MS = 30_000;
+
+/** A request to pgrelay's HTTP API that fails, naming it, when no answer has come within API_ANSWER_MS. */
+export async function fetchApi(url: string, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(API_ANSWER_MS), ...init });
+  } catch (error) {
+    if ((error as Error).name !== 'TimeoutError') throw error;
+    throw new Error(`${init.method ?? 'GET'} ${url}: no answer within ${API_ANSWER_MS} ms`);
+  }
+}
+
 export interface StatusBody {
   status: string;
   sources: Record<
@@ -99,12 +112,12 @@ export class PgrelayProcess {
   }
 
   async status(): Promise<StatusBody> {
-    const response = await fetch(`${this.url}/status`);
+    const response = await fetchApi(`${this.url}/status`);
     return (await response.json()) as StatusBody;
   }
 
   async get(pathname: string, init?: RequestInit): Promise<Response> {
-    return fetch(`${this.url}${pathname}`, init);
+    return fetchApi(`${this.url}${pathname}`, init);
   }
 
   /** Graceful stop (SIGTERM, or SIGINT as Ctrl-C sends); resolves with the exit code. */

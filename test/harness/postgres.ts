@@ -31,6 +31,12 @@ export interface PostgresOptions {
   settings?: Record<string, string>;
 }
 
+/**
+ * How long a test's statement may take: bulk inserts on a loaded machine take seconds, a statement
+ * waiting for a lock pgrelay never lets go of would take forever.
+ */
+export const STATEMENT_MS = 300_000;
+
 /** Talks to a test cluster as its superuser; works from any process that knows the port. */
 export class PostgresHandle {
   constructor(readonly port: number) {}
@@ -49,10 +55,17 @@ export class PostgresHandle {
     params: unknown[] = [],
     database = 'postgres',
   ): Promise<R[]> {
-    const client = new pg.Client({ connectionString: this.urlFor(database) });
+    const client = new pg.Client({
+      connectionString: this.urlFor(database),
+      connectionTimeoutMillis: STATEMENT_MS,
+      query_timeout: STATEMENT_MS,
+    });
     await client.connect();
     try {
       return (await client.query<R>(sql, params)).rows;
+    } catch (error) {
+      if ((error as Error).message !== 'Query read timeout') throw error;
+      throw new Error(`timed out after ${STATEMENT_MS} ms waiting for PostgreSQL to run: ${sql}`);
     } finally {
       await client.end();
     }
@@ -133,14 +146,18 @@ export class PostgresServer extends PostgresHandle {
     await waitFor('PostgreSQL to accept connections', () => this.ping(), 30_000, this.logFile);
   }
 
-  /** Fast shutdown (SIGINT): connections are cut, as when an operator restarts the server. */
-  async stop(): Promise<void> {
-    if (this.child) await stopProcess(this.child, 'SIGINT', 30_000);
+  /**
+   * Shutdown with the signal `pg_ctl stop -m MODE` sends: fast (SIGINT) cuts connections and writes a
+   * checkpoint, as when an operator restarts the server; immediate (SIGQUIT) exits without one, as a
+   * crash does, so the next start runs crash recovery.
+   */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.child) await stopProcess(this.child, mode === 'fast' ? 'SIGINT' : 'SIGQUIT', 30_000);
     this.child = undefined;
   }
 
-  async restart(): Promise<void> {
-    await this.stop();
+  async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    await this.stop(mode);
     await this.start();
   }
 

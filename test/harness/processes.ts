@@ -19,32 +19,112 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** How often waitFor asks at most: it starts at once and backs off to this. */
+const POLL_MAX_MS = 200;
+
+/**
+ * Asks `probe` until it returns something other than undefined, and returns that. Fails after
+ * `timeoutMs` (also when a probe has not answered by then), saying it was waiting for `what` (a
+ * function: what it says at that moment), with the last error a probe threw and the tail of `logFile`.
+ */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
   logFile?: string,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  for (;;) {
+  for (let pause = 1; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
     try {
-      const value = await probe();
-      if (value !== undefined) return value;
+      const value = await beforeDeadline(probe(), deadline);
+      if (value === LATE) {
+        lastError = new Error('the last check had not answered yet');
+      } else if (value !== undefined) {
+        return value;
+      }
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
       const tail =
         logFile && fs.existsSync(logFile)
           ? `\n--- ${logFile} (tail) ---\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`
           : '';
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message ?? JSON.stringify(lastError)}` : ''}${tail}`,
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${lastError ? `: ${(lastError as Error).message ?? JSON.stringify(lastError)}` : ''}${tail}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, Math.min(pause, left)));
   }
+}
+
+/** Waits for `promise`, failing after `timeoutMs` with a message saying it was waiting for `what`. */
+export async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  const value = await beforeDeadline(promise, Date.now() + timeoutMs);
+  if (value === LATE) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return value;
+}
+
+const LATE: unique symbol = Symbol('late');
+
+/** `promise`'s outcome, or LATE if it has none at `deadline`; leaves no timer behind. */
+async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), Math.max(deadline - Date.now(), 0));
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion, `input` on its stdin, and returns its exit code and output. A command
+ * still running after `timeoutMs` is killed, and the wait fails naming it and showing its output.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; input?: string },
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `timed out after ${options.timeoutMs} ms waiting for \`${[command, ...args].join(' ')}\` to exit; its output:\n${stdout}${stderr}`,
+        ),
+      );
+    }, options.timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(options.input);
+  });
 }
 
 /** Starts a long-running service process whose output goes to `logFile`, and records it for reaping. */

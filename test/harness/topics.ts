@@ -139,8 +139,8 @@ export function adminClient(brokers: string[]): Admin {
   return new Admin({ ...CLIENT, bootstrapBrokers: brokers });
 }
 
-/** Each partition's end offset (the offset the next message will get). */
-export async function endOffsets(brokers: string[] | Admin, topic: string): Promise<number[]> {
+/** Each partition's end offset: where the next message written to it will land. */
+export async function endOffsets(brokers: string[] | Admin, topic: string): Promise<Map<number, number>> {
   if (Array.isArray(brokers)) return withAdmin(brokers, (admin) => endOffsets(admin, topic));
   const admin = brokers;
   const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
@@ -153,14 +153,12 @@ export async function endOffsets(brokers: string[] | Admin, topic: string): Prom
       },
     ],
   });
-  const ends = Array<number>(partitions).fill(0);
-  for (const p of listed?.partitions ?? []) ends[p.partitionIndex] = Number(p.offset);
-  return ends;
+  return new Map((listed?.partitions ?? []).map((p) => [p.partitionIndex, Number(p.offset)]));
 }
 
 /** Messages a topic holds: the sum of its partitions' end offsets (nothing is deleted in tests). */
 export async function topicSize(brokers: string[] | Admin, topic: string): Promise<number> {
-  return (await endOffsets(brokers, topic)).reduce((sum, end) => sum + end, 0);
+  return [...(await endOffsets(brokers, topic)).values()].reduce((sum, end) => sum + end, 0);
 }
 
 /** Waits until `topic` holds at least `count` messages (cheap: reads end offsets, not messages). */
@@ -170,14 +168,15 @@ export async function waitForSize(
   count: number,
   timeoutMs = 120_000,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const size = await topicSize(brokers, topic).catch(() => 0);
-    if (size >= count) return size;
-    if (Date.now() > deadline)
-      throw new Error(`topic ${topic}: ${size} messages after ${timeoutMs} ms, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  let size = 0;
+  return waitFor(
+    () => `${count} messages on topic ${topic} (it holds ${size})`,
+    async () => {
+      size = await topicSize(brokers, topic);
+      return size >= count ? size : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A consumer group's committed offset per partition of `topic` (-1: none yet). */

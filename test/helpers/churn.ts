@@ -1,9 +1,9 @@
-import pg from 'pg';
 import type { ChangeEvent } from '../../src/core/event.js';
 import { parseEvents } from '../harness/cdc.js';
 import { readTopic } from '../harness/kcat.js';
 import { waitFor } from '../harness/processes.js';
 import type { PgrelayProcess } from '../harness/pgrelay.js';
+import { ReconnectingClient } from './reconnecting-client.js';
 
 /** Columns of a churned table as events carry them, selected in the event format. */
 export const ITEM_COLUMNS = `id, version, payload,
@@ -19,29 +19,30 @@ export function itemRows(table: string, count: number): string {
 /**
  * Small transactions against an items table until stopped, on their own connection: updates of
  * random rows (version + 1), inserts of new ids (never reused), deletes. `extra` runs too, each turn.
+ * The load goes on through server restarts (a statement cut off by one may or may not have committed).
  */
 export function churn(dsn: string, table: string, firstNewId: number, extra?: string) {
   let running = true;
   let changes = 0;
   let nextId = firstNewId;
-  const client = new pg.Client({ connectionString: dsn });
+  const client = new ReconnectingClient(dsn);
   const loop = (async () => {
-    await client.connect();
     while (running) {
       const roll = Math.random();
       const id = 1 + Math.floor(Math.random() * (nextId - 1));
+      let done: unknown;
       if (roll < 0.6) {
-        await client.query(
+        done = await client.query(
           `UPDATE ${table} SET version = version + 1, payload = md5(random()::text), updated_at = now() WHERE id = $1`,
           [id],
         );
       } else if (roll < 0.8) {
-        await client.query(`INSERT INTO ${table} VALUES ($1, 1, 'new', now())`, [nextId++]);
+        done = await client.query(`INSERT INTO ${table} VALUES ($1, 1, 'new', now())`, [nextId++]);
       } else {
-        await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
+        done = await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
       }
       if (extra !== undefined) await client.query(extra);
-      changes++;
+      if (done !== undefined) changes++;
     }
     await client.end();
   })();

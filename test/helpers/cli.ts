@@ -1,32 +1,21 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGRELAY_BIN } from '../harness/pgrelay.js';
+import { type CommandResult, runCommand } from '../harness/processes.js';
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs bin/pgrelay (the built CLI, as operators run it) to completion. */
+/**
+ * Runs bin/pgrelay (the built CLI, as operators run it) to completion; fails if it is still running
+ * after `timeoutMs`.
+ */
 export function pgrelay(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PGRELAY_BIN, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  return runCommand(PGRELAY_BIN, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    timeoutMs: options.timeoutMs ?? 120_000,
   });
 }
 

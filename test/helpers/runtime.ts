@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseConfig } from '../../src/runtime/config.js';
 import { createHttpServer, listen } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { fetchApi } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
 import { scratchDir } from './cli.js';
 import { capturedLogger } from './log.js';
@@ -32,13 +33,13 @@ export async function startRuntime(body: string, files: Record<string, string> =
     url,
     lines,
     scratch,
-    get: (pathname: string, init?: RequestInit) => fetch(`${url}${pathname}`, init),
+    get: (pathname: string, init?: RequestInit) => fetchApi(`${url}${pathname}`, init),
     /** Polls GET `pathname` until `accept` returns something for its status and JSON body. */
     async until<B, T>(pathname: string, accept: (status: number, body: B) => T | undefined): Promise<T> {
       return waitFor(
         `GET ${pathname} to answer as expected`,
         async () => {
-          const response = await fetch(`${url}${pathname}`);
+          const response = await fetchApi(`${url}${pathname}`);
           return accept(response.status, (await response.json()) as B);
         },
         30_000,

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import type { Handler, SinkRecord } from '../../src/core/handler.js';
 import { HandlerChain } from '../../src/core/handler-chain.js';
 import type { Logger } from '../../src/core/log.js';
 import { Metrics } from '../../src/core/metrics.js';
 import { Sink, type SinkSettings } from '../../src/core/sink.js';
+import { waitFor, within } from '../harness/processes.js';
 import { capturedLogger } from './log.js';
 
 export interface TestSinkOptions {
@@ -88,13 +88,24 @@ export class RecordingSink extends Sink {
   }
 }
 
-/** Lets the event loop run until `condition` holds; a test's own timeout bounds the wait. */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(1);
+/** How long a unit test waits for something in-process: far more than it takes on a loaded machine. */
+export const UNIT_WAIT_MS = 10_000;
+
+/** Lets the event loop run until `condition` holds; fails after `timeoutMs` saying it waited for `what`. */
+export async function until(what: string, condition: () => boolean, timeoutMs = UNIT_WAIT_MS): Promise<void> {
+  await waitFor(what, () => Promise.resolve(condition() || undefined), timeoutMs);
 }
 
 /** A stop deadline that never passes. */
-export const NO_DEADLINE = new AbortController().signal;
+const NO_DEADLINE = new AbortController().signal;
+
+/**
+ * Stops `sink`, by default with no deadline of its own (it delivers everything first); fails if the
+ * stop takes longer than a unit test waits.
+ */
+export function stopped(sink: Sink, deadline: AbortSignal = NO_DEADLINE): Promise<void> {
+  return within(`sink ${sink.name} to stop`, sink.stop(deadline), UNIT_WAIT_MS);
+}
 
 /** A stop deadline `ms` from now; unlike AbortSignal.timeout() its timer keeps the test process alive. */
 export function deadlineIn(ms: number): AbortSignal {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ROOT } from '../harness/pgrelay.js';
-import { waitFor } from '../harness/processes.js';
+import { waitFor, within } from '../harness/processes.js';
 
 /** `make demo`: rows become Kafka messages on screen, and Ctrl-C leaves nothing running. */
 describe('make demo', () => {
@@ -19,13 +19,18 @@ describe('make demo', () => {
     const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
     try {
       await waitFor(
-        'an order update to arrive in Kafka',
+        () => `an order update to arrive in Kafka; the demo printed:\n${output.slice(-3000)}`,
         () => Promise.resolve(/demo\.orders.*\n.*"action":"update"/.test(output) || undefined),
         120_000,
       );
       assert.match(output, /demo\.customers.*key=\{"id":"1"\}\n.*"name":"Ada"/);
       demo.kill('SIGINT');
-      assert.equal(await exited, 0, output.slice(-2000));
+      // The demo stops pgrelay, kcat, Kafka and PostgreSQL, each allowed 30 s before SIGKILL.
+      assert.equal(
+        await within('the demo to stop everything and exit after SIGINT', exited, 180_000),
+        0,
+        output.slice(-2000),
+      );
     } finally {
       if (demo.exitCode === null) demo.kill('SIGKILL');
     }

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { StatsReport, StatusReport } from '../../src/runtime/runtime.js';
 import { sourceDatabase } from '../helpers/database.js';
 import type { LogLine } from '../helpers/log.js';
 import { type RunningRuntime, startRuntime } from '../helpers/runtime.js';
-import { waitFor } from '../harness/processes.js';
+import { runCommand, waitFor } from '../harness/processes.js';
 
 type Stats = { sources: Record<string, StatsReport>; sinks: Record<string, StatsReport> };
 
 /** `promtool check metrics` on `text` (stdin): its exit code and complaints. */
-function promtool(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(text);
+async function promtool(text: string): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runCommand('promtool', ['check', 'metrics'], {
+    input: text,
+    timeoutMs: 60_000,
   });
+  return { code, output: stdout + stderr };
 }
 
 describe('HTTP API of a healthy pgrelay', () => {

@@ -30,7 +30,7 @@ ${STUB_SINK}`);
     try {
       const status = await relay.until('/status', degraded('retrying', 'sources', 'db1'));
       assert.equal(status.status, 'degraded');
-      assert.equal(status.sources.db1!.last_error?.code, 'ECONNREFUSED');
+      assert.equal(status.sources.db1!.last_error?.code, 'PGRELAY_PG_UNAVAILABLE');
       assert.match(
         status.sources.db1!.last_error?.message ?? '',
         new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${closed}`),

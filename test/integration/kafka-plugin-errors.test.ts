@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
@@ -6,7 +7,7 @@ import { kafkaSink, kafkaSource, table } from '../fixtures/configs.js';
 import { relayMessages } from '../fixtures/events.js';
 import { readAtLeast, readTopic } from '../harness/kcat.js';
 import { PgrelayProcess, ROOT } from '../harness/pgrelay.js';
-import { waitFor } from '../harness/processes.js';
+import { tempDir, waitFor } from '../harness/processes.js';
 import { sharedKafka } from '../harness/services.js';
 import { committedOffsets, createTopics, produce, uniqueName, waitForSize } from '../harness/topics.js';
 
@@ -19,11 +20,8 @@ function seqs(messages: { value: string | null }[]): number[] {
   return messages.map((m) => (JSON.parse(m.value!) as ChangeEvent).columns!.seq as number);
 }
 
-/**
- * A Kafka source of 30 events through the example plugin (README "Handlers"), which routes each to
- * `<prefix>.<tenant>` and throws on event 12. `sinkDeadLetters`: the sink's dead_letter_topic.
- */
-async function setup(name: string) {
+/** An input topic of 30 events, event 12 of tenant "a/b", the others of "acme"; names for the rest. */
+async function inputTopic(name: string) {
   const brokers = await sharedKafka();
   const prefix = uniqueName(name);
   const [input, group, dlq] = [`${prefix}.in`, `${prefix}-group`, `${prefix}.dlq`];
@@ -31,6 +29,15 @@ async function setup(name: string) {
   const messages = relayMessages(COUNT, { extra: { tenant: 'acme' } });
   messages[BAD] = relayMessages(1, { first: BAD, extra: { tenant: 'a/b' } })[0]!;
   await produce(brokers, input, messages);
+  return { brokers, prefix, input, group, dlq };
+}
+
+/**
+ * A Kafka source of 30 events through the example plugin (README "Handlers"), which routes each to
+ * `<prefix>.<tenant>` and throws on event 12. `sinkDeadLetters`: the sink's dead_letter_topic.
+ */
+async function setup(name: string) {
+  const { brokers, prefix, input, group, dlq } = await inputTopic(name);
   // enrich first: the plugin sees copies of the events, and must still be blamed on the originals.
   const config = (sinkDeadLetters: string | undefined) =>
     'shutdown_timeout = "1s"\n' +
@@ -50,19 +57,32 @@ async function setup(name: string) {
   return { brokers, input, group, dlq, out: `${prefix}.acme`, config };
 }
 
+const processes: PgrelayProcess[] = [];
+after(async () => {
+  for (const p of processes) await p.destroy();
+});
+
+async function run(config: string, waitRunning = true): Promise<PgrelayProcess> {
+  const process = await PgrelayProcess.create(config);
+  processes.push(process);
+  await process.start({ waitRunning });
+  return process;
+}
+
+/** Waits until sink `central` fails, and returns the /status that says so (or shows the log). */
+function sinkFailure(relay: PgrelayProcess) {
+  return waitFor(
+    'the sink to fail',
+    async () => {
+      const s = await relay.status();
+      return s.sinks.central!.state === 'failed' ? s : undefined;
+    },
+    30_000,
+    relay.logFile,
+  );
+}
+
 describe('a user plugin that throws', () => {
-  const processes: PgrelayProcess[] = [];
-  after(async () => {
-    for (const p of processes) await p.destroy();
-  });
-
-  async function run(config: string, waitRunning = true): Promise<PgrelayProcess> {
-    const process = await PgrelayProcess.create(config);
-    processes.push(process);
-    await process.start({ waitRunning });
-    return process;
-  }
-
   it("with the sink's dead_letter_topic: that event is dead-lettered with the error, the rest delivered", async () => {
     const { brokers, input, group, dlq, out, config } = await setup('plugin-dlq');
     const relay = await run(config(dlq));
@@ -101,14 +121,7 @@ describe('a user plugin that throws', () => {
     const { brokers, input, group, dlq, out, config } = await setup('plugin-stop');
     const failing = await run(config(undefined), false);
 
-    const status = await waitFor(
-      'the sink to fail',
-      async () => {
-        const s = await failing.status();
-        return s.sinks.central!.state === 'failed' ? s : undefined;
-      },
-      30_000,
-    );
+    const status = await sinkFailure(failing);
     assert.equal(status.status, 'degraded');
     assert.equal((await failing.get('/status')).status, 503);
     assert.equal(status.sinks.central!.last_error?.code, 'PGRELAY_HANDLER');
@@ -139,5 +152,65 @@ describe('a user plugin that throws', () => {
     );
     const [letter] = await readAtLeast(brokers, dlq, 1);
     assert.equal((JSON.parse(letter!.value!) as ChangeEvent).columns!.seq, BAD);
+  });
+});
+
+/** A plugin returning an object, not bytes, as the value of event 12: a record Kafka cannot write. */
+const OBJECT_VALUE_PLUGIN = `export function createHandler() {
+  return {
+    process: (events) =>
+      events.map((e) => (e.columns?.seq === ${BAD} ? { key: null, value: { a: 1 }, origin: e } : e)),
+  };
+}
+`;
+
+describe('a user plugin that returns a record Kafka cannot write', () => {
+  it('is named like a throwing plugin: the sink stops on it, or dead-letters the event it came from', async () => {
+    const { brokers, prefix, input, group, dlq } = await inputTopic('plugin-object');
+    const out = `${prefix}.out`;
+    const plugin = path.join(tempDir('pgrelay-plugin-'), 'objects.mjs');
+    fs.writeFileSync(plugin, OBJECT_VALUE_PLUGIN);
+    const config = (sinkDeadLetters: string | undefined) =>
+      'shutdown_timeout = "1s"\n' +
+      kafkaSource('edge', { brokers, topics: [input], group_id: group }) +
+      table('handlers.objects', { type: 'module', path: plugin }) +
+      kafkaSink('central', {
+        brokers,
+        sources: ['edge'],
+        handlers: ['objects'],
+        topic_fallback: out,
+        dead_letter_topic: sinkDeadLetters,
+      });
+
+    const failing = await run(config(undefined), false);
+    const status = await sinkFailure(failing);
+    assert.equal((await failing.get('/status')).status, 503);
+    assert.equal(status.sinks.central!.last_error?.code, 'PGRELAY_HANDLER');
+    assert.match(
+      status.sinks.central!.last_error?.message ?? '',
+      /^handler "objects" failed on insert of public\.items \(id 0\/100000C:0\): process\(\) returned a record no sink can write: its value is an object /,
+    );
+    const committed = (await committedOffsets(brokers, group, input)).get(0) ?? -1;
+    assert.ok(committed <= BAD, `committed ${committed}: not past the failed event ${BAD}`);
+    assert.equal(await failing.stop(), 1);
+
+    await run(config(dlq));
+    const [letter] = await readAtLeast(brokers, dlq, 1);
+    assert.equal((JSON.parse(letter!.value!) as ChangeEvent).columns!.seq, BAD, 'the event, as pgrelay JSON');
+    assert.equal(letter!.headers['pgrelay-handler'], 'objects');
+    assert.equal(letter!.headers['pgrelay-origin'], 'on insert of public.items (id 0/100000C:0)');
+    assert.match(
+      letter!.headers['pgrelay-error']!,
+      /returned a record no sink can write: its value is an object/,
+    );
+    await waitFor(
+      'the source to commit past the dead-lettered event',
+      async () => ((await committedOffsets(brokers, group, input)).get(0) === COUNT ? true : undefined),
+      30_000,
+    );
+    assert.deepEqual(
+      [...new Set(seqs(await readTopic(brokers, out)))].sort((a, b) => a - b),
+      Array.from({ length: COUNT }, (_, i) => i).filter((i) => i !== BAD),
+    );
   });
 });

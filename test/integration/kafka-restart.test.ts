@@ -24,7 +24,7 @@ async function settled(brokers: string[], topic: string): Promise<void> {
   await waitFor(
     `${topic} to stop growing`,
     async () => {
-      const ends = (await endOffsets(brokers, topic)).join(',');
+      const ends = JSON.stringify([...(await endOffsets(brokers, topic))]);
       const same = ends === last;
       last = ends;
       return same ? true : undefined;

@@ -16,7 +16,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
 import { ROOT, type StatusBody } from '../harness/pgrelay.js';
-import { freePort, startService, stopProcess, tempDir, waitFor } from '../harness/processes.js';
+import {
+  type CommandResult,
+  freePort,
+  runCommand,
+  startService,
+  stopProcess,
+  tempDir,
+  waitFor,
+  within,
+} from '../harness/processes.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })
   .version;
@@ -32,26 +41,26 @@ const STATE_FILE = `${STATE_DIR}/packaging-test.db`;
 const WANTS = '/etc/systemd/system/multi-user.target.wants';
 const ENABLED = ['pgrelay.service', 'pgrelay@packaging-test.service'];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** How long one command other than the build may take: lintian took 92 s at a load average of 18. */
+const COMMAND_MS = 300_000;
+/** `make deb rpm` stages, compiles and packs twice: minutes on a loaded machine. */
+const BUILD_MS = 600_000;
+/** Another run on this machine holds the lock for about as long as this test takes. */
+const LOCK_MS = 900_000;
+/** The tests after the build: about a minute on a loaded machine. */
+const TESTS_MS = 600_000;
+
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(command: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
+  return runCommand(command, args, { env: options.env, timeoutMs: options.timeoutMs ?? COMMAND_MS });
 }
 
-async function ok(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const result = await run(command, args, env);
+async function ok(command: string, args: string[], options?: RunOptions): Promise<string> {
+  const result = await run(command, args, options);
   assert.equal(
     result.code,
     0,
@@ -78,7 +87,7 @@ async function debInstalled(): Promise<boolean> {
 }
 
 /** Runs as `user` (and `group`), as systemd's User= would, without systemd. */
-function asUser(user: string, group: string, command: string, args: string[]): Promise<Result> {
+function asUser(user: string, group: string, command: string, args: string[]): Promise<CommandResult> {
   return run('setpriv', [`--reuid=${user}`, `--regid=${group}`, '--init-groups', '--', command, ...args]);
 }
 
@@ -153,10 +162,16 @@ async function lockMachine(): Promise<ChildProcess> {
   const holder = spawn('flock', [LOCK, '-c', 'echo locked && exec cat >/dev/null'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
+  const locked = new Promise<void>((resolve, reject) => {
     holder.stdout.once('data', () => resolve());
     holder.once('exit', (code) => reject(new Error(`flock ${LOCK} exited with ${code}`)));
   });
+  try {
+    await within(`the packaging lock ${LOCK}, held by another test run on this machine`, locked, LOCK_MS);
+  } catch (error) {
+    holder.kill();
+    throw error;
+  }
   return holder;
 }
 
@@ -229,11 +244,12 @@ function account(root: string, file: 'passwd' | 'group', name: string): string[]
   return line.split(':');
 }
 
-describe('the DEB and RPM packages', () => {
+// Its before() waits for the machine's packaging lock and builds both packages: longer than any test.
+describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS }, () => {
   before(async () => {
     lockHolder = await lockMachine();
     await purgeOurInstall();
-    await ok('make', ['--no-print-directory', '-C', ROOT, 'deb', 'rpm']);
+    await ok('make', ['--no-print-directory', '-C', ROOT, 'deb', 'rpm'], { timeoutMs: BUILD_MS });
     debTree = tempDir('pgrelay-deb-tree-');
     scratch.push(debTree);
     await ok('dpkg-deb', ['-x', DEB, debTree]);
@@ -403,7 +419,7 @@ describe('the DEB and RPM packages', () => {
 
     await copyLibraries(root, path.join(root, 'usr/lib/pgrelay/node/bin/node'));
     const inRoot = (user: string, ...args: string[]) =>
-      run('/usr/sbin/chroot', [`--userspec=${user}`, root, ...args], { PATH: '/usr/bin' });
+      run('/usr/sbin/chroot', [`--userspec=${user}`, root, ...args], { env: { PATH: '/usr/bin' } });
     const version = await inRoot(`${uid}:${gid}`, '/usr/bin/pgrelay', 'version');
     assert.equal(version.stdout, `pgrelay ${VERSION} (node ${await pinnedNode()})\n`, version.stderr);
     const check = await inRoot(`${uid}:${gid}`, '/usr/bin/pgrelay', 'check-config', '-q');
@@ -419,7 +435,9 @@ describe('the DEB and RPM packages', () => {
     assert.ok(!fs.existsSync(path.join(root, `${CONFIG}.rpmnew`)));
     assert.ok(fs.existsSync(path.join(root, STATE_DIR, 'state.db')));
 
-    await ok('/usr/sbin/chroot', [root, '/usr/bin/systemctl', 'enable', ...ENABLED], { PATH: '/usr/bin' });
+    await ok('/usr/sbin/chroot', [root, '/usr/bin/systemctl', 'enable', ...ENABLED], {
+      env: { PATH: '/usr/bin' },
+    });
     assert.deepEqual(enabledUnits(root), ENABLED);
     await rpm('--erase', 'pgrelay');
     assert.deepEqual(enabledUnits(root), [], 'erase disables the units, the instances too');
@@ -544,7 +562,11 @@ describe('the DEB and RPM packages', () => {
       );
 
       child.kill('SIGTERM');
-      assert.equal(await exited, 0, fs.readFileSync(logFile, 'utf8'));
+      assert.equal(
+        await within('the installed pgrelay to exit after SIGTERM', exited, 60_000),
+        0,
+        fs.readFileSync(logFile, 'utf8'),
+      );
       const uid = Number((await ok('id', ['-u', 'pgrelay'])).trim());
       assert.equal(fs.statSync(STATE_FILE).uid, uid, 'the positions are written by the pgrelay user');
     } finally {

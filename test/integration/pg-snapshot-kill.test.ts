@@ -91,6 +91,10 @@ describe('PostgreSQL → Kafka: kill -9 mid-snapshot', () => {
 
     const snapshot = events.filter((e) => e.action === 'snapshot');
     assert.deepEqual([...new Set(snapshot.map((e) => e.lsn))], [consistentPoint]);
+    // Like its LSN, the rows read after the restart carry the snapshot's time: a row sent twice is stamped the same.
+    const times = [...new Set(snapshot.map((e) => e.commit_time))];
+    assert.equal(times.length, 1, `one snapshot time: ${times.join(', ')}`);
+    assert.match(times[0] ?? 'null', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     const keys = new Set(snapshot.map((e) => e.id));
     const resent = snapshot.length - keys.size;
     const inFlight = beforeRestart.length - atKill.rows_done;

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { Admin } from '@platformatic/kafka';
+import { runCommand } from '../harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../harness/services.js';
-
-const run = promisify(execFile);
 
 describe('the real services the integration tests run against', () => {
   test('PostgreSQL answers, with wal_level=logical', async () => {
@@ -26,7 +23,10 @@ describe('the real services the integration tests run against', () => {
         [...cluster.brokers.values()].map((b) => `${b.host}:${b.port}`),
         brokers,
       );
-      const { stdout } = await run('kcat', ['-b', brokers.join(','), '-L', '-J']);
+      const { code, stdout, stderr } = await runCommand('kcat', ['-b', brokers.join(','), '-L', '-J'], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(code, 0, stderr);
       const metadata = JSON.parse(stdout) as { brokers: { name: string }[] };
       assert.deepEqual(
         metadata.brokers.map((b) => b.name),

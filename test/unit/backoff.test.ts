@@ -50,13 +50,23 @@ describe('retry', () => {
     ]);
   });
 
-  test('errors that are not PgRelayErrors (network trouble) are retried', async () => {
+  test('network trouble (a socket error code) is retried; an unnamed error is not', async () => {
     let calls = 0;
-    await retry(() => (++calls === 1 ? Promise.reject(new Error('ECONNRESET')) : Promise.resolve()), {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    await retry(() => (++calls === 1 ? Promise.reject(reset) : Promise.resolve()), {
       initialMs: 1,
       maxMs: 1,
     });
     assert.equal(calls, 2);
+    calls = 0;
+    await assert.rejects(
+      retry(() => (++calls === 1 ? Promise.reject(new TypeError('a bug')) : Promise.resolve()), {
+        initialMs: 1,
+        maxMs: 1,
+      }),
+      TypeError,
+    );
+    assert.equal(calls, 1);
   });
 
   test('a non-retriable error stops at once', async () => {

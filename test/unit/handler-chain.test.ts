@@ -127,6 +127,64 @@ describe('HandlerChain', () => {
     }
   });
 
+  test('rejects records no sink can write, naming the handler and the event they came from', async () => {
+    const header = (value: unknown) => ({ key: null, value: 'v', headers: { trace: value } });
+    const cases: [string, unknown, string][] = [
+      ['object value', { key: null, value: { a: 1 } }, 'its value is an object'],
+      ['number value', { key: null, value: 42 }, 'its value is a number'],
+      ['typed-array value', { key: null, value: new Uint8Array(2) }, 'its value is a Uint8Array'],
+      ['missing key', { value: 'v' }, 'its key is missing'],
+      ['array key', { key: ['k'], value: 'v' }, 'its key is an array'],
+      ['empty topic', { topic: '', key: null, value: 'v' }, 'its topic is an empty string'],
+      ['number topic', { topic: 7, key: null, value: 'v' }, 'its topic is a number'],
+      ['string headers', { key: null, value: 'v', headers: 'trace' }, 'its headers are a string'],
+      ['number header', header(1), 'its header "trace" is a number'],
+      ['null header', header(null), 'its header "trace" is null'],
+      ['array with an object', header(['a', {}]), 'its header "trace" is an array holding an object'],
+      ['origin not an event', { key: null, value: 'v', origin: 'users' }, 'its origin is a string'],
+    ];
+    for (const [name, bad, message] of cases) {
+      const events = [changeEvent({ id: 'good' }), changeEvent({ id: 'bad' })];
+      const handler: Handler = {
+        name,
+        process: (batch) =>
+          batch.map((e) => ((e as ChangeEvent).id === 'bad' ? (bad as SinkRecord) : record(name)(e))),
+      };
+      await assert.rejects(
+        new HandlerChain([handler], createPassthrough()).run(events, context),
+        (error) => {
+          assert.ok(error instanceof HandlerError, name);
+          assert.equal(error.handler, name);
+          assert.equal(error.event, events[1], `${name}: names the event the record came from`);
+          assert.ok(
+            error.message.includes(`(id bad): process() returned a record no sink can write: ${message}`),
+            `${name}: ${error.message}`,
+          );
+          return true;
+        },
+        name,
+      );
+    }
+  });
+
+  test('accepts every shape of record a sink can write', async () => {
+    const good: SinkRecord[] = [
+      { key: null, value: null },
+      { key: 'k', value: Buffer.from('v'), topic: 't' },
+      {
+        key: Buffer.from('k'),
+        value: 'v',
+        headers: { a: 'x', b: Buffer.from('y'), c: ['x', Buffer.from('y')] },
+      },
+      { key: 'k', value: 'v', topic: undefined, headers: undefined, origin: undefined },
+    ];
+    const handler: Handler = { name: 'good', process: () => good };
+    assert.deepEqual(
+      await new HandlerChain([handler], createPassthrough()).run([changeEvent()], context),
+      good,
+    );
+  });
+
   test('rejects events coming out of the final handler: a sink can only write records', async () => {
     const lazyEncoder: Handler = { name: 'lazy', process: (events) => events };
     await assert.rejects(

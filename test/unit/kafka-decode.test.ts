@@ -166,6 +166,13 @@ describe('kafka source decoding', () => {
       assert.equal(keyed.key, null);
     });
 
+    it("reads Go's zero time, psql-streamer's Timestamp of an event without one, as no commit time", () => {
+      const decoded = change(
+        decode(message(JSON.stringify({ ...psqlStreamer, Timestamp: '0001-01-01T00:00:00Z' }))),
+      );
+      assert.equal(decoded.commit_time, null);
+    });
+
     it('requires UUID, as psql-streamer does, and a usable WALPosition and Timestamp', () => {
       const { UUID: _uuid, ...noUuid } = psqlStreamer;
       undecodable(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { Router } from '../../src/core/router.js';
 import { batchOf, changeEvents } from '../helpers/events.js';
-import { NO_DEADLINE, RecordingSink, until } from '../helpers/sinks.js';
+import { RecordingSink, stopped, until } from '../helpers/sinks.js';
 
 describe('Router', () => {
   const sinks: RecordingSink[] = [];
@@ -13,7 +13,7 @@ describe('Router', () => {
     return sink;
   };
   afterEach(async () => {
-    await Promise.all(sinks.splice(0).map((s) => s.stop(NO_DEADLINE)));
+    await Promise.all(sinks.splice(0).map((s) => stopped(s)));
   });
 
   test('gives a batch to every sink wired to its source, and only to those', async () => {
@@ -29,7 +29,7 @@ describe('Router', () => {
     const events = changeEvents(3);
     let acks = 0;
     await router.dispatch(batchOf(events), () => acks++);
-    await until(() => acks === 1);
+    await until('the batch to be acknowledged', () => acks === 1);
     for (const sink of [a, b]) assert.deepEqual(sink.writtenIds, [events.map((e) => e.id)], sink.name);
     assert.deepEqual(c.writes, []);
   });
@@ -42,12 +42,15 @@ describe('Router', () => {
 
     let acks = 0;
     await router.dispatch(batchOf(changeEvents(2)), () => acks++);
-    await until(() => fast.writes.length === 1 && slow.attempts === 1);
+    await until(
+      'the fast sink to deliver and the slow one to start',
+      () => fast.writes.length === 1 && slow.attempts === 1,
+    );
     assert.equal(acks, 0, 'one sink delivered, the other not yet');
 
     release();
-    await until(() => slow.writes.length === 1);
-    await until(() => acks > 0);
+    await until('the slow sink to deliver', () => slow.writes.length === 1);
+    await until('the batch to be acknowledged', () => acks > 0);
     assert.equal(acks, 1, 'acknowledged exactly once');
   });
 

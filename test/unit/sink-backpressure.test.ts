@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Router } from '../../src/core/router.js';
 import { batchOf, changeEvents } from '../helpers/events.js';
-import { NO_DEADLINE, RecordingSink, deadlineIn, until } from '../helpers/sinks.js';
+import { within } from '../harness/processes.js';
+import { RecordingSink, UNIT_WAIT_MS, deadlineIn, stopped, until } from '../helpers/sinks.js';
 
 describe('Sink backpressure', () => {
   test('capacity() blocks while the buffer is full and releases once deliveries are acknowledged', async () => {
@@ -22,25 +23,25 @@ describe('Sink backpressure', () => {
       .then(() => {
         third = true;
       });
-    await until(() => sink.attempts === 1);
+    await until('the first write to start', () => sink.attempts === 1);
     assert.equal(third, false, 'the router waits while 300 bytes are buffered');
     assert.ok(sink.capacity() instanceof Promise);
 
     release();
-    await dispatching;
-    await until(() => acks === 3);
+    await within('the router to hand over the third batch once there is room', dispatching, UNIT_WAIT_MS);
+    await until('all three batches to be acknowledged', () => acks === 3);
     assert.equal(sink.capacity(), undefined);
-    await sink.stop(NO_DEADLINE);
+    await stopped(sink);
   });
 
-  test('stop() releases sources waiting for capacity', { timeout: 5000 }, async () => {
+  test('stop() releases sources waiting for capacity', async () => {
     const sink = new RecordingSink('out', { bufferBytes: 100 });
     sink.start();
     sink.hold();
     const router = new Router([sink]);
     const waiting = router.dispatch(batchOf(changeEvents(1), 100), () => undefined);
-    await until(() => sink.attempts === 1);
-    await sink.stop(deadlineIn(20));
-    await waiting;
+    await until('the write to start', () => sink.attempts === 1);
+    await stopped(sink, deadlineIn(20));
+    await within('the router to let the waiting source go', waiting, UNIT_WAIT_MS);
   });
 });

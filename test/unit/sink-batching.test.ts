@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { PgRelayError } from '../../src/core/errors.js';
 import { batchOf, changeEvent, changeEvents } from '../helpers/events.js';
-import { NO_DEADLINE, RecordingSink, type TestSinkOptions, deadlineIn, until } from '../helpers/sinks.js';
+import { RecordingSink, type TestSinkOptions, deadlineIn, stopped, until } from '../helpers/sinks.js';
 
 /** Long enough that no test ever sees it expire: only size, bytes or stop() can end the wait. */
 const FOREVER = 3_600_000;
@@ -14,7 +14,7 @@ async function withSink(options: TestSinkOptions, body: (sink: RecordingSink) =>
   try {
     await body(sink);
   } finally {
-    await sink.stop(NO_DEADLINE);
+    await stopped(sink);
   }
 }
 
@@ -26,7 +26,7 @@ describe('Sink batching', () => {
       const events = changeEvents(7);
       let acks = 0;
       sink.accept(batchOf(events), () => acks++);
-      await until(() => acks === 1);
+      await until('the source batch to be acknowledged', () => acks === 1);
       assert.deepEqual(sizes(sink), [3, 3, 1]);
       assert.deepEqual(
         sink.writtenIds.flat(),
@@ -42,7 +42,7 @@ describe('Sink batching', () => {
       sink.accept(batchOf(changeEvents(5), 100), () => acks++);
       sink.accept(batchOf(changeEvents(1), 100), () => acks++);
       sink.accept(batchOf([changeEvent()], 1000), () => acks++);
-      await until(() => acks === 3);
+      await until('all three source batches to be acknowledged', () => acks === 3);
       assert.deepEqual(sizes(sink), [2, 2, 2, 1]);
     }));
 
@@ -55,7 +55,7 @@ describe('Sink batching', () => {
       await sleep(20);
       assert.equal(sink.attempts, 0, 'nothing goes while the batch is neither full nor lingered out');
       sink.accept(batchOf(changeEvents(3)), () => acked.push('third'));
-      await until(() => acked.length === 2);
+      await until('the first two source batches to be acknowledged', () => acked.length === 2);
       assert.deepEqual(
         sizes(sink),
         [4],
@@ -68,7 +68,7 @@ describe('Sink batching', () => {
     withSink({ batch: { size: 100, lingerMs: 10 } }, async (sink) => {
       let acks = 0;
       sink.accept(batchOf(changeEvents(2)), () => acks++);
-      await until(() => acks === 1);
+      await until('the lingering batch to be delivered and acknowledged', () => acks === 1);
       assert.deepEqual(sizes(sink), [2]);
     }));
 
@@ -77,19 +77,19 @@ describe('Sink batching', () => {
       const acked: string[] = [];
       sink.accept(batchOf(changeEvents(2)), () => acked.push(`a after ${sink.writes.length} writes`));
       sink.accept(batchOf(changeEvents(3)), () => acked.push(`b after ${sink.writes.length} writes`));
-      await until(() => acked.length === 2);
+      await until('both source batches to be acknowledged', () => acked.length === 2);
       assert.deepEqual(sizes(sink), [3, 2]);
       assert.deepEqual(acked, ['a after 1 writes', 'b after 2 writes']);
     }));
 
   test('a write failing retriably is retried: delivered once, acknowledged once, order kept', () =>
     withSink({ batch: { size: 1 } }, async (sink) => {
-      sink.failNext(new Error('connection reset'));
+      sink.failNext(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
       sink.failNext(new PgRelayError('TEST_DOWN', 'leader moved', { retriable: true }));
       const events = changeEvents(3);
       const acks: string[] = [];
       for (const event of events) sink.accept(batchOf([event]), () => acks.push(event.id));
-      await until(() => acks.length === 3);
+      await until('all three events to be delivered after the retries', () => acks.length === 3);
       assert.deepEqual(
         sink.writtenIds,
         events.map((e) => [e.id]),
@@ -110,7 +110,7 @@ describe('Sink batching', () => {
       let acks = 0;
       sink.accept(batchOf(changeEvents(1)), () => acks++);
       sink.accept(batchOf(changeEvents(1)), () => acks++);
-      await until(() => sink.health.state === 'failed');
+      await until('the sink to fail', () => sink.health.state === 'failed');
       await sleep(20);
       assert.equal(acks, 0);
       assert.equal(sink.attempts, 1);
@@ -129,7 +129,7 @@ describe('Sink stop', () => {
     sink.start();
     let acks = 0;
     sink.accept(batchOf(changeEvents(3)), () => acks++);
-    await sink.stop(NO_DEADLINE);
+    await stopped(sink);
     assert.equal(acks, 1);
     assert.deepEqual(sizes(sink), [3]);
     assert.equal(sink.health.state, 'stopped');
@@ -144,42 +144,37 @@ describe('Sink stop', () => {
     sink.accept(batchOf(changeEvents(1)), () => acks++);
     await sleep(10);
     sink.accept(batchOf(changeEvents(1)), () => acks++);
-    await until(() => acks === 2);
-    await sink.stop(NO_DEADLINE);
+    await until('both batches to be acknowledged', () => acks === 2);
+    await stopped(sink);
     assert.equal(timers(), before, 'a pending linger timer would keep a stopped pgrelay alive');
   });
 
   test('gives up at the deadline when the destination keeps failing, acknowledging nothing', async () => {
     const sink = new RecordingSink('out');
     sink.start();
-    sink.failNext(new Error('broker down'), Infinity);
+    sink.failNext(new PgRelayError('TEST_DOWN', 'broker down', { retriable: true }), Infinity);
     let acks = 0;
     sink.accept(batchOf(changeEvents(1)), () => acks++);
-    await until(() => sink.health.state === 'retrying');
-    await sink.stop(deadlineIn(50));
+    await until('the sink to retry', () => sink.health.state === 'retrying');
+    await stopped(sink, deadlineIn(50));
     assert.equal(acks, 0);
     assert.equal(sink.health.state, 'stopped');
   });
 
-  // A regression hangs here: the timeout turns it into a failure.
-  test(
-    'gives up at the deadline when a write hangs, and never acknowledges it if it ends later',
-    { timeout: 5000 },
-    async () => {
-      const sink = new RecordingSink('out');
-      sink.start();
-      const release = sink.hold();
-      let acks = 0;
-      sink.accept(batchOf(changeEvents(1)), () => acks++);
-      await until(() => sink.attempts === 1);
-      await sink.stop(deadlineIn(50));
-      assert.equal(acks, 0);
-      assert.equal(sink.health.state, 'stopped');
+  test('gives up at the deadline when a write hangs, and never acknowledges it if it ends later', async () => {
+    const sink = new RecordingSink('out');
+    sink.start();
+    const release = sink.hold();
+    let acks = 0;
+    sink.accept(batchOf(changeEvents(1)), () => acks++);
+    await until('the write to start', () => sink.attempts === 1);
+    await stopped(sink, deadlineIn(50));
+    assert.equal(acks, 0);
+    assert.equal(sink.health.state, 'stopped');
 
-      // By now the source stored its position and the state file is closed: a late ack must not reach it.
-      release();
-      await until(() => sink.writes.length === 1);
-      assert.equal(acks, 0);
-    },
-  );
+    // By now the source stored its position and the state file is closed: a late ack must not reach it.
+    release();
+    await until('the released write to end', () => sink.writes.length === 1);
+    assert.equal(acks, 0);
+  });
 });

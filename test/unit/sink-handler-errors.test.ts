@@ -9,6 +9,7 @@ import { Metrics } from '../../src/core/metrics.js';
 import { Sink } from '../../src/core/sink.js';
 import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import { sampleEvent } from '../helpers/events.js';
+import { stopped, until } from '../helpers/sinks.js';
 
 /** A handler that throws on rows whose name is "poison", as a user's plugin might. */
 const picky: Handler = {
@@ -18,6 +19,17 @@ const picky: Handler = {
       if (event.action !== 'raw' && event.columns?.name === 'poison') throw new Error('cannot handle poison');
       return event;
     }),
+};
+
+/** Returns an object as the value of rows named "poison": a record no sink can write. */
+const objectValues: Handler = {
+  name: 'objects',
+  process: (events) =>
+    events.map((event) =>
+      event.action !== 'raw' && event.columns?.name === 'poison'
+        ? ({ key: null, value: { a: 1 }, origin: event } as unknown as SinkRecord)
+        : event,
+    ),
 };
 
 /** Replaces every event by a reshaped copy, as enrich does. */
@@ -82,20 +94,14 @@ function batch(...names: string[]): SourceBatch {
   };
 }
 
-async function settle(sink: Sink): Promise<void> {
-  for (let i = 0; i < 50 && sink.stats.batches === 0 && sink.health.state !== 'failed'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('a handler that throws (plugin-throws policy)', () => {
   it('with a dead-letter destination: that event is dead-lettered, the rest delivered and acknowledged', async () => {
     const sink = new RecordingSink(true);
     sink.start();
     let acked = 0;
     sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the rest of the batch to be delivered', () => sink.stats.batches > 0);
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.deepEqual(
       sink.written.map((r) => (JSON.parse(String(r.value)) as ChangeEvent).columns?.name),
       ['ann', 'bob'],
@@ -120,13 +126,53 @@ describe('a handler that throws (plugin-throws policy)', () => {
     const input = batch('ann', 'poison', 'bob');
     let acked = 0;
     sink.accept(input, () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the rest of the batch to be delivered', () => sink.stats.batches > 0);
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.deadLettered.length, 1);
     assert.equal(sink.deadLettered[0]!.events[0], input.events[1], 'the event as received');
     assert.equal(sink.deadLettered[0]!.error.handler, 'picky');
     assert.equal(sink.written.length, 2);
     assert.equal(acked, 1);
+  });
+
+  it('a record no sink can write counts as a throw: dead-lettered, named, never written', async () => {
+    const sink = new RecordingSink(true, [objectValues]);
+    sink.start();
+    const input = batch('ann', 'poison', 'bob');
+    let acked = 0;
+    sink.accept(input, () => acked++);
+    await until('the record dead-lettered and the batch acknowledged', () => acked === 1);
+    await stopped(sink, AbortSignal.timeout(1000));
+    assert.equal(sink.deadLettered.length, 1);
+    const [{ events, error }] = sink.deadLettered as [{ events: RelayEvent[]; error: HandlerError }];
+    assert.deepEqual(events, [input.events[1]]);
+    assert.equal(error.code, 'PGRELAY_HANDLER');
+    assert.match(
+      error.message,
+      /^handler "objects" failed on insert of public\.users \(id 0\/1:1\): process\(\) returned a record no sink can write: its value is an object/,
+    );
+    assert.deepEqual(
+      sink.written.map((r) => (JSON.parse(String(r.value)) as ChangeEvent).columns?.name),
+      ['ann', 'bob'],
+    );
+    assert.equal(acked, 1);
+  });
+
+  it('a record no sink can write, without a dead-letter destination: the sink stops, holding positions', async () => {
+    const sink = new RecordingSink(false, [objectValues]);
+    sink.start();
+    let acked = 0;
+    sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
+    await until('the sink to fail', () => sink.health.state === 'failed');
+    await stopped(sink, AbortSignal.timeout(1000));
+    assert.equal(sink.health.state, 'failed');
+    assert.equal(sink.health.lastError?.code, 'PGRELAY_HANDLER');
+    assert.match(
+      sink.health.lastError?.message ?? '',
+      /^handler "objects" failed on insert .* \(id 0\/1:1\): .*its value is an object/,
+    );
+    assert.deepEqual(sink.written, []);
+    assert.equal(acked, 0);
   });
 
   it('without one: the sink stops with a named error and acknowledges nothing, holding positions', async () => {
@@ -135,8 +181,8 @@ describe('a handler that throws (plugin-throws policy)', () => {
     let acked = 0;
     sink.accept(batch('ann', 'poison', 'bob'), () => acked++);
     sink.accept(batch('carl'), () => acked++);
-    await settle(sink);
-    await sink.stop(AbortSignal.timeout(1000));
+    await until('the sink to fail', () => sink.health.state === 'failed');
+    await stopped(sink, AbortSignal.timeout(1000));
     assert.equal(sink.health.state, 'failed');
     assert.equal(sink.health.lastError?.code, 'PGRELAY_HANDLER');
     assert.match(sink.health.lastError?.message ?? '', /handler "picky" failed on insert .* \(id 0\/1:1\)/);

@@ -45,6 +45,7 @@ describe('snapshot progress', () => {
         cursor: ['7'],
         rowsDone: 7,
         state: 'running',
+        startedAt: '2026-11-20T09:00:00.123Z',
       }),
     );
     assert.deepEqual(Object.keys(board.report('snapshot') ?? {}), ['public.a']);

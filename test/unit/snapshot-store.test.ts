@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, describe, mock, test } from 'node:test';
 import { INITIAL_RUN, SnapshotStore } from '../../src/sources/postgres/snapshot/store.js';
 import { StateStore } from '../../src/state/store.js';
 
@@ -12,12 +12,16 @@ describe('SnapshotStore', () => {
   let files = 0;
   const open = () => StateStore.open(path.join(dir, `state-${files++}.db`));
 
-  test('keeps the cursor of the last acknowledged chunk per table, across reopening', () => {
+  test('keeps the cursor of the last acknowledged chunk per table, and when the run began, across reopening', (t) => {
+    t.after(() => mock.timers.reset());
+    const startedAt = '2026-11-20T09:00:00.123Z';
+    mock.timers.enable({ apis: ['Date'], now: Date.parse(startedAt) });
     const file = path.join(dir, 'reopen.db');
     const state = StateStore.open(file);
     const store = new SnapshotStore(state, 'db1');
     assert.deepEqual(store.initial(), []);
     store.beginInitial('initial', '0/16B3748', ['public.a', 'public.b']);
+    mock.timers.tick(60_000);
     store.saveChunk(INITIAL_RUN, 'public.a', ['10', 'x'], 10);
     store.finishTable(INITIAL_RUN, 'public.a', 12);
     store.saveChunk(INITIAL_RUN, 'public.b', 42, 300);
@@ -33,6 +37,7 @@ describe('SnapshotStore', () => {
         cursor: ['10', 'x'],
         rowsDone: 12,
         state: 'done',
+        startedAt,
       },
       {
         run: 'initial',
@@ -43,6 +48,7 @@ describe('SnapshotStore', () => {
         cursor: 42,
         rowsDone: 300,
         state: 'running',
+        startedAt,
       },
     ]);
     assert.deepEqual(new SnapshotStore(reopened, 'db2').initial(), [], 'per source');

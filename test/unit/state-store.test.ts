@@ -20,8 +20,8 @@ describe('StateStore', () => {
     const file = newFile();
     const store = StateStore.open(file);
     assert.equal(store.database.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(store.synchronous, SYNCHRONOUS_FULL);
-    store.put('db1', '', '0/1');
+    assert.equal(store.database.pragma('synchronous', { simple: true }), SYNCHRONOUS_FULL);
+    store.put('db1', '0/1');
     store.close();
 
     // What the test guards against: better-sqlite3 reopens a WAL database at NORMAL.
@@ -31,38 +31,31 @@ describe('StateStore', () => {
 
     const reopened = StateStore.open(file);
     assert.equal(reopened.database.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(reopened.synchronous, SYNCHRONOUS_FULL);
+    assert.equal(reopened.database.pragma('synchronous', { simple: true }), SYNCHRONOUS_FULL);
     assert.equal(reopened.get('db1')?.position, '0/1');
     reopened.close();
   });
 
-  test('stores one position per source and scope, replacing it on update', () => {
+  test('stores one position per source, replacing it on update', () => {
     const store = StateStore.open(newFile());
     assert.equal(store.get('db1'), undefined);
-    store.put('db1', '', '0/16B3748', { slot: 'pgrelay_db1' });
-    store.put('db1', '', '0/16B3800', { slot: 'pgrelay_db1' });
-    store.putMany([
-      { source: 'edge', scope: 'cdc.users/0', position: '41' },
-      { source: 'edge', scope: 'cdc.users/1', position: '7' },
-    ]);
+    store.put('db1', '0/16B3748', { slot: 'pgrelay_db1' });
+    store.put('db1', '0/16B3800', { slot: 'pgrelay_db1' });
+    store.put('db2', '0/7');
     const db1 = store.get('db1');
     assert.equal(db1?.position, '0/16B3800');
     assert.deepEqual(db1?.meta, { slot: 'pgrelay_db1' });
     assert.ok(!Number.isNaN(Date.parse(db1?.updatedAt ?? '')));
-    assert.equal(
-      store.database.prepare<[], { n: number }>('SELECT count(*) AS n FROM positions').get()?.n,
-      3,
+    assert.deepEqual(
+      store.list().map((p) => `${p.source}=${p.position}`),
+      ['db1=0/16B3800', 'db2=0/7'],
     );
     assert.deepEqual(
-      store.list().map((p) => `${p.source}/${p.scope}=${p.position}`),
-      ['db1/=0/16B3800', 'edge/cdc.users/0=41', 'edge/cdc.users/1=7'],
+      store.list('db2').map((p) => p.position),
+      ['0/7'],
     );
-    assert.deepEqual(
-      store.list('edge').map((p) => p.position),
-      ['41', '7'],
-    );
-    assert.equal(store.delete('edge', 'cdc.users/1'), 1);
-    assert.equal(store.delete('edge'), 1);
+    assert.equal(store.delete('db2'), 1);
+    assert.equal(store.delete('db2'), 0);
     assert.deepEqual(
       store.list().map((p) => p.source),
       ['db1'],
@@ -70,10 +63,33 @@ describe('StateStore', () => {
     store.close();
   });
 
+  test('reads and updates a state file written by earlier releases, scope column and all', () => {
+    const file = newFile();
+    StateStore.open(file).close();
+    // As releases before this one wrote a position: with the scope column named, always ''.
+    const earlier = new Database(file);
+    earlier
+      .prepare(
+        `INSERT INTO positions (source, scope, position, meta, updated_at) VALUES ('db1', '', '0/10', '{"slot":"s"}', '2026-01-01T00:00:00.000Z')`,
+      )
+      .run();
+    earlier.close();
+
+    const store = StateStore.open(file);
+    assert.equal(store.get('db1')?.position, '0/10');
+    store.put('db1', '0/20', { slot: 's' });
+    assert.deepEqual(
+      store.list().map((p) => `${p.source}=${p.position}`),
+      ['db1=0/20'],
+      'updated in place, not stored twice',
+    );
+    store.close();
+  });
+
   test('records its schema version and refuses a newer one with a clear error', () => {
     const file = newFile();
     const store = StateStore.open(file);
-    assert.equal(store.schemaVersion, SCHEMA_VERSION);
+    assert.equal(store.database.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     store.close();
 
     const newer = new Database(file);

@@ -4,7 +4,7 @@ import { StubSink } from '../../src/sinks/stub/sink.js';
 import { stubSinkSchema } from '../../src/sinks/stub/config.js';
 import { batchOf, changeEvents } from '../helpers/events.js';
 import { type LogLine, capturedLogger } from '../helpers/log.js';
-import { NO_DEADLINE, sinkContext, testSettings, until } from '../helpers/sinks.js';
+import { sinkContext, stopped, testSettings, until } from '../helpers/sinks.js';
 
 /** A started stub sink logging into memory at info level, as pgrelay builds it. */
 function stubSink(mode: 'log' | 'discard') {
@@ -24,7 +24,7 @@ function stubSink(mode: 'log' | 'discard') {
 async function deliver(sink: StubSink, count: number): Promise<void> {
   let acked = false;
   sink.accept(batchOf(changeEvents(count)), () => (acked = true));
-  await until(() => acked);
+  await until(`the batch of ${count} to be acknowledged`, () => acked);
 }
 
 const batchLines = (lines: LogLine[]) => lines.filter((l) => l.msg.startsWith('stub sink dry: batch of'));
@@ -53,7 +53,7 @@ describe('stub sink', () => {
     await deliver(sink, 4);
     assert.equal(batchLines(lines).length, 3);
     assert.equal(eventLines(lines).length, 2, 'no per-event lines once debug is off again');
-    await sink.stop(NO_DEADLINE);
+    await stopped(sink);
   });
 
   test('discard mode delivers silently but counts what it discarded', async () => {
@@ -67,7 +67,7 @@ describe('stub sink', () => {
     sink.debug = true;
     await deliver(sink, 1);
     assert.equal(eventLines(lines).length, 1, 'debug shows per-event lines in discard mode too');
-    await sink.stop(NO_DEADLINE);
+    await stopped(sink);
     assert.equal(sink.health.state, 'stopped');
   });
 });

@@ -3,6 +3,7 @@ import type { Handler, SinkRecord } from '../../core/handler.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { lsnToBigInt } from '../../core/lsn.js';
 import { encodeEvent } from '../../core/encoding.js';
+import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
 
 /** psql-streamer's event shape (README "Migrating from psql-streamer"). */
 export interface PsqlStreamerEvent {
@@ -19,7 +20,8 @@ export interface PsqlStreamerEvent {
 /**
  * Emits psql-streamer's event JSON so its consumers keep working. Unlike psql-streamer, the key is
  * the row's key (a row's changes stay on one partition, in order), and the UUID is derived from
- * the event id, so a redelivered event carries the same UUID.
+ * the event id: nothing in the output depends on when it is encoded, so a redelivered event is the
+ * same message.
  */
 export function createPsqlStreamer(): Handler {
   return {
@@ -35,7 +37,7 @@ function encode(event: ChangeEvent): SinkRecord {
     Table: event.table ?? '',
     Action: event.action,
     WALPosition: Number(lsnToBigInt(event.lsn)),
-    Timestamp: event.commit_time ?? new Date().toISOString(),
+    Timestamp: event.commit_time ?? PSQL_STREAMER_NO_TIME,
     UUID: uuidFromId(event.id),
     Columns: (event.action === 'delete' ? (event.old ?? event.key) : event.columns) ?? {},
   };

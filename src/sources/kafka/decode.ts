@@ -2,6 +2,7 @@ import { PgRelayError } from '../../core/errors.js';
 import type { ChangeAction, ChangeEvent, RawEvent, RelayEvent, Row } from '../../core/event.js';
 import { formatLsn, isLsn } from '../../core/lsn.js';
 import { parseJsonExact } from '../../core/json.js';
+import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
 import type { RecordHeader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
 
@@ -201,9 +202,9 @@ function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
 
 /**
  * psql-streamer's event (README "Migrating from psql-streamer") as a pgrelay event: `UUID` becomes
- * the id, `WALPosition` the LSN, `Timestamp` the commit time (UTC, microseconds); the table has no
- * schema. psql-streamer carries no row key; pgrelay's psql-streamer handler writes the key as the
- * message key, so a JSON-object message key is taken as the event key.
+ * the id, `WALPosition` the LSN, `Timestamp` the commit time (UTC, microseconds; Go's zero time:
+ * none); the table has no schema. psql-streamer carries no row key; pgrelay's psql-streamer
+ * handler writes the key as the message key, so a JSON-object message key is taken as the event key.
  */
 function psqlStreamerEvent(object: JsonObject, message: SourceMessage, source: string): ChangeEvent {
   const fields = new Fields(object, 'psql-streamer');
@@ -217,7 +218,7 @@ function psqlStreamerEvent(object: JsonObject, message: SourceMessage, source: s
     );
   }
   const timestamp = fields.string('Timestamp');
-  const commitTime = utcMicros(timestamp);
+  const commitTime = timestamp === PSQL_STREAMER_NO_TIME ? null : utcMicros(timestamp);
   if (commitTime === undefined) {
     throw new UndecodableMessageError(
       `not a psql-streamer event: field "Timestamp" is not an RFC 3339 time: "${timestamp}"`,

@@ -1,5 +1,12 @@
 import pg from 'pg';
-import { PgRelayError, errorCode, errorMessage } from '../../core/errors.js';
+import {
+  InternalError,
+  PgRelayError,
+  certificateError,
+  errorCode,
+  errorMessage,
+  isNetworkError,
+} from '../../core/errors.js';
 
 /**
  * PostgreSQL source failures an operator must act on. None is retried: retrying cannot fix them,
@@ -73,12 +80,22 @@ export const slotInUse = (source: string, slot: string, pid: number) =>
     { retriable: true },
   );
 
+/** SQLSTATE classes of failures that may pass: connection, rollback (serialization), resources, shutdown. */
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
+/** node-postgres reports a lost or timed-out connection as a plain Error with one of these messages. */
+const CONNECTION_LOST =
+  /connection terminated|timeout expired|connection timeout|not queryable|connection error/i;
+
 /**
- * Server errors no retry can fix become named failures: missing privileges (42501), failed
- * authentication (28000, 28P01), a database that does not exist (3D000). The rest (connection
- * refused, server shutting down) are retried.
+ * Every failure of a PostgreSQL source, named, and retriable or not by what it is:
+ * - server errors an operator must fix: missing privileges (42501), failed authentication (28000,
+ *   28P01), a database that does not exist (3D000), any other non-transient SQLSTATE;
+ * - TLS: an untrusted certificate, a server without SSL for sslmode=require;
+ * - retried: lost connections, refused connections, transient SQLSTATE classes (shutdown,
+ *   resources, serialization), a slot another process still holds (55006);
+ * - anything else (a bug, input the decoder did not expect) is an internal error: never retried.
  */
-export function classifyServerError(source: string, error: unknown): unknown {
+export function classifyServerError(source: string, error: unknown): PgRelayError {
   if (error instanceof PgRelayError) return error;
   const code = errorCode(error);
   const message = errorMessage(error);
@@ -95,18 +112,32 @@ export function classifyServerError(source: string, error: unknown): unknown {
     return new PostgresSourceError('PGRELAY_PG_DATABASE_MISSING', `source ${source}: ${message}`, {
       cause: error,
     });
-  return error;
+  const certificate = certificateError(error);
+  if (certificate !== undefined || /does not support SSL/i.test(message)) {
+    return new PostgresSourceError(
+      'PGRELAY_PG_TLS',
+      `source ${source}: ${message} (check sslmode and sslrootcert in the dsn)`,
+      { cause: error },
+    );
+  }
+  if (error instanceof pg.DatabaseError) {
+    const transient = code === '55006' || TRANSIENT_CLASSES.has((code ?? '').slice(0, 2));
+    return new PostgresSourceError(
+      transient ? 'PGRELAY_PG_UNAVAILABLE' : 'PGRELAY_PG_SERVER',
+      `source ${source}: PostgreSQL: ${message} (SQLSTATE ${code ?? '?'})`,
+      { cause: error, retriable: transient },
+    );
+  }
+  if (isNetworkError(error) || CONNECTION_LOST.test(message)) {
+    return new PostgresSourceError('PGRELAY_PG_UNAVAILABLE', `source ${source}: PostgreSQL: ${message}`, {
+      cause: error,
+      retriable: true,
+    });
+  }
+  return new InternalError(`source ${source}`, error);
 }
 
-/** SQLSTATE classes of failures that may pass: connection, rollback (serialization), resources, shutdown. */
-const TRANSIENT_CLASSES = new Set(['08', '40', '53', '57', '58']);
-
-/**
- * Whether a query failure is worth retrying: ours say so themselves; a server error by its SQLSTATE
- * class (a syntax error will not pass, a lost connection may); anything else (a socket error) is.
- */
+/** Whether a query failure is worth retrying (classifyServerError says so). */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof PgRelayError) return error.retriable;
-  if (!(error instanceof pg.DatabaseError)) return true;
-  return TRANSIENT_CLASSES.has((error.code ?? '').slice(0, 2));
+  return classifyServerError('', error).retriable;
 }

@@ -1,29 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { Backoff } from '../../../core/backoff.js';
 import { errorMessage } from '../../../core/errors.js';
 import type { ChangeEvent } from '../../../core/event.js';
 import { BackfillError, type BackfillRequest } from '../../../core/source.js';
-import { Watermark } from '../../../core/watermark.js';
 import { ChunkWindow, EVERY_KEY, XidSnapshot } from './window.js';
 import { SqlConditionError, checkCondition } from '../snapshot/condition.js';
 import { qualify } from '../config.js';
-import { isTransient } from '../errors.js';
+import { Supervisor } from '../../../core/supervisor.js';
+import { classifyServerError } from '../errors.js';
 import { TableProgress } from '../snapshot/progress.js';
 import type { ChunkCursor, TableRun } from '../snapshot/store.js';
+import { UnreadableTableError } from '../schema/catalog.js';
 import {
-  type EventBase,
-  RowConverter,
-  SnapshotTableError,
-  type TableShape,
+  ChunkConverter,
+  type ReadPlan,
   estimateRows,
   keyAfter,
   keysetChunk,
-  loadShape,
+  planRead,
   queryRows,
   readOnly,
-} from '../snapshot/table.js';
+} from '../snapshot/chunks.js';
+import { ChunkLedger } from '../snapshot/ledger.js';
 import type { RowsHost } from '../snapshot/initial.js';
 
 /** Prefix of the logical messages marking a backfill chunk's watermarks; never relayed. */
@@ -172,28 +170,27 @@ function backfillCondition(where: string): string | undefined {
 async function checkTable(client: pg.Client, host: RowsHost, table: string, where?: string): Promise<void> {
   try {
     await readOnly(client, async () => {
-      const shape = await loadShape(client, table, {
-        publication: host.config.publication,
-        requirePublished: true,
-        where,
-      });
-      if (shape.eventKey.length === 0)
-        throw new SnapshotTableError(
+      const plan = await planBackfill(client, host, table, where);
+      if (plan.table.keyColumns.length === 0)
+        throw new UnreadableTableError(
           `table ${table} has no primary key (or replica identity index): a backfill matches rows to live changes by key`,
         );
-      await estimateRows(client, shape);
+      await estimateRows(client, plan);
     });
   } catch (error) {
-    if (error instanceof SnapshotTableError) throw new BackfillError('PGRELAY_BACKFILL_TABLE', error.message);
+    if (error instanceof UnreadableTableError)
+      throw new BackfillError('PGRELAY_BACKFILL_TABLE', error.message);
     if (error instanceof SqlConditionError) throw new BackfillError('PGRELAY_BACKFILL_WHERE', error.message);
     throw error;
   }
 }
 
-interface ChunkMark {
-  cursor: ChunkCursor;
-  rows: number;
-  last: boolean;
+function planBackfill(client: pg.Client, host: RowsHost, table: string, where: string | undefined) {
+  return planRead(client, table, host.types, {
+    publication: host.config.publication,
+    requirePublished: true,
+    where,
+  });
 }
 
 /** A chunk between its watermarks. */
@@ -215,7 +212,7 @@ class BackfillRun {
   readonly id: string;
   readonly window = new ChunkWindow();
   private readonly progress: TableProgress;
-  private readonly tracker: Watermark<ChunkMark>;
+  private readonly ledger: ChunkLedger;
   private cursor: ChunkCursor;
   private rows: number;
   /** Rows read whose key changed while their chunk was read: the live change stands for them. */
@@ -225,7 +222,7 @@ class BackfillRun {
   private started = false;
   private pending: PendingChunk | undefined;
   /** The connection chunks are read on, and how to read the table. */
-  private reader: { client: pg.Client; shape: TableShape; converter: RowConverter } | undefined;
+  private reader: { client: pg.Client; plan: ReadPlan; converter: ChunkConverter } | undefined;
   private readonly abort = new AbortController();
 
   constructor(
@@ -236,53 +233,65 @@ class BackfillRun {
     this.cursor = stored.cursor;
     this.rows = stored.rowsDone;
     this.progress = host.progress.add(TableProgress.of('backfill', stored));
-    this.tracker = new Watermark<ChunkMark>(undefined, (mark) => this.acknowledged(mark));
+    this.ledger = new ChunkLedger(host.store, stored.run, stored.table, this.progress, (rows) =>
+      host.log.info(
+        { backfill: this.id, table: stored.table, rows, superseded: this.superseded },
+        `backfill ${this.id} of ${stored.table} done: ${rows} rows (and ${this.superseded} left to newer live changes)`,
+      ),
+    );
   }
 
   async drive(): Promise<void> {
-    const { host } = this;
+    const { host, stored } = this;
     const signal = this.abort.signal;
-    const backoff = new Backoff({ initialMs: host.config.retry_initial, maxMs: host.config.retry_max });
-    try {
-      while (!signal.aborted) {
-        try {
-          await host.whenStreaming(signal);
-          if (signal.aborted) return;
-          if (await this.chunk(this.reader ?? (await this.open()))) return;
-          backoff.reset();
-        } catch (error) {
-          if (signal.aborted) return;
-          if (error instanceof ChunkAbandoned) continue;
-          if (!isTransient(error)) return this.fail(error);
-          const delay = backoff.next();
+    const supervisor = new Supervisor(
+      {
+        label: `backfill ${this.id} of ${stored.table}`,
+        retrying: (error, delay) =>
           host.log.warn(
             { err: error, backfill: this.id },
-            `backfill of ${this.stored.table}: ${errorMessage(error)}; retrying in ${delay} ms`,
-          );
-          await this.closeReader();
-          await sleep(delay, undefined, { signal }).catch(() => undefined);
+            `backfill of ${stored.table}: ${errorMessage(error)}; retrying in ${delay} ms`,
+          ),
+        fail: (error) => this.fail(error),
+      },
+      {
+        initialMs: host.config.retry_initial,
+        maxMs: host.config.retry_max,
+        signal,
+        classify: (error) => classifyServerError(host.name, error),
+      },
+    );
+    await supervisor.run(
+      async (ready) => {
+        for (;;) {
+          await host.whenStreaming(signal);
+          if (signal.aborted) return 'ended';
+          try {
+            if (await this.chunk(this.reader ?? (await this.open()))) return 'done';
+            ready();
+          } catch (error) {
+            // The stream restarted between the chunk's watermarks: read it again once it runs.
+            if (!(error instanceof ChunkAbandoned)) throw error;
+          }
         }
-      }
-    } finally {
-      await this.closeReader();
-    }
+      },
+      { cleanup: () => this.closeReader() },
+    );
+    await this.closeReader();
   }
 
   private async open(): Promise<NonNullable<BackfillRun['reader']>> {
     const { host, stored } = this;
     const client = await host.connect();
     try {
-      const { shape, estimate } = await readOnly(client, async () => {
-        const shape = await loadShape(client, stored.table, {
-          publication: host.config.publication,
-          requirePublished: true,
-          where: stored.where ?? undefined,
-        });
-        return { shape, estimate: this.started ? null : await estimateRows(client, shape) };
+      const { plan, estimate } = await readOnly(client, async () => {
+        const plan = await planBackfill(client, host, stored.table, stored.where ?? undefined);
+        return { plan, estimate: this.started ? null : await estimateRows(client, plan) };
       });
       if (!this.started) this.progress.start(estimate);
       this.started = true;
-      this.reader = { client, shape, converter: new RowConverter(shape, host.types) };
+      const converter = new ChunkConverter(plan, host.events, `backfill:${this.id}:${stored.table}:`);
+      this.reader = { client, plan, converter };
       return this.reader;
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -291,7 +300,7 @@ class BackfillRun {
   }
 
   /** One chunk between watermarks; true when it was the last. */
-  private async chunk({ client, shape, converter }: NonNullable<BackfillRun['reader']>): Promise<boolean> {
+  private async chunk({ client, plan, converter }: NonNullable<BackfillRun['reader']>): Promise<boolean> {
     const id = `${this.id}:${++this.sequence}`;
     const pending: PendingChunk = { id, opened: false, handedOut: Promise.withResolvers<void>() };
     // Abandoned (rejected) while this is still between its watermarks: awaited below.
@@ -299,22 +308,22 @@ class BackfillRun {
     this.pending = pending;
     await this.watermark(client, `${id}:low`);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snapshot = (
-      await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
-    ).rows[0]!.snapshot;
+    // The transaction's first statement takes its snapshot: statement_timestamp() is when.
+    const { snapshot, taken } = (
+      await client.query<{ snapshot: string; taken: string }>(
+        `SELECT pg_current_snapshot()::text AS snapshot,
+                to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS taken`,
+      )
+    ).rows[0]!;
     const rows = await queryRows(
       client,
-      keysetChunk(shape, keyAfter(this.cursor), this.host.config.snapshot_chunk),
+      keysetChunk(plan, keyAfter(this.cursor), this.host.config.snapshot_chunk),
     );
     await client.query('COMMIT');
-    const base: EventBase = {
-      source: this.host.name,
-      ...this.host.origin,
-      lsn: '',
-      idPrefix: `backfill:${this.id}:${this.stored.table}:`,
-    };
+    // Rows take the LSN where the stream carries them, at their chunk's high watermark.
+    const origin = { lsnText: '', xid: null, commitTime: taken };
     pending.read = {
-      ...converter.convert(rows, base),
+      ...converter.convert(rows, origin),
       snapshot: XidSnapshot.parse(snapshot),
       cursor: rows.length > 0 ? converter.cursorOf(rows[rows.length - 1]!) : this.cursor,
       last: rows.length < this.host.config.snapshot_chunk,
@@ -352,20 +361,20 @@ class BackfillRun {
     const bytes = Math.ceil((pending.read.bytes * kept.length) / Math.max(1, pending.read.events.length));
     this.superseded += pending.read.events.length - kept.length;
     this.rows += kept.length;
-    const ticket = this.tracker.track({
+    const acknowledge = this.ledger.track({
       cursor: pending.read.cursor,
       rows: this.rows,
       last: pending.read.last,
     });
     if (kept.length === 0) {
-      this.tracker.ack(ticket);
+      acknowledge();
       pending.handedOut.resolve();
       return undefined;
     }
     return {
       events: kept,
       bytes,
-      onDelivered: () => this.tracker.ack(ticket),
+      onDelivered: acknowledge,
       handedOut: () => pending.handedOut.resolve(),
     };
   }
@@ -381,21 +390,6 @@ class BackfillRun {
     this.abort.abort();
     this.interrupt();
     await this.closeReader();
-  }
-
-  private acknowledged(mark: ChunkMark): void {
-    const { host, stored } = this;
-    this.progress.rowsDone = mark.rows;
-    if (!mark.last) {
-      host.store.saveChunk(stored.run, stored.table, mark.cursor, mark.rows);
-      return;
-    }
-    host.store.finishTable(stored.run, stored.table, mark.rows);
-    this.progress.finish('done');
-    host.log.info(
-      { backfill: this.id, table: stored.table, rows: mark.rows, superseded: this.superseded },
-      `backfill ${this.id} of ${stored.table} done: ${mark.rows} rows (and ${this.superseded} left to newer live changes)`,
-    );
   }
 
   private fail(error: unknown): void {

@@ -4,6 +4,7 @@
  * pg-logical-replication's: column values stay text (typed by values.ts without going through Date
  * or Number), unchanged TOAST columns stay distinguishable from NULL, LSNs stay 64-bit integers.
  */
+import { PgRelayError } from '../../../core/errors.js';
 import type { Lsn } from '../../../core/lsn.js';
 
 export interface RelationColumn {
@@ -45,7 +46,12 @@ export type PgoutputMessage =
   | { tag: 'truncate'; relationIds: number[]; cascade: boolean; restartIdentity: boolean }
   | { tag: 'message'; transactional: boolean; lsn: Lsn; prefix: string; content: Buffer };
 
-export class PgoutputError extends Error {}
+/** A pgoutput message pgrelay cannot read: never retried (it would fail the same way again). */
+export class PgoutputError extends PgRelayError {
+  constructor(message: string) {
+    super('PGRELAY_PG_UNDECODABLE', `pgoutput: ${message}`);
+  }
+}
 
 /** Reads one pgoutput message. Never keeps a reference to `buffer` (it belongs to the socket). */
 export function decodePgoutput(buffer: Buffer): PgoutputMessage {

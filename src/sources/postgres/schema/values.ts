@@ -5,9 +5,17 @@
  * the one these functions expect.
  */
 import type { Value } from '../../../core/event.js';
+import { PgRelayError } from '../../../core/errors.js';
 import { parseJsonExact } from '../../../core/json.js';
 
 export type Converter = (text: string) => Value;
+
+/** A column value whose text form pgrelay cannot map: never retried (it would fail the same way). */
+export class ValueError extends PgRelayError {
+  constructor(message: string) {
+    super('PGRELAY_PG_VALUE', message);
+  }
+}
 
 /** A row of pg_type, as much of it as the mapping needs. */
 export interface TypeInfo {
@@ -148,7 +156,7 @@ export function isoTimestamp(text: string, withZone: boolean): string {
 export function parseArray(text: string, element: Converter, delimiter = ','): Value {
   let i = text.startsWith('[') ? text.indexOf('=') + 1 : 0;
   const parse = (): Value[] => {
-    if (text[i] !== '{') throw new Error(`malformed array literal: ${text}`);
+    if (text[i] !== '{') throw new ValueError(`malformed array literal: ${text}`);
     i++;
     const out: Value[] = [];
     if (text[i] === '}') {
@@ -176,7 +184,7 @@ export function parseArray(text: string, element: Converter, delimiter = ','): V
       }
       const separator = text[i++];
       if (separator === '}') return out;
-      if (separator !== delimiter) throw new Error(`malformed array literal: ${text}`);
+      if (separator !== delimiter) throw new ValueError(`malformed array literal: ${text}`);
     }
   };
   return parse();

@@ -1,14 +1,15 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ChangeEvent } from '../../../core/event.js';
-import { Watermark } from '../../../core/watermark.js';
 import { type PostgresSourceConfig, qualify } from '../config.js';
 import { type Lsn, formatLsn, lsnToBigInt } from '../../../core/lsn.js';
 import { type ProgressBoard, TableProgress } from './progress.js';
 import { literal } from '../protocol/replication.js';
 import { type SetupOptions, createSlotWithSnapshot, findSlot } from '../setup.js';
-import { type ChunkCursor, INITIAL_RUN, type SnapshotStore, type TableRun } from './store.js';
-import { RowConverter, estimateRows, loadShape, readChunks, readOnly } from './table.js';
+import { INITIAL_RUN, type SnapshotStore, type TableRun } from './store.js';
+import { ChunkConverter, estimateRows, planRead, readChunks, readOnly } from './chunks.js';
+import { ChunkLedger } from './ledger.js';
+import type { EventFactory } from '../schema/events.js';
 import type { TypeRegistry } from '../schema/values.js';
 
 /** What snapshots and backfills need from their source. */
@@ -19,8 +20,8 @@ export interface RowsHost {
   readonly types: TypeRegistry;
   readonly store: SnapshotStore;
   readonly progress: ProgressBoard;
-  /** Where events say they come from. */
-  readonly origin: { host: string; database: string };
+  /** Builds the rows' events. */
+  readonly events: EventFactory;
   /** A connection with the source's session settings; `replication`: a walsender connection. */
   connect(replication?: boolean): Promise<pg.Client>;
   /** Hands rows to the router (waiting for buffer room); `onDelivered` runs once every sink holds them. */
@@ -43,12 +44,6 @@ export type SnapshotOutcome =
   | { action: 'stop' }
   /** The source stopped taking input before the snapshot was complete. */
   | { action: 'interrupted' };
-
-interface ChunkMark {
-  cursor: ChunkCursor;
-  rows: number;
-  last: boolean;
-}
 
 /**
  * The initial snapshot: the rows that exist when pgrelay first starts on a database, handed out
@@ -177,8 +172,7 @@ export class InitialSnapshot {
     }
     const tables = [...new Set(names.map(qualify))];
     await readOnly(side, async () => {
-      for (const table of tables)
-        await estimateRows(side, await loadShape(side, table, this.shapeOptions(table, requirePublished)));
+      for (const table of tables) await estimateRows(side, await this.plan(side, table, requirePublished));
     });
     if (tables.length === 0)
       this.host.log.warn('snapshot: no tables to read (list tables or snapshot_tables)');
@@ -189,10 +183,10 @@ export class InitialSnapshot {
     return tables;
   }
 
-  private shapeOptions(table: string, requirePublished: boolean) {
-    const { config } = this.host;
+  private plan(client: pg.Client, table: string, requirePublished: boolean) {
+    const { config, types } = this.host;
     const where = Object.entries(config.snapshot_where).find(([name]) => qualify(name) === table)?.[1];
-    return { publication: config.publication, requirePublished, where };
+    return planRead(client, table, types, { publication: config.publication, requirePublished, where });
   }
 
   /**
@@ -226,55 +220,32 @@ export class InitialSnapshot {
 
   private async readTable(reader: pg.Client, run: TableRun): Promise<boolean> {
     const { host } = this;
-    const requirePublished = run.mode === 'initial';
-    const shape = await loadShape(reader, run.table, this.shapeOptions(run.table, requirePublished));
+    const plan = await this.plan(reader, run.table, run.mode === 'initial');
     const progress = host.progress.add(TableProgress.of('snapshot', run));
-    progress.start(await estimateRows(reader, shape));
+    progress.start(await estimateRows(reader, plan));
     host.log.info(
       { table: run.table, lsn: run.lsn, resumedAfter: run.cursor, rowsDone: run.rowsDone },
       run.cursor === null
         ? `snapshot of ${run.table} at ${run.lsn}: reading`
         : `snapshot of ${run.table} at ${run.lsn}: continuing after ${JSON.stringify(run.cursor)} (${run.rowsDone} rows done)`,
     );
-    const tracker = new Watermark<ChunkMark>(undefined, (mark) => this.acknowledged(run, progress, mark));
-    const base = {
-      source: host.name,
-      ...host.origin,
-      lsn: run.lsn,
-      idPrefix: `snapshot:${run.lsn}:${run.table}:`,
-    };
-    let rows = run.rowsDone;
-    const chunks = readChunks(
-      reader,
-      shape,
-      new RowConverter(shape, host.types),
-      base,
-      run.cursor,
-      host.config.snapshot_chunk,
+    const ledger = new ChunkLedger(host.store, INITIAL_RUN, run.table, progress, (rows) =>
+      host.log.info({ table: run.table, rows }, `snapshot of ${run.table} done: ${rows} rows`),
     );
+    // When the snapshot began (stored), so rows read again after a restart carry the same time.
+    const commitTime = new Date(run.startedAt).toISOString().replace('Z', '000Z');
+    const origin = { lsnText: run.lsn, xid: null, commitTime };
+    const converter = new ChunkConverter(plan, host.events, `snapshot:${run.lsn}:${run.table}:`);
+    let rows = run.rowsDone;
+    const chunks = readChunks(reader, plan, converter, origin, run.cursor, host.config.snapshot_chunk);
     for await (const chunk of chunks) {
       if (host.stopping()) return false;
       rows += chunk.events.length;
-      const ticket = tracker.track({ cursor: chunk.cursor, rows, last: chunk.last });
-      if (chunk.events.length === 0) tracker.ack(ticket);
-      else await host.emitRows(chunk.events, chunk.bytes, () => tracker.ack(ticket));
+      const acknowledge = ledger.track({ cursor: chunk.cursor, rows, last: chunk.last });
+      if (chunk.events.length === 0) acknowledge();
+      else await host.emitRows(chunk.events, chunk.bytes, acknowledge);
     }
     return true;
-  }
-
-  /** Every sink holds the table's rows up to `mark`: a restart continues after it. */
-  private acknowledged(run: TableRun, progress: TableProgress, mark: ChunkMark): void {
-    progress.rowsDone = mark.rows;
-    if (!mark.last) {
-      this.host.store.saveChunk(INITIAL_RUN, run.table, mark.cursor, mark.rows);
-      return;
-    }
-    this.host.store.finishTable(INITIAL_RUN, run.table, mark.rows);
-    progress.finish('done');
-    this.host.log.info(
-      { table: run.table, rows: mark.rows },
-      `snapshot of ${run.table} done: ${mark.rows} rows`,
-    );
   }
 
   private async open(replication: boolean): Promise<pg.Client> {

@@ -25,6 +25,8 @@ export interface TableRun {
   cursor: ChunkCursor;
   rowsDone: number;
   state: RunState;
+  /** When the run began (ISO 8601, milliseconds): the time its rows carry. */
+  startedAt: string;
 }
 
 interface Row {
@@ -36,6 +38,7 @@ interface Row {
   last_key: string | null;
   rows_done: number;
   state: RunState;
+  started_at: string;
 }
 
 /**
@@ -95,7 +98,7 @@ export class SnapshotStore {
       this.db
         .prepare(`UPDATE snapshot_progress SET state = 'done', updated_at = ? WHERE source = ? AND run = ?`)
         .run(now(), this.source, INITIAL_RUN);
-      if (position !== undefined) this.state.put(this.source, '', position.lsn, position.meta);
+      if (position !== undefined) this.state.put(this.source, position.lsn, position.meta);
     })();
   }
 
@@ -136,6 +139,7 @@ export class SnapshotStore {
         cursor: row.last_key === null ? null : (JSON.parse(row.last_key) as ChunkCursor),
         rowsDone: row.rows_done,
         state: row.state,
+        startedAt: row.started_at,
       }));
   }
 

@@ -1,0 +1,98 @@
+import { kafkaSink, kafkaSource } from '../../test/fixtures/configs.js';
+import { partitionedMessages } from '../../test/fixtures/events.js';
+import { PgrelayProcess } from '../../test/harness/pgrelay.js';
+import { waitFor } from '../../test/harness/processes.js';
+import { sharedKafka } from '../../test/harness/services.js';
+import {
+  committedOffsets,
+  createTopics,
+  endOffsets,
+  produce,
+  uniqueName,
+  waitForSize,
+} from '../../test/harness/topics.js';
+import { BATCH_SIZE, type FaultCase, result } from '../fault-case.js';
+import { streamingAgain } from '../recovery.js';
+import { type FaultMark, seqOf, tally } from '../tally.js';
+
+export interface RelayKillOptions {
+  messages: number;
+  kills: number;
+}
+
+const PARTITIONS = 3;
+/** Rows the messages change, a multiple of PARTITIONS: each row stays on one partition. */
+const ROWS = 300;
+const PRODUCE_CHUNK = 10_000;
+
+/**
+ * kill -9 of a Kafka → Kafka relay at random points of a backlog, restarted at once: counted by the
+ * `seq` each input message carries.
+ */
+export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
+  return {
+    name: `Kafka relay kill -9 ×${kills}`,
+    injected: `SIGKILL to a relay of ${messages.toLocaleString('en-US')} messages (${PARTITIONS} partitions) at random points, restart`,
+    async run({ random, log }) {
+      const brokers = await sharedKafka();
+      const input = uniqueName('faults-relay');
+      const [out, group] = [`${input}.out`, `${input}-group`];
+      await createTopics(brokers, [input], PARTITIONS);
+      await createTopics(brokers, [out], 1);
+      for (let first = 0; first < messages; first += PRODUCE_CHUNK)
+        await produce(
+          brokers,
+          input,
+          partitionedMessages(first, Math.min(PRODUCE_CHUNK, messages - first), ROWS, PARTITIONS),
+        );
+      const relay = await PgrelayProcess.create(
+        kafkaSource('edge', { brokers, topics: [input], group_id: group, session_timeout: '6s' }) +
+          kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: out, batch_size: BATCH_SIZE }),
+      );
+      try {
+        const committed = async () =>
+          [...(await committedOffsets(brokers, group, input)).values()].reduce(
+            (a, b) => a + Math.max(0, b),
+            0,
+          );
+        const finished = async () => (await committed()) === messages;
+        await relay.start();
+        const marks: FaultMark[] = [];
+        const recoveries: (number | undefined)[] = [];
+        // One kill in each of `kills` equal stretches of the backlog, at a random point of it.
+        const points = Array.from({ length: kills }, (_, k) =>
+          Math.floor(((k + random()) * messages) / (kills + 1)),
+        );
+        for (const [kill, point] of points.entries()) {
+          await waitForSize(brokers, out, point, 180_000);
+          marks.push(await endOffsets(brokers, out));
+          const faultAt = Date.now();
+          await relay.kill();
+          await relay.start({ waitRunning: false });
+          const recovery = await streamingAgain(relay, 'edge', faultAt, finished);
+          recoveries.push(recovery);
+          log(`relay kill ${kill + 1}/${kills} at ${point}: streaming again after ${recovery ?? 'never'} ms`);
+          if (recovery === undefined) break;
+        }
+        const settled = await waitFor(
+          'every input offset to be committed',
+          async () => ((await finished()) ? true : undefined),
+          180_000,
+        ).then(
+          () => undefined,
+          () => `not every offset committed (${messages} expected)`,
+        );
+        const counts = await tally(
+          brokers,
+          out,
+          Array.from({ length: messages }, (_, seq) => String(seq)),
+          seqOf,
+          marks,
+        );
+        return result(this, counts, { duplicateBound: BATCH_SIZE, recoveries, problems: [settled] });
+      } finally {
+        await relay.destroy();
+      }
+    },
+  };
+}
