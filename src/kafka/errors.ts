@@ -32,17 +32,21 @@ export class KafkaForbiddenError extends PgRelayError {
   }
 }
 
+/** A topic that does not exist: retried, as an operator may create it; `hint` says what else to do. */
 export class UnknownTopicError extends PgRelayError {
   constructor(
     readonly topic: string,
     where: string,
+    hint = 'create it',
     cause?: unknown,
   ) {
     super(
       'PGRELAY_KAFKA_UNKNOWN_TOPIC',
-      `${where}: topic ${topic} does not exist and the broker does not create topics (auto.create.topics.enable=false): ` +
-        `create it, or give the sink create_topics settings so pgrelay creates it`,
-      { cause },
+      `${where}: topic ${topic} does not exist (${hint}); retrying until it does`,
+      {
+        cause,
+        retriable: true,
+      },
     );
   }
 }
@@ -151,7 +155,7 @@ export function classifyKafkaError(error: unknown, where: string): PgRelayError 
     (n) => typeof n.message === 'string' && /^Unknown topic (.+)\.$/.test(n.message),
   );
   if (unknownTopic !== undefined)
-    return new UnknownTopicError((unknownTopic.message as string).slice(14, -1), where, error);
+    return new UnknownTopicError((unknownTopic.message as string).slice(14, -1), where, undefined, error);
   if (!fromLibrary(error) && !isSocketError(error)) return new KafkaInternalError(where, error);
   // The library marks what retrying cannot fix; a network failure is always worth another try.
   const final = nodes.find((n) => n.canRetry === false && typeof n.apiId === 'string');

@@ -35,7 +35,8 @@ const STALE_METADATA = new Set([
 const DUPLICATE_SEQUENCE = 46;
 /** How many rounds without progress send() retries before it reports the outage. */
 const ROUNDS = 6;
-const BACKOFF_MS = [50, 100, 250, 500, 1000, 1000];
+/** The pause before each of those rounds. */
+const BACKOFF_MS = [100, 250, 500, 1000, 1000];
 
 /** The sequence after `sequence` and `count` records: sequences wrap to 0 after 2^31-1, as in the Java client. */
 export function nextSequence(sequence: number, count: number): number {
@@ -176,7 +177,7 @@ export class KafkaProducer {
       const progressed = round.filter((b) => b.state === 'acked').length > before;
       idle = progressed ? 0 : idle + 1;
       if (idle >= ROUNDS || signal?.aborted) throw new KafkaUnavailableError(this.where, lastError);
-      await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS[idle] ?? 1000));
+      await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS[Math.max(0, idle - 1)] ?? 1000));
     }
   }
 

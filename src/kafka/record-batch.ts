@@ -31,8 +31,21 @@ export type Bytes = string | Buffer | null;
  * (measured). The caller has made room (3 bytes per UTF-16 unit).
  */
 export function writeUtf8(buffer: Buffer, text: string, offset: number): number {
+  // Short ASCII text (keys, ids) is copied here: a call into the runtime costs more than the copy.
+  const length = text.length;
+  if (length <= SHORT_TEXT) {
+    let i = 0;
+    for (; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) break;
+      buffer[offset + i] = code;
+    }
+    if (i === length) return length;
+  }
   return (buffer as Buffer & { utf8Write(text: string, offset: number): number }).utf8Write(text, offset);
 }
+
+const SHORT_TEXT = 48;
 
 /** Copies small byte runs (keys, header names): a loop beats Buffer#copy's call overhead below ~64 bytes. */
 function copyBytes(from: Uint8Array, start: number, end: number, to: Buffer, pos: number): number {

@@ -52,8 +52,8 @@ describe('Kafka errors, classified', () => {
       'a missing topic',
       new UserError('Unknown topic orders.'),
       'PGRELAY_KAFKA_UNKNOWN_TOPIC',
-      false,
-      /topic orders does not exist/,
+      true,
+      /topic orders does not exist \(create it\); retrying until it does/,
     ],
     [
       'a broker that cannot be reached',

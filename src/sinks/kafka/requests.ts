@@ -53,11 +53,6 @@ export class DeliveryPlan {
   /** Records too large for their topic even alone (not sent), in order, with their encoded size. */
   readonly tooLarge = new Map<number, number>();
 
-  /** The record the single-record batch `batch` holds. */
-  recordOf(batch: OutgoingBatch): number {
-    return this.batchOf.indexOf(this.batches.indexOf(batch));
-  }
-
   /** Whether the broker holds the record. */
   acknowledged(record: number): boolean {
     const index = this.batchOf[record]!;
@@ -113,7 +108,7 @@ export class BatchEncoder {
   /**
    * Encodes the plan's records [0, plan.end) that are not yet acknowledged into new batches (on a
    * retry after a failure, the batches not acknowledged are replaced). A record too large for its
-   * topic even alone is marked, not sent (plan.tooLarge()).
+   * topic even alone is marked, not sent (plan.tooLarge).
    */
   encode(plan: DeliveryPlan): void {
     const batches = this.keepAcknowledged(plan);

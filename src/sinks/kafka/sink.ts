@@ -26,6 +26,9 @@ const PRODUCER_STATE = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+/** What to do about a topic that does not appear: the broker would have created it by now if it did. */
+const UNKNOWN_TOPIC_HINT =
+  "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
 /** How long a topic the broker creates on first use may take to appear. */
 const UNKNOWN_TOPIC_GRACE_MS = 15_000;
 
@@ -110,7 +113,7 @@ export class KafkaSink extends Sink {
       }
       const failed = plan.batches.filter((b) => b.state === 'failed');
       if (failed.length === 0) return failure;
-      for (const outgoing of failed) await this.refused(plan, outgoing);
+      for (const outgoing of failed) await this.refused(outgoing);
       await this.producer.resetProducerId();
       await this.encode(plan, false);
       failure ??= await this.oversized(plan);
@@ -118,7 +121,7 @@ export class KafkaSink extends Sink {
   }
 
   /** A batch the broker refused for good: learn from it, or stop the sink. */
-  private async refused(plan: DeliveryPlan, outgoing: OutgoingBatch): Promise<void> {
+  private async refused(outgoing: OutgoingBatch): Promise<void> {
     const { id, message } = outgoing.failure!;
     const target = this.targets.get(outgoing.topic)!;
     if (TOO_LARGE.has(id)) {
@@ -231,7 +234,7 @@ export class KafkaSink extends Sink {
           }
           for (const outgoing of plan.batches)
             if (outgoing.state === 'failed') {
-              await this.refused(plan, outgoing);
+              await this.refused(outgoing);
               this.unsettled = true;
             }
         }
@@ -326,13 +329,14 @@ export class KafkaSink extends Sink {
         const counts = await this.producer.partitionCounts(names, settings === undefined);
         const missing = names.find((name) => !(counts.get(name)! > 0));
         if (missing === undefined) return counts;
-        error = new UnknownTopicError(missing, this.where);
+        error = new UnknownTopicError(missing, this.where, UNKNOWN_TOPIC_HINT);
       } catch (caught) {
         error = this.classify(caught);
       }
       if (!(error instanceof UnknownTopicError)) throw error;
       if (settings === undefined) {
-        if (Date.now() > deadline) throw error;
+        if (Date.now() > deadline)
+          throw new UnknownTopicError(error.topic, this.where, UNKNOWN_TOPIC_HINT, error.cause);
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
