@@ -98,6 +98,8 @@ export class Fetcher {
   private readonly pool: ConnectionPool;
   private readonly targets = new Map<string, FetchTarget>();
   private readonly loops = new Map<number, Promise<void>>();
+  /** Partitions whose next batch did not fit their last fetch, and the bytes it needs. */
+  private readonly largeBatches = new Map<string, number>();
   private version: FetchVersion | undefined;
   private leaders: Leaders | undefined;
   private stale = true;
@@ -157,6 +159,7 @@ export class Fetcher {
         try {
           await this.refresh();
         } catch (error) {
+          this.failing = true;
           await this.pause(this.events.failed(error));
           continue;
         }
@@ -298,9 +301,6 @@ export class Fetcher {
     this.failing ||= failed;
     return waitMs;
   }
-
-  /** Partitions whose next batch did not fit their last fetch, and the bytes it needs. */
-  private readonly largeBatches = new Map<string, number>();
 
   private bytesFor(target: FetchTarget): number {
     return this.largeBatches.get(partitionKey(target)) ?? PARTITION_FETCH_BYTES;

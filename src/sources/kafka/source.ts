@@ -6,7 +6,7 @@ import { PgRelayError, errorMessage, isRetriable } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { clientOptions, logBrokerStates } from '../../kafka/client.js';
-import { classifyKafkaError } from '../../kafka/errors.js';
+import { UnknownTopicError, classifyKafkaError } from '../../kafka/errors.js';
 import { RecordReader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
@@ -183,17 +183,7 @@ export class KafkaSource extends Source {
         await admin.close();
       }
     }
-    const metadata = await group.consumer
-      .metadata({ topics: [...topics], forceUpdate: true })
-      .catch((error) => {
-        const unknown = /^Unknown topic (.+)\.$/.exec(errorMessage(error));
-        if (unknown === null) throw error;
-        throw new PgRelayError(
-          'PGRELAY_KAFKA_UNKNOWN_TOPIC',
-          `${this.where}: a topic of ${[...topics].join(', ')} does not exist (${unknown[1]}; pgrelay does not create the topics it reads; it retries until they exist)`,
-          { cause: error, retriable: true },
-        );
-      });
+    const metadata = await group.consumer.metadata({ topics: [...topics], forceUpdate: true });
     this.log.debug({ topics: [...metadata.topics.keys()] }, 'topics to consume');
     return [...topics];
   }
@@ -237,7 +227,17 @@ export class KafkaSource extends Source {
   }
 
   private classify(error: unknown): PgRelayError {
-    return classifyKafkaError(error, this.where);
+    const classified = classifyKafkaError(error, this.where);
+    // A topic the cluster does not know (at start, or deleted since): unlike a sink, a source
+    // cannot create it, and waits for it.
+    if (classified instanceof UnknownTopicError) {
+      return new PgRelayError(
+        'PGRELAY_KAFKA_UNKNOWN_TOPIC',
+        `${this.where}: a topic of ${this.config.topics.join(', ') || classified.topic} does not exist (${classified.topic}; pgrelay does not create the topics it reads; it retries until they exist)`,
+        { cause: error, retriable: true },
+      );
+    }
+    return classified;
   }
 
   // ---- assignment --------------------------------------------------------------------------------
