@@ -27,7 +27,7 @@ export async function benchRelay(): Promise<BenchResult> {
   await produce(brokers, source, messages);
   const averageBytes = messages.reduce((n, m) => n + m.key.length + m.value.length, 0) / COUNT;
 
-  const kcatSeconds = await kcatCopy(brokers, source, copied);
+  const kcat = await kcatCopy(brokers, source, copied);
   const admin = adminClient(brokers);
   const relay = await PgrelayProcess.create(
     kafkaSource('edge', { brokers, topics: [source], group_id: `${prefix}-group` }) +
@@ -50,11 +50,13 @@ export async function benchRelay(): Promise<BenchResult> {
       perSecond: COUNT / seconds,
       peakRssMb: relay.peakRssMb(),
       cpuMicrosPerUnit,
-      baseline: { name: 'kcat -C | kcat -P (acks=all), same broker', perSecond: COUNT / kcatSeconds },
+      baseline: { name: 'kcat -C | kcat -P (acks=all), same broker', perSecond: COUNT / kcat.seconds },
       notes: [
         `pgrelay events of ~${Math.round(averageBytes)} bytes, ${PARTITIONS} partitions, format auto, passthrough handler`,
         `time from process start; of it ${startupSeconds.toFixed(1)} s until /status ok (start, group join): ` +
           `${Math.round(COUNT / (seconds - startupSeconds)).toLocaleString('en-US')} messages/s after that`,
+        // On a shared machine the rates follow the CPU share each process gets; CPU per message does not.
+        `kcat -C | kcat -P CPU ${((kcat.cpuSeconds / COUNT) * 1e6).toFixed(1)} µs per message (both processes, user + system)`,
         ...(size === COUNT ? [] : [`target holds ${size} messages: ${size - COUNT} duplicates`]),
       ],
     };
@@ -65,17 +67,26 @@ export async function benchRelay(): Promise<BenchResult> {
   }
 }
 
-/** kcat consuming `from` to its end, piped into kcat producing to `to` with acks=all; seconds taken. */
-async function kcatCopy(brokers: string[], from: string, to: string): Promise<number> {
+/**
+ * kcat consuming `from` to its end, piped into kcat producing to `to` with acks=all: seconds taken,
+ * and the CPU seconds both kcat processes used (bash's `times`, second line: its children).
+ */
+async function kcatCopy(brokers: string[], from: string, to: string) {
   const broker = brokers.join(',');
   const started = performance.now();
-  await run('bash', [
+  const { stdout } = await run('bash', [
     '-o',
     'pipefail',
     '-c',
-    `kcat -C -b ${broker} -t ${from} -o beginning -e -q -f '%k\\t%s\\n' | kcat -P -b ${broker} -t ${to} -K '\\t' -X acks=all`,
+    `kcat -C -b ${broker} -t ${from} -o beginning -e -q -f '%k\\t%s\\n' | kcat -P -b ${broker} -t ${to} -K '\\t' -X acks=all; times`,
   ]);
-  return (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  const children = stdout.trim().split('\n').at(-1) ?? '';
+  const cpuSeconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
+    (sum, [, minutes, secs]) => sum + Number(minutes) * 60 + Number(secs),
+    0,
+  );
+  return { seconds, cpuSeconds };
 }
 
 /** Polls end offsets often, so the measured time is not rounded up by much. */
