@@ -318,7 +318,6 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       'no tests, benchmarks, source maps or dev dependencies',
     );
     assert.deepEqual(
-      // Prebuilt addons are named by system: prebuilds/linux-x64.node, crc32.linux-x64-gnu.node.
       paths.filter((p) => p.endsWith('.node') && !/[/.]linux-x64(-gnu)?\.node$/.test(p)),
       [],
       'no addons for other systems',
@@ -418,8 +417,8 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       );
     }
 
-    // The libraries node and the native addons it loads at start link against (librt for @node-rs/crc32).
-    for (const binary of elfFiles(path.join(root, 'usr/lib/pgrelay'))) await copyLibraries(root, binary);
+    // The runtime's libraries and the addons' (@node-rs/crc32 needs librt).
+    for (const elf of elfFiles(path.join(root, 'usr/lib/pgrelay'))) await copyLibraries(root, elf);
     const inRoot = (user: string, ...args: string[]) =>
       run('/usr/sbin/chroot', [`--userspec=${user}`, root, ...args], { env: { PATH: '/usr/bin' } });
     const version = await inRoot(`${uid}:${gid}`, '/usr/bin/pgrelay', 'version');
