@@ -42,8 +42,8 @@ export interface RawEvent {
   offset: string;
   key: Buffer | null;
   payload: Buffer | null;
-  /** A header sent more than once keeps every value, in order. */
-  headers: Record<string, Buffer | Buffer[]>;
+  /** A header sent more than once keeps every value, in order; a null value stays null. */
+  headers: Record<string, Buffer | null | (Buffer | null)[]>;
   timestamp: string;
 }
 

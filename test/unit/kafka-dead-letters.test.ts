@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeEvent } from '../../src/core/encoding.js';
-import { deadLetterRecord, eventCoordinates } from '../../src/sinks/kafka/dead-letters.js';
+import { deadLetterRecord } from '../../src/kafka/dead-letter.js';
+import { eventCoordinates } from '../../src/sinks/kafka/dead-letters.js';
 import { BatchEncoder, DeliveryPlan } from '../../src/sinks/kafka/requests.js';
 import { changeEvent, rawEvent } from '../helpers/events.js';
 

@@ -12,7 +12,8 @@ import {
 import { KafkaProducer, type OutgoingBatch } from '../../kafka/producer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, TopicAdmin, type TopicSettings } from '../../kafka/topics.js';
 import type { KafkaSinkConfig } from './config.js';
-import { type DeadLetter, deadLetterRecord, eventCoordinates } from './dead-letters.js';
+import { type DeadLetter, deadLetterRecord } from '../../kafka/dead-letter.js';
+import { eventCoordinates } from './dead-letters.js';
 import { MessageTooLargeError } from './errors.js';
 import { BatchEncoder, DeliveryPlan, type TopicTarget } from './requests.js';
 import { TopicRouter } from './topics.js';
