@@ -25,11 +25,12 @@ import { ChangeStream, HEARTBEAT_PREFIX } from './stream.js';
 
 /**
  * Session settings that fix the text forms values.ts parses, and the string syntax the condition
- * check (condition.ts) reads operators' conditions with.
+ * check (condition.ts) reads operators' conditions with. lc_monetary=C: money in one form whatever
+ * the server's locale ("-$1,234.50"; PostgreSQL 15 adds the "$" and "," even for C).
  */
 const SESSION_OPTIONS =
   '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex ' +
-  '-c standard_conforming_strings=on';
+  '-c standard_conforming_strings=on -c lc_monetary=C';
 
 /**
  * Streams committed changes of a publication from a logical replication slot (pgoutput): sets up
