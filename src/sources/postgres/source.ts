@@ -150,7 +150,7 @@ export class PostgresSource extends Source {
       initialMs: this.config.retry_initial,
       maxMs: this.config.retry_max,
       signal,
-      classify: (error) => classifyServerError(this.name, error),
+      classify: (error) => classifyServerError(this.name, error, this.slot),
     }).run((ready) => this.session(ready), {
       cleanup: () => this.closeSession(),
       beforeRetry: async () => {
