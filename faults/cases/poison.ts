@@ -114,7 +114,7 @@ export function poison({ deadLetter, kinds, messages }: PoisonOptions): FaultCas
           Array.from({ length: messages }, (_, seq) => String(seq)),
           seqOf,
         );
-        return result(this, counts, { duplicateBound: 0, problems });
+        return result(this, counts, { bound: { perFault: 0 }, problems });
       } finally {
         await relay.destroy();
       }

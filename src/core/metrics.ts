@@ -210,6 +210,19 @@ export class Metrics {
     this.latency.observe(labelsOf(sink), seconds);
   }
 
+  /** A counter without labels, read from `read` when scraped, on the same registry. */
+  counter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** Extra metrics a component kind defines (snapshot progress...), on the same registry. */
   gauge<L extends string>(
     name: string,
