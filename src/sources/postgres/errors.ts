@@ -60,6 +60,44 @@ export const publicationMissing = (source: string, publication: string, why: str
     `source ${source}: publication "${publication}" does not exist and ${why}`,
   );
 
+/**
+ * The publication is missing and the source has streamed: PostgreSQL decodes each transaction with
+ * the publications that existed when it began, so one created now fails ("publication does not
+ * exist") on every change since the position pgrelay resumes from.
+ */
+export const publicationGone = (source: string, publication: string, resume: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_PUBLICATION_MISSING',
+    `source ${source}: publication "${publication}" does not exist, but the source streams from ${resume}: a ` +
+      `publication created now cannot decode the changes since then (PostgreSQL decodes each transaction with the ` +
+      `publications that existed when it began), so pgrelay does not create it. Set publication to the one the ` +
+      `source streamed with, or start over: drop the slot, pgrelay reset-position -c CONFIG --source ${source} ` +
+      `(snapshot = "initial" sends the tables' rows again)`,
+  );
+
+/** Fixes for a table whose UPDATE and DELETE fail while it is published for them. */
+export function identityFixes(tables: readonly string[]): string {
+  const table = tables.length === 1 ? tables[0]! : '...';
+  return `ALTER TABLE ${table} REPLICA IDENTITY FULL, or give it a primary key`;
+}
+
+/** FOR ALL TABLES would publish updates of tables without a replica identity: the application's would fail. */
+export const allTablesWithoutIdentity = (source: string, publication: string, tables: readonly string[]) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_REPLICA_IDENTITY',
+    `source ${source}: tables = ["*"] would create publication "${publication}" FOR ALL TABLES, which publishes ` +
+      `updates and deletes of every table, and these have no replica identity: ${listed(tables)}. The ` +
+      `application's UPDATE and DELETE on them would fail, so pgrelay does not create it. Fix: ` +
+      `${identityFixes(tables)} (tables created later need one too), or list the tables to stream in tables ` +
+      `(insert_only_tables for those that need only their inserts)`,
+  );
+
+/** At most ten names, and how many more. */
+export function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 10).join(', ');
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
+}
+
 export const walLevel = (source: string, level: string) =>
   new PostgresSourceError(
     'PGRELAY_PG_WAL_LEVEL',
@@ -71,6 +109,14 @@ export const permissionDenied = (source: string, detail: string, cause?: unknown
   new PostgresSourceError('PGRELAY_PG_PERMISSION', `source ${source}: permission denied: ${detail}`, {
     cause,
   });
+
+/** The session ends so that the next one names `publication` (retried at once, see PublicationKeeper). */
+export const restream = (source: string, publication: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_RESTREAM',
+    `source ${source}: starting the stream again, with publication "${publication}"`,
+    { retriable: true },
+  );
 
 /** Another client streams from the slot (another pgrelay: active/passive); retried, so this one takes over. */
 export const slotInUse = (source: string, slot: string, pid: number) =>

@@ -53,6 +53,8 @@ export class SlotPositions {
     private readonly state: StateStore,
     private readonly source: string,
     private readonly slot: string,
+    /** Recorded with each position: the publication the source streams (see publicationFor). */
+    private readonly publication: string,
     private readonly walRetain: number,
     /** Runs when `delivered` moves. */
     private readonly onDelivered: (position: StreamPosition) => void,
@@ -134,6 +136,7 @@ export class SlotPositions {
     const partial = delivered.partial;
     this.state.put(this.source, formatLsn(delivered.lsn), {
       slot: this.slot,
+      publication: this.publication,
       ...(partial === undefined
         ? {}
         : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
