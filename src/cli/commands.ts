@@ -60,7 +60,13 @@ ${CONFIG_HELP}
     process.once('SIGINT', force);
     const clean = await runtime.stop();
     await http?.close();
+    const unstored = runtime.stateFailure;
     if (clean) log.info('stopped cleanly; positions stored');
+    else if (unstored !== undefined)
+      log.error(
+        { err: unstored },
+        `stopped; positions NOT stored (a restart sends again what was delivered since the last stored ones): ${unstored.message}`,
+      );
     else log.warn('shutdown deadline passed before every batch was delivered; the rest will be sent again');
     return clean ? 0 : 1;
   },

@@ -3,6 +3,7 @@ import Fastify, { type FastifyReply, type FastifyRequest, LogController } from '
 import type { Logger } from 'pino';
 import { BackfillError } from '../core/source.js';
 import { type Runtime, UnknownComponentError } from '../runtime/runtime.js';
+import { StateError } from '../state/store.js';
 
 /** How a backfill that cannot start answers. */
 const BACKFILL_STATUS: Record<string, number> = {
@@ -73,6 +74,9 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
         return reply
           .code(BACKFILL_STATUS[error.code] ?? 400)
           .send({ error: error.message, code: error.code });
+      // Its progress could not be recorded (a full disk): nothing started.
+      if (error instanceof StateError)
+        return reply.code(503).send({ error: error.message, code: error.code });
       throw error;
     }
   });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createPassthrough } from '../handlers/passthrough/handler.js';
 import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
-import type { Component, Problem } from '../core/component.js';
+import type { Component, ComponentError, Problem } from '../core/component.js';
 import { HandlerChain } from '../core/handler-chain.js';
 import { Metrics } from '../core/metrics.js';
 import { Router } from '../core/router.js';
@@ -9,7 +9,7 @@ import type { Sink, SinkSettings } from '../core/sink.js';
 import type { BackfillRequest, Source } from '../core/source.js';
 import { createHandler, createSink, createSource } from './components.js';
 import { RunLock } from '../state/lock.js';
-import { StateStore } from '../state/store.js';
+import { type StateFailure, StateError, StateStore } from '../state/store.js';
 import { VERSION } from '../core/version.js';
 
 export interface ComponentReport {
@@ -30,9 +30,14 @@ export interface StatusReport {
   status: 'ok' | 'degraded';
   version: string;
   uptime_seconds: number;
+  /** The state file: `error` while it cannot store positions (a failed write, a deleted file). */
+  state_file: { path: string; ok: boolean; error: ComponentError | null };
   sources: Record<string, ComponentReport>;
   sinks: Record<string, ComponentReport>;
 }
+
+/** How often the runtime checks that the state file is still the one open, also when nothing is written. */
+const STATE_CHECK_MS = 5000;
 
 export class UnknownComponentError extends Error {
   readonly code = 'PGRELAY_UNKNOWN_COMPONENT';
@@ -42,6 +47,8 @@ export class UnknownComponentError extends Error {
 export class Runtime {
   private readonly started = Date.now();
   private statsTimer: NodeJS.Timeout | undefined;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private stateError: ComponentError | null = null;
 
   private constructor(
     readonly config: Config,
@@ -51,7 +58,20 @@ export class Runtime {
     readonly metrics: Metrics,
     readonly sources: readonly Source[],
     readonly sinks: readonly Sink[],
-  ) {}
+  ) {
+    state.watch((failure) => this.stateFailed(failure));
+    metrics.gauge(
+      'pgrelay_state_failing',
+      '1 while the state file cannot store positions (a write failed, or the file was deleted or replaced), else 0.',
+      [],
+      (set) => set({}, state.failure === undefined ? 0 : 1),
+    );
+    metrics.counter(
+      'pgrelay_state_write_errors_total',
+      'Writes to the state file that failed, each attempt counted.',
+      () => state.failedWrites,
+    );
+  }
 
   static async create(config: Config, log: Logger): Promise<Runtime> {
     const state = StateStore.open(config.state.path);
@@ -63,9 +83,13 @@ export class Runtime {
       for (const [name, sinkConfig] of Object.entries(config.sinks)) {
         const sinkLog = componentLogger(log, 'sink', name);
         const handlers = [];
-        for (const handlerName of sinkConfig.handlers) {
-          const handlerConfig = config.handlers[handlerName] ?? ({ type: handlerName } as HandlerConfig);
-          handlers.push(await createHandler(handlerName, handlerConfig, sinkLog));
+        const names = [...sinkConfig.handlers];
+        // A trailing passthrough (the default chain) encodes just as the chain's own final encoder
+        // does: leaving it to the encoder saves checking every record it makes.
+        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough')
+          names.pop();
+        for (const handlerName of names) {
+          handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), sinkLog));
         }
         const chain = new HandlerChain(handlers, createPassthrough());
         sinks.push(
@@ -113,6 +137,8 @@ export class Runtime {
       this.statsTimer = setInterval(() => this.log.info({ stats: this.stats() }, 'stats'), interval);
       this.statsTimer.unref();
     }
+    this.stateTimer = setInterval(() => this.checkState(), STATE_CHECK_MS);
+    this.stateTimer.unref();
   }
 
   /**
@@ -122,14 +148,21 @@ export class Runtime {
    */
   async stop(): Promise<boolean> {
     clearInterval(this.statsTimer);
+    clearInterval(this.stateTimer);
     const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
     for (const source of this.sources) source.stopInput();
     await Promise.all([
       ...this.sinks.map((sink) => sink.stop(deadline)),
       ...this.sources.map((source) => source.stop(deadline)),
     ]);
+    this.checkState();
     this.dispose();
-    return !deadline.aborted;
+    return !deadline.aborted && this.state.failure === undefined;
+  }
+
+  /** Why the state file could not store positions, while it cannot (after stop(): at the end). */
+  get stateFailure(): StateFailure | undefined {
+    return this.state.failure;
   }
 
   /** Releases the state file; for a runtime that stopped, or never started. */
@@ -157,6 +190,27 @@ export class Runtime {
     return source.backfill(request);
   }
 
+  /** The file at state.path must still be the one open (the store reports it if not). */
+  private checkState(): void {
+    try {
+      this.state.verify();
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+    }
+  }
+
+  /** Logged once per change of the state file's condition, not per attempt. */
+  private stateFailed(failure: StateFailure | undefined): void {
+    const path = this.state.file;
+    if (failure === undefined) {
+      this.stateError = null;
+      this.log.info({ path }, `state.path ${path}: written again; positions are stored and confirmed again`);
+      return;
+    }
+    this.stateError = { message: failure.message, code: failure.code, at: new Date().toISOString() };
+    this.log.error({ err: failure, path }, failure.message);
+  }
+
   status(): StatusReport {
     const report = (c: Component): ComponentReport => ({
       type: c.type,
@@ -171,9 +225,11 @@ export class Runtime {
       ...c.health.details,
     });
     return {
+      // A state file that cannot store positions makes the sources that store them unhealthy.
       status: this.components().every((c) => c.health.healthy) ? 'ok' : 'degraded',
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.started) / 1000),
+      state_file: { path: this.state.file, ok: this.stateError === null, error: this.stateError },
       sources: Object.fromEntries(this.sources.map((s) => [s.name, report(s)])),
       sinks: Object.fromEntries(this.sinks.map((s) => [s.name, report(s)])),
     };
@@ -204,6 +260,15 @@ export interface StatsReport {
   errors: number;
   bytes: number;
   dropped: Record<string, number>;
+}
+
+/** A sink's `handlers` entry: a [handlers.x] table, or a built-in type used by name. */
+function handlerConfig(config: Config, name: string): HandlerConfig {
+  return config.handlers[name] ?? ({ type: name } as HandlerConfig);
+}
+
+function handlerType(config: Config, name: string): HandlerConfig['type'] {
+  return handlerConfig(config, name).type;
 }
 
 function componentLogger(log: Logger, role: string, name: string): Logger {

@@ -61,20 +61,6 @@ export const publicationMissing = (source: string, publication: string, why: str
   );
 
 /**
- * The publication is missing and the source has streamed: PostgreSQL decodes each transaction with
- * the publications that existed when it began, so one created now fails ("publication does not
- * exist") on every change since the position pgrelay resumes from.
- */
-export const publicationGone = (source: string, publication: string, resume: string) =>
-  new PostgresSourceError(
-    'PGRELAY_PG_PUBLICATION_MISSING',
-    `source ${source}: publication "${publication}" does not exist, but the source streams from ${resume}: a ` +
-      `publication created now cannot decode the changes since then (PostgreSQL decodes each transaction with the ` +
-      `publications that existed when it began), so pgrelay does not create it. Set publication to the one the ` +
-      `source streamed with, or start over: drop the slot, pgrelay reset-position -c CONFIG --source ${source} ` +
-      `(snapshot = "initial" sends the tables' rows again)`,
-  );
-
 /** Fixes for a table whose UPDATE and DELETE fail while it is published for them. */
 export function identityFixes(tables: readonly string[]): string {
   const table = tables.length === 1 ? tables[0]! : '...';
@@ -97,6 +83,38 @@ export function listed(names: readonly string[]): string {
   const shown = names.slice(0, 10).join(', ');
   return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
+
+/**
+ * Where a slot cannot go on for want of its publication: the change the walsender failed on (its LSN
+ * when the server named it), or, found before streaming, the position the session resumes from.
+ */
+export type Undecodable = { change: string | undefined } | { resume: string };
+
+/**
+ * The slot has changes made when the publication did not exist (pgoutput reads publications with the
+ * catalog as of each change): it was dropped while the slot still had changes to decode, created
+ * after the slot, or publication now names another one. Creating it now does not help those
+ * changes, nor does a restart; moving the slot past the publication's creation does (PostgreSQL 15:
+ * pg_replication_slot_advance). The walsender reports it on the first such change; the source finds
+ * it before streaming when the publication is missing, and then does not create it.
+ */
+export const publicationDropped = (source: string, slot: string, publication: string, at: Undecodable) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_PUBLICATION_DROPPED',
+    `source ${source}: replication slot "${slot}" ` +
+      ('resume' in at
+        ? `cannot decode its changes from ${at.resume}: publication "${publication}" does not exist (it was ` +
+          `dropped, or publication names another one than the source streamed with), and one created now did not ` +
+          `exist when they were made, so pgrelay does not create it. If publication was changed, set it back. `
+        : `cannot decode the change${at.change === undefined ? '' : ` at ${at.change}`}: publication ` +
+          `"${publication}" did not exist when it was made (it was dropped, or created after the slot). `) +
+      `A slot reads each change with the catalog as of that change, so neither creating the publication again nor a ` +
+      `restart gets past it. To go on: stop pgrelay; create the publication if it does not exist; move the slot past ` +
+      `that point, in the source's database: SELECT pg_replication_slot_advance('${slot}', pg_current_wal_lsn()); ` +
+      `forget the older position: pgrelay reset-position -c CONFIG --source ${source}; start pgrelay. Changes made ` +
+      `before the advance and not sent are skipped: send them again with pgrelay backfill (each table), or with ` +
+      `snapshot = "initial", which takes a new snapshot after reset-position`,
+  );
 
 export const walLevel = (source: string, level: string) =>
   new PostgresSourceError(
@@ -135,16 +153,23 @@ const CONNECTION_LOST =
 /**
  * Every failure of a PostgreSQL source, named, and retriable or not by what it is:
  * - server errors an operator must fix: missing privileges (42501), failed authentication (28000,
- *   28P01), a database that does not exist (3D000), any other non-transient SQLSTATE;
+ *   28P01), a database that does not exist (3D000), a publication the stream of `slot` cannot see
+ *   (42704), any other non-transient SQLSTATE;
  * - TLS: an untrusted certificate, a server without SSL for sslmode=require;
  * - retried: lost connections, refused connections, transient SQLSTATE classes (shutdown,
  *   resources, serialization), a slot another process still holds (55006);
  * - anything else (a bug, input the decoder did not expect) is an internal error: never retried.
  */
-export function classifyServerError(source: string, error: unknown): PgRelayError {
+export function classifyServerError(source: string, error: unknown, slot?: string): PgRelayError {
   if (error instanceof PgRelayError) return error;
   const code = errorCode(error);
   const message = errorMessage(error);
+  const missingPublication = code === '42704' ? /^publication "(.*)" does not exist$/.exec(message) : null;
+  if (missingPublication !== null && slot !== undefined) {
+    // The walsender's context names the change: 'slot "s", output plugin "pgoutput", ..., associated LSN 0/1925318'.
+    const at = /associated LSN ([0-9A-F]+\/[0-9A-F]+)/.exec((error as pg.DatabaseError).where ?? '')?.[1];
+    return publicationDropped(source, slot, missingPublication[1]!, { change: at });
+  }
   if (code === '42501' || /must be superuser or replication role/i.test(message)) {
     return permissionDenied(
       source,

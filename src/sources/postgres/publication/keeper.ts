@@ -196,8 +196,11 @@ export class PublicationKeeper {
           publication,
           'tables is empty: list the tables to publish, or "*" for all',
         );
-      // PostgreSQL decodes each transaction with the publications that existed when it began.
-      if (resume !== undefined) throw errors.publicationGone(source, publication, formatLsn(resume));
+      // The slot decodes each change with the publications that existed when it was made.
+      if (resume !== undefined)
+        throw errors.publicationDropped(source, this.settings.slot, publication, {
+          resume: formatLsn(resume),
+        });
       info = await this.createMain(client, 'CREATE');
     } else if (
       phase === 'start' &&
