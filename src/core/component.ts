@@ -27,6 +27,18 @@ export interface Lag {
   retained_wal_bytes?: number;
 }
 
+/**
+ * Something wrong that leaves a component running but not healthy (HTTP 503): data it should carry
+ * does not flow (a table not published), or it hurts others (a published table whose UPDATEs fail).
+ */
+export interface Problem {
+  /** Named like errors: PGRELAY_... */
+  code: string;
+  message: string;
+  /** What it concerns (tables), counted by the metrics. */
+  items: string[];
+}
+
 /** A component's state as /status reports it. */
 export class Health {
   state: ComponentState = 'starting';
@@ -38,6 +50,8 @@ export class Health {
   details: Record<string, unknown> = {};
   /** Stopped because its work is done (a snapshot-only source), not because of a failure or shutdown. */
   completed = false;
+  /** Problems of a running component; any makes it unhealthy. */
+  problems: Problem[] = [];
   /** The state the component's own work is in; `state` is this, unless a hold makes it 'retrying'. */
   private work: ComponentState = 'starting';
   /** Why the component's positions cannot be stored while its work goes on (see hold). */
@@ -85,7 +99,13 @@ export class Health {
   }
 
   get healthy(): boolean {
+    if (this.problems.length > 0) return false;
     return this.state === 'running' || (this.state === 'stopped' && this.completed);
+  }
+
+  /** How many items the problem named `code` concerns (0 without it). */
+  problemItems(code: string): number {
+    return this.problems.find((p) => p.code === code)?.items.length ?? 0;
   }
 }
 

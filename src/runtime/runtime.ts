@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createPassthrough } from '../handlers/passthrough/handler.js';
 import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
-import type { Component, ComponentError } from '../core/component.js';
+import type { Component, ComponentError, Problem } from '../core/component.js';
 import { HandlerChain } from '../core/handler-chain.js';
 import { Metrics } from '../core/metrics.js';
 import { Router } from '../core/router.js';
@@ -19,6 +19,8 @@ export interface ComponentReport {
   completed: boolean;
   since: string;
   last_error: { message: string; code: string | null; at: string } | null;
+  /** What keeps a running component from being healthy (tables not streamed...). */
+  problems: Problem[];
   position: string | null;
   lag: Component['health']['lag'];
   [detail: string]: unknown;
@@ -216,6 +218,7 @@ export class Runtime {
       completed: c.health.completed,
       since: c.health.since,
       last_error: c.health.lastError,
+      problems: c.health.problems,
       position: c.health.position,
       lag: c.health.lag,
       debug: c.debug,

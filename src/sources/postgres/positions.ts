@@ -56,6 +56,8 @@ export class SlotPositions {
     private readonly state: StateStore,
     private readonly source: string,
     private readonly slot: string,
+    /** Recorded with each position: the publication the source streams (see publicationFor). */
+    private readonly publication: string,
     private readonly walRetain: number,
     /** Runs when `delivered` moves. */
     private readonly onDelivered: (position: StreamPosition) => void,
@@ -138,6 +140,7 @@ export class SlotPositions {
     try {
       this.state.put(this.source, formatLsn(delivered.lsn), {
         slot: this.slot,
+        publication: this.publication,
         ...(partial === undefined
           ? {}
           : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),

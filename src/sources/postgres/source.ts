@@ -10,14 +10,15 @@ import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
 import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
-import { type PostgresSourceConfig, qualify } from './config.js';
-import { classifyServerError } from './errors.js';
+import type { PostgresSourceConfig } from './config.js';
+import { classifyServerError, restream } from './errors.js';
 import { SlotPositions, type StreamPosition, describePosition } from './positions.js';
 import { type ParsedDsn, clientConfig, connect, parseDsn } from './protocol/dsn.js';
 import { ReplicationStream } from './protocol/replication.js';
 import { EventFactory } from './schema/events.js';
 import { TYPE_QUERY, TypeRegistry } from './schema/values.js';
-import { type SetupOptions, ensureSlot, preparePublication } from './setup.js';
+import { type PublicationKeeper, keeperFor } from './publication/keeper.js';
+import { type SetupOptions, checkWalLevel, ensureSlot } from './setup.js';
 import { InitialSnapshot } from './snapshot/initial.js';
 import { ProgressBoard } from './snapshot/progress.js';
 import { SnapshotStore } from './snapshot/store.js';
@@ -49,6 +50,11 @@ export class PostgresSource extends Source {
   private readonly progress: ProgressBoard;
   private readonly snapshot: InitialSnapshot;
   private readonly backfills: Backfills;
+  private readonly publications: PublicationKeeper;
+  /** publication_names of the running session. */
+  private streamed: readonly string[] = [];
+  /** A publication the next session names and this one could not: this one ends (see PublicationKeeper). */
+  private restream: string | undefined;
   /** True while the replication stream runs; backfills wait for it. */
   private streaming = false;
   private readonly streamingWaiters = new Waiters();
@@ -78,13 +84,19 @@ export class PostgresSource extends Source {
       options: SESSION_OPTIONS,
     });
     this.events = new EventFactory(name, this.dsn.host, this.dsn.database);
-    this.positions = new SlotPositions(state, name, slot, config.wal_retain, (position) => {
+    this.publications = keeperFor(name, config, slot, state.get(name), {
+      log: this.log,
+      health: this.health,
+      metrics: context.metrics,
+    });
+    const publication = this.publications.publication;
+    this.positions = new SlotPositions(state, name, slot, publication, config.wal_retain, (position) => {
       this.health.position = describePosition(position);
     });
     this.watermark = new Watermark<StreamPosition>(undefined, (position) => this.positions.advance(position));
     this.health.details = {
       slot,
-      publication: config.publication,
+      publication,
       host: this.dsn.host,
       database: this.dsn.database,
     };
@@ -101,6 +113,7 @@ export class PostgresSource extends Source {
     const host = {
       name,
       config,
+      publications: this.publications.publications,
       log: this.log,
       types: this.types,
       events: this.events,
@@ -195,8 +208,13 @@ export class PostgresSource extends Source {
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
     this.side = await this.connect();
     if (this.halted !== undefined) throw this.halted;
-    if (this.config.snapshot !== 'initial_only')
-      await preparePublication(this.side, this.setupOptions(), this.log);
+    let added: string[] = [];
+    if (this.config.snapshot !== 'initial_only') {
+      await checkWalLevel(this.side, this.name);
+      const prepared = await this.publications.prepare(this.side, this.positions.resume?.lsn);
+      this.streamed = prepared.publications;
+      if (prepared.resumed) added = prepared.added;
+    }
     this.types.load((await this.side.query(TYPE_QUERY)).rows);
     const snapshot = await this.snapshot.run(this.side, this.setupOptions());
     if (snapshot.action === 'stop') return 'done';
@@ -222,7 +240,7 @@ export class PostgresSource extends Source {
     const changes = new ChangeStream(this.streamHost(stream), from);
     // Logical messages carry heartbeats, `messages = true` and backfill watermarks (any time).
     await stream.run(
-      { slot: this.slot, publication: this.config.publication, startLsn: stored?.lsn ?? 0n, messages: true },
+      { slot: this.slot, publications: this.streamed, startLsn: stored?.lsn ?? 0n, messages: true },
       {
         onMessage: (message) => (this.inputStopped ? undefined : changes.onMessage(message)),
         onKeepalive: (walEnd) => {
@@ -238,12 +256,16 @@ export class PostgresSource extends Source {
         this.streamingWaiters.release();
         this.backfills.resume();
         this.log.info(
-          { slot: this.slot, publication: this.config.publication, from: describePosition(from) },
+          { slot: this.slot, publications: this.streamed, from: describePosition(from) },
           `streaming from slot "${this.slot}" at ${describePosition(from)}`,
         );
         this.startTimers();
+        this.backfillAdded(added);
       },
     );
+    const publication = this.restream;
+    this.restream = undefined;
+    if (publication !== undefined) throw restream(this.name, publication);
     return 'ended';
   }
 
@@ -289,10 +311,7 @@ export class PostgresSource extends Source {
     const stored = this.positions.resume;
     return {
       source: this.name,
-      publication: this.config.publication,
       slot: this.slot,
-      tables: this.config.tables.map((t) => (t === '*' ? t : qualify(t))),
-      createPublication: this.config.create_publication,
       createSlot: this.config.create_slot,
       stored: stored?.lsn,
       storedText: stored === undefined ? undefined : describePosition(stored),
@@ -404,6 +423,45 @@ export class PostgresSource extends Source {
       this.log.debug({ err: error }, 'lag query failed');
     }
     this.health.lag = lag;
+    await this.checkPublications();
+  }
+
+  /** Tables that dropped out of the publications (dropped and recreated) are added again, and backfilled. */
+  private async checkPublications(): Promise<void> {
+    const side = this.side;
+    if (side === undefined || !this.streaming || this.config.snapshot === 'initial_only') return;
+    const { added, restream } = await this.publications.check(
+      side,
+      this.positions.delivered.lsn,
+      this.streamed,
+    );
+    this.backfillAdded(added);
+    if (restream !== undefined && this.restream === undefined) {
+      this.restream = restream;
+      await this.stream?.stop();
+    }
+  }
+
+  /**
+   * Tables added to a publication after the source streamed: what was written to them before was
+   * not streamed (a table dropped and recreated, or added to tables), so they are backfilled.
+   */
+  private backfillAdded(tables: readonly string[]): void {
+    for (const table of tables) {
+      const gap = `rows written to ${table} before it was published were not streamed`;
+      if (!this.config.backfill_added_tables) {
+        this.log.warn(
+          { table },
+          `${gap} (backfill_added_tables = false): pgrelay backfill -c CONFIG --source ${this.name} --table ${table} sends them`,
+        );
+        continue;
+      }
+      this.backfills.start({ table }).then(
+        (id) => this.log.info({ table, backfill: id }, `${gap}: backfill ${id} sends them`),
+        (error: unknown) =>
+          this.log.warn({ table, err: error }, `${gap}, and cannot be backfilled: ${errorMessage(error)}`),
+      );
+    }
   }
 
   private async heartbeat(): Promise<void> {

@@ -5,7 +5,8 @@ import { PG_EPOCH_MICROS } from './pgoutput.js';
 
 export interface StreamOptions {
   slot: string;
-  publication: string;
+  /** publication_names: pgoutput sends a table's changes that any of them publishes. */
+  publications: readonly string[];
   /** Where decoding starts; 0 = the slot's confirmed position. */
   startLsn: Lsn;
   /** Ask pgoutput for logical decoding messages (needed for heartbeats and `messages = true`). */
@@ -79,7 +80,7 @@ export class ReplicationStream {
     connection.on('copyData', ({ chunk }) => this.receive(chunk, handlers));
     const parameters = [
       `proto_version '1'`,
-      `publication_names ${literal(quoteIdent(options.publication))}`,
+      `publication_names ${literal(options.publications.map(quoteIdent).join(','))}`,
       `messages '${options.messages}'`,
     ];
     const started = client.query(
