@@ -60,11 +60,22 @@ export class PgrelayProcess {
     this.configFile = path.join(dir, 'pgrelay.toml');
     this.logFile = path.join(dir, 'pgrelay.log');
     this.stateFile = path.join(dir, 'state.db');
+    this.rewrite(configBody, httpKeys);
+  }
+
+  /** Writes the config file anew (for a reload), as create() does; `httpPort`: another API port. */
+  rewrite(configBody: string, httpKeys = '', httpPort = this.httpPort): void {
     // The body first, so its top-level keys (shutdown_timeout...) do not land in [state].
     fs.writeFileSync(
       this.configFile,
       `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n${httpKeys}\n[state]\npath = "${this.stateFile}"\n`,
     );
+  }
+
+  /** Sends `signal` (SIGHUP: reload) to the running process. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.child?.pid === undefined) throw new Error('pgrelay is not running');
+    process.kill(this.child.pid, signal);
   }
 
   /**
