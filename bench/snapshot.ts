@@ -6,11 +6,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
 import { postgresBin } from '../test/harness/postgres.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
+import { createTopics } from '../test/harness/topics.js';
 import type { BenchResult } from './report.js';
 
 const run = promisify(execFile);
@@ -19,10 +19,7 @@ export async function benchSnapshot(rows: number): Promise<BenchResult> {
   const [pg, brokers] = await Promise.all([sharedPostgres(), sharedKafka()]);
   const database = await pg.createDatabase('bench_snapshot');
   const topic = `bench.${database}`;
-  const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
-  await admin.disconnect();
+  await createTopics(brokers, [topic], 4);
   const sql = (text: string) => pg.query(text, [], database);
   await sql(
     `CREATE TABLE users (id bigserial PRIMARY KEY, name text, email text, created_at timestamptz DEFAULT now())`,

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { CaseResult } from './report.js';
+import { type CaseResult, allowedDuplicates } from './report.js';
 import type { Counts } from './tally.js';
 
-/** Every case's sink batch_size: what one fault can leave delivered but not acknowledged. */
+/**
+ * Every case's sink batch_size: what one fault of Kafka or PostgreSQL can leave delivered but not
+ * acknowledged. Kills of pgrelay are held to what was measured in flight at each instead.
+ */
 export const BATCH_SIZE = 1000;
 
 export interface CaseContext {
@@ -36,7 +39,7 @@ export function result(
   fault: Pick<FaultCase, 'name' | 'injected'>,
   counts: Counts,
   checks: {
-    duplicateBound: number;
+    bound: CaseResult['bound'];
     recoveries?: (number | undefined)[];
     problems?: (string | undefined)[];
     notes?: string[];
@@ -48,18 +51,27 @@ export function result(
   if (counts.lost > 0) problems.push(`lost e.g. ${counts.lostSample.join(', ')}`);
   if (counts.unexpected > 0 && !checks.extraDeliveries)
     problems.push(`${counts.unexpected} deliveries of changes that were never made`);
-  return {
+  const measured: CaseResult = {
     case: fault.name,
     injected: fault.injected,
     expected: counts.expected,
     lost: counts.lost,
     duplicated: counts.duplicated,
-    worstDuplicates: counts.worstDuplicates,
-    duplicateBound: checks.duplicateBound,
+    duplicatesPerFault: counts.duplicatesPerFault,
+    bound: checks.bound,
     recoveries: checks.recoveries ?? [],
     problems,
-    notes: checks.notes ?? [],
+    notes: [...(checks.notes ?? [])],
   };
+  // Which faults caused more than they may: the verdict says that one did, this says which.
+  for (const [k, duplicates] of counts.duplicatesPerFault.entries()) {
+    const allowed = allowedDuplicates(measured, k);
+    if (duplicates > allowed)
+      measured.notes.push(
+        `${k === 0 ? 'before any fault' : `fault ${k}`}: ${duplicates.toLocaleString('en-US')} duplicates, ${allowed.toLocaleString('en-US')} ${'inFlight' in checks.bound ? 'in flight' : 'allowed'}`,
+      );
+  }
+  return measured;
 }
 
 /** The context a case runs in: its own random sequence (the seed and its name) and a progress log. */

@@ -1,4 +1,6 @@
 import type { ChangeEvent } from '../src/core/event.js';
+import { lsnToBigInt } from '../src/core/lsn.js';
+import type { StoredPosition } from '../src/state/store.js';
 import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../test/harness/cdc.js';
 import type { ConsumedMessage } from '../test/harness/kcat.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
@@ -6,9 +8,10 @@ import type { PostgresHandle } from '../test/harness/postgres.js';
 import { waitFor } from '../test/harness/processes.js';
 import { createTopics, endOffsets } from '../test/harness/topics.js';
 import { ITEMS_TABLE, caughtUp, churn, itemRows } from '../test/helpers/churn.js';
+import { pgrelay } from '../test/helpers/cli.js';
 import { ReconnectingClient } from '../test/helpers/reconnecting-client.js';
 import { BATCH_SIZE } from './fault-case.js';
-import { type Counts, type FaultMark, tally } from './tally.js';
+import { type Counts, type FaultMark, type Kill, tally } from './tally.js';
 
 /**
  * Every committed change of the items table, written by a trigger in the same transaction: the
@@ -29,6 +32,27 @@ BEGIN
 END $$;
 CREATE TRIGGER faults_audit AFTER INSERT OR UPDATE OR DELETE ON items FOR EACH ROW EXECUTE FUNCTION faults_audit();
 `;
+
+/**
+ * Whether an event lies at or before a stored position (pgrelay positions --json), by the rule the
+ * stream resumes with: its transaction committed before the stored LSN, or it is one of the first
+ * `delivered_events` of the part-delivered transaction (its id is `<commit lsn>:<sequence>`).
+ */
+export function coveredBy(stored: StoredPosition): (message: ConsumedMessage) => boolean {
+  const lsn = lsnToBigInt(stored.position);
+  const { transaction, delivered_events: delivered } = stored.meta as {
+    transaction?: string;
+    delivered_events?: number;
+  };
+  return (message) => {
+    const event = JSON.parse(message.value ?? 'null') as Pick<ChangeEvent, 'lsn' | 'id'> | null;
+    if (typeof event?.lsn !== 'string') return false;
+    if (lsnToBigInt(event.lsn) < lsn) return true;
+    return (
+      event.lsn === transaction && Number(event.id.slice(event.id.lastIndexOf(':') + 1)) < (delivered ?? 0)
+    );
+  };
+}
 
 /** A change as the audit and the events both name it: action, id, version. */
 function changeOf(message: ConsumedMessage): string | undefined {
@@ -115,6 +139,22 @@ export class PostgresFeed {
     return endOffsets(this.brokers, this.topic);
   }
 
+  /**
+   * Once the relay is dead (kill -9): the position it had stored (`pgrelay positions`) and what the
+   * topic held, to count what was in flight.
+   */
+  async killed(): Promise<Kill> {
+    const listed = await pgrelay(['positions', '-c', this.relay.configFile, '--json']);
+    const stored = listed.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as StoredPosition)
+      .find((position) => position.source === 'db');
+    if (listed.code !== 0 || stored === undefined)
+      throw new Error(`pgrelay positions: no position of source db (exit ${listed.code}): ${listed.stderr}`);
+    return { end: await this.mark(), covered: coveredBy(stored) };
+  }
+
   /** Waits until the relay delivered everything the server wrote; a problem when it does not. */
   async settle(): Promise<string | undefined> {
     try {
@@ -126,13 +166,16 @@ export class PostgresFeed {
   }
 
   /**
-   * Counts the topic against the audit; `committed` narrows the changes expected to audit rows
-   * matching an SQL condition (parameters `params`).
+   * Counts the topic against the audit, and what was in flight at each of `kills`; `committed`
+   * narrows the changes expected to audit rows matching an SQL condition (parameters `params`).
    */
-  async count(marks: readonly FaultMark[], committed = 'true', params: unknown[] = []): Promise<Counts> {
+  async count(
+    marks: readonly FaultMark[],
+    options: { committed?: string; params?: unknown[]; kills?: readonly Kill[] } = {},
+  ): Promise<Counts & { inFlight: number[] }> {
     const audit = await this.fx.sql<{ op: string; id: number; version: number }>(
-      `SELECT op, id, version FROM faults_audit WHERE ${committed}`,
-      params,
+      `SELECT op, id, version FROM faults_audit WHERE ${options.committed ?? 'true'}`,
+      options.params ?? [],
     );
     return tally(
       this.brokers,
@@ -140,6 +183,7 @@ export class PostgresFeed {
       audit.map((a) => `${a.op}:${a.id}:${a.version}`),
       changeOf,
       marks,
+      options.kills,
     );
   }
 

@@ -7,12 +7,44 @@ export interface Counts {
   expected: number;
   lost: number;
   duplicated: number;
-  /** Duplicates delivered after the worst single fault (or with no fault at all). */
-  worstDuplicates: number;
+  /** Duplicates delivered after each fault; index 0: before the first fault, k: after fault k. */
+  duplicatesPerFault: number[];
   /** Deliveries of changes that were not expected. */
   unexpected: number;
   /** A few of the lost changes, to start looking from. */
   lostSample: string[];
+}
+
+/**
+ * A process killed: what Kafka held then, and which of it lies at or before the position the
+ * process had stored (a restart does not send that again). The rest was in flight: a restart sends
+ * it again, so it bounds the duplicates the kill may cause.
+ */
+export interface Kill {
+  /** The output topic's end offsets once the process was dead. */
+  end: FaultMark;
+  /** Whether a message of the output topic lies at or before the stored position. */
+  covered: (message: ConsumedMessage) => boolean;
+}
+
+/** Per kill, the messages Kafka held at it beyond the stored position. */
+export class InFlightCount {
+  private readonly inFlight: number[];
+
+  constructor(private readonly kills: readonly Kill[]) {
+    this.inFlight = new Array<number>(kills.length).fill(0);
+  }
+
+  add(message: ConsumedMessage): void {
+    for (const [k, kill] of this.kills.entries()) {
+      if (message.offset < (kill.end.get(message.partition) ?? 0) && !kill.covered(message))
+        this.inFlight[k]!++;
+    }
+  }
+
+  counts(): number[] {
+    return [...this.inFlight];
+  }
 }
 
 /**
@@ -50,7 +82,7 @@ export class DeliveryCount {
       expected: this.expected.length,
       lost: missing.length,
       duplicated: this.duplicated,
-      worstDuplicates: Math.max(...this.duplicatesAfter),
+      duplicatesPerFault: [...this.duplicatesAfter],
       unexpected: this.unexpected,
       lostSample: missing.slice(0, 5),
     };
@@ -63,19 +95,25 @@ export class DeliveryCount {
   }
 }
 
-/** Reads `topic` back (kcat) and counts it; `identify` names the change a message carries. */
+/**
+ * Reads `topic` back (kcat) and counts it; `identify` names the change a message carries. With
+ * `kills`, also what was in flight at each (`inFlight`, in their order).
+ */
 export async function tally(
   brokers: string[],
   topic: string,
   expected: readonly string[],
   identify: (message: ConsumedMessage) => string | undefined,
   marks: readonly FaultMark[] = [],
-): Promise<Counts> {
+  kills: readonly Kill[] = [],
+): Promise<Counts & { inFlight: number[] }> {
   const count = new DeliveryCount(expected, marks);
-  await scanTopic(brokers, topic, (message) =>
-    count.add(identify(message), message.partition, message.offset),
-  );
-  return count.counts();
+  const inFlight = new InFlightCount(kills);
+  await scanTopic(brokers, topic, (message) => {
+    count.add(identify(message), message.partition, message.offset);
+    inFlight.add(message);
+  });
+  return { ...count.counts(), inFlight: inFlight.counts() };
 }
 
 /**

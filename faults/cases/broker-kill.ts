@@ -44,7 +44,7 @@ export function brokerKill({ kills, largeRows }: BrokerKillOptions): FaultCase {
           await feed.stopLoad();
           const settled = await feed.settle();
           return result(this, await feed.count(marks), {
-            duplicateBound: BATCH_SIZE,
+            bound: { perFault: BATCH_SIZE },
             recoveries,
             problems: [settled],
           });

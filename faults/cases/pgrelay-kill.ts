@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BATCH_SIZE, type FaultCase, result } from '../fault-case.js';
+import { type FaultCase, result } from '../fault-case.js';
 import { PostgresFeed } from '../postgres-feed.js';
 import { streamingAgain } from '../recovery.js';
-import type { FaultMark } from '../tally.js';
+import type { FaultMark, Kill } from '../tally.js';
 
 export interface PgrelayKillOptions {
   kills: number;
@@ -13,7 +13,8 @@ export interface PgrelayKillOptions {
 
 /**
  * kill -9 of pgrelay at random moments under small transactions, some kills landing while a large
- * transaction streams; each time restarted at once on the same state.
+ * transaction streams; each time restarted at once on the same state. The duplicates each kill may
+ * cause are what was in flight at it: what Kafka held beyond the position pgrelay had stored.
  */
 export function pgrelayKill({ kills, largeRows, largeEvery }: PgrelayKillOptions): FaultCase {
   return {
@@ -24,6 +25,7 @@ export function pgrelayKill({ kills, largeRows, largeEvery }: PgrelayKillOptions
       try {
         feed.startLoad();
         const marks: FaultMark[] = [];
+        const killed: Kill[] = [];
         const recoveries: (number | undefined)[] = [];
         let large: Promise<void> | undefined;
         for (let kill = 0; kill < kills; kill++) {
@@ -35,8 +37,11 @@ export function pgrelayKill({ kills, largeRows, largeEvery }: PgrelayKillOptions
           marks.push(await feed.mark());
           const faultAt = Date.now();
           await feed.relay.kill();
+          const killMs = Date.now() - faultAt;
+          // Read while pgrelay is down; not part of the recovery time.
+          killed.push(await feed.killed());
           await feed.relay.start({ waitRunning: false });
-          const recovery = await streamingAgain(feed.relay, 'db', faultAt);
+          const recovery = await streamingAgain(feed.relay, 'db', Date.now() - killMs);
           recoveries.push(recovery);
           log(`kill ${kill + 1}/${kills}: streaming again after ${recovery ?? 'never'} ms`);
           if (recovery === undefined) break;
@@ -44,8 +49,9 @@ export function pgrelayKill({ kills, largeRows, largeEvery }: PgrelayKillOptions
         await large;
         await feed.stopLoad();
         const settled = await feed.settle();
-        return result(this, await feed.count(marks), {
-          duplicateBound: BATCH_SIZE,
+        const counts = await feed.count(marks, { kills: killed });
+        return result(this, counts, {
+          bound: { inFlight: counts.inFlight },
           recoveries,
           problems: [settled],
         });

@@ -1,4 +1,3 @@
-import type { Message } from 'kafkajs';
 import type { ChangeEvent } from '../../src/core/event.js';
 import { kafkaSink, kafkaSource } from '../../test/fixtures/configs.js';
 import { relayMessages } from '../../test/fixtures/events.js';
@@ -6,7 +5,7 @@ import { readTopic } from '../../test/harness/kcat.js';
 import { PgrelayProcess } from '../../test/harness/pgrelay.js';
 import { waitFor } from '../../test/harness/processes.js';
 import { sharedKafka } from '../../test/harness/services.js';
-import { createTopics, produce, uniqueName } from '../../test/harness/topics.js';
+import { type TestMessage, createTopics, produce, uniqueName } from '../../test/harness/topics.js';
 import { type FaultCase, result } from '../fault-case.js';
 import { seqOf, tally } from '../tally.js';
 
@@ -60,9 +59,9 @@ export function poison({ deadLetter, kinds, messages }: PoisonOptions): FaultCas
       // The input takes the oversize message; the output and dead-letter topics keep the broker's limit.
       await createTopics(brokers, [input], 2, { 'max.message.bytes': String(2 * OVERSIZE_BYTES) });
       await createTopics(brokers, [out, ...(deadLetter ? [dlq] : [])], 1);
-      const goodOnes: Message[] = relayMessages(messages).map((m, i) => ({ ...m, partition: i % 2 }));
+      const goodOnes: TestMessage[] = relayMessages(messages).map((m, i) => ({ ...m, partition: i % 2 }));
       // Each poison after a stretch of good messages, on alternate partitions, keyed by its kind.
-      const stream: Message[] = [];
+      const stream: TestMessage[] = [];
       const stretch = Math.floor(messages / (poisons.length + 1));
       for (const [i, [kind, value]] of poisons.entries()) {
         stream.push(...goodOnes.slice(i * stretch, (i + 1) * stretch), {
@@ -115,7 +114,7 @@ export function poison({ deadLetter, kinds, messages }: PoisonOptions): FaultCas
           Array.from({ length: messages }, (_, seq) => String(seq)),
           seqOf,
         );
-        return result(this, counts, { duplicateBound: 0, problems });
+        return result(this, counts, { bound: { perFault: 0 }, problems });
       } finally {
         await relay.destroy();
       }

@@ -43,7 +43,7 @@ export function postgresRestart({ mode, restarts, largeRows }: PostgresRestartOp
           await feed.stopLoad();
           const settled = await feed.settle();
           return result(this, await feed.count(marks), {
-            duplicateBound: BATCH_SIZE,
+            bound: { perFault: BATCH_SIZE },
             recoveries,
             problems: [settled],
           });

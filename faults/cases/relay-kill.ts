@@ -11,9 +11,10 @@ import {
   uniqueName,
   waitForSize,
 } from '../../test/harness/topics.js';
+import type { ConsumedMessage } from '../../test/harness/kcat.js';
 import { BATCH_SIZE, type FaultCase, result } from '../fault-case.js';
 import { streamingAgain } from '../recovery.js';
-import { type FaultMark, seqOf, tally } from '../tally.js';
+import { type FaultMark, type Kill, seqOf, tally } from '../tally.js';
 
 export interface RelayKillOptions {
   messages: number;
@@ -26,8 +27,24 @@ const ROWS = 300;
 const PRODUCE_CHUNK = 10_000;
 
 /**
+ * Whether a relayed message's input lies before the group's committed offsets (a restart does not
+ * read it again): input `seq` went to partition seq % PARTITIONS at offset seq / PARTITIONS
+ * (partitionedMessages, produced in order into an empty topic).
+ */
+export function coveredByCommits(
+  committed: ReadonlyMap<number, number>,
+): (message: ConsumedMessage) => boolean {
+  return (message) => {
+    const seq = Number(seqOf(message));
+    if (!Number.isInteger(seq)) return false;
+    return Math.floor(seq / PARTITIONS) < (committed.get(seq % PARTITIONS) ?? 0);
+  };
+}
+
+/**
  * kill -9 of a Kafka → Kafka relay at random points of a backlog, restarted at once: counted by the
- * `seq` each input message carries.
+ * `seq` each input message carries. The duplicates each kill may cause are what was in flight at it:
+ * messages in the output topic whose input the committed offsets do not cover.
  */
 export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
   return {
@@ -58,6 +75,7 @@ export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
         const finished = async () => (await committed()) === messages;
         await relay.start();
         const marks: FaultMark[] = [];
+        const killed: Kill[] = [];
         const recoveries: (number | undefined)[] = [];
         // One kill in each of `kills` equal stretches of the backlog, at a random point of it.
         const points = Array.from({ length: kills }, (_, k) =>
@@ -68,8 +86,12 @@ export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
           marks.push(await endOffsets(brokers, out));
           const faultAt = Date.now();
           await relay.kill();
+          const killMs = Date.now() - faultAt;
+          // Read while the relay is down; not part of the recovery time.
+          const commits = await committedOffsets(brokers, group, input);
+          killed.push({ end: await endOffsets(brokers, out), covered: coveredByCommits(commits) });
           await relay.start({ waitRunning: false });
-          const recovery = await streamingAgain(relay, 'edge', faultAt, finished);
+          const recovery = await streamingAgain(relay, 'edge', Date.now() - killMs, finished);
           recoveries.push(recovery);
           log(`relay kill ${kill + 1}/${kills} at ${point}: streaming again after ${recovery ?? 'never'} ms`);
           if (recovery === undefined) break;
@@ -88,8 +110,13 @@ export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
           Array.from({ length: messages }, (_, seq) => String(seq)),
           seqOf,
           marks,
+          killed,
         );
-        return result(this, counts, { duplicateBound: BATCH_SIZE, recoveries, problems: [settled] });
+        return result(this, counts, {
+          bound: { inFlight: counts.inFlight },
+          recoveries,
+          problems: [settled],
+        });
       } finally {
         await relay.destroy();
       }

@@ -53,7 +53,7 @@ export function sigterm({ stops, largeRows }: SigtermOptions): FaultCase {
         await feed.stopLoad();
         const settled = await feed.settle();
         return result(this, await feed.count(marks), {
-          duplicateBound: 0,
+          bound: { perFault: 0 },
           recoveries,
           problems: [...problems, settled],
         });

@@ -80,9 +80,9 @@ export function slotDropped({ largeRows }: SlotDroppedOptions): FaultCase {
         log(
           `slot dropped (confirmed ${confirmed}), source stored ${stored}: ${failure?.code ?? 'no failure'}`,
         );
-        const counts = await feed.count([], COMMITTED_BY, [feed.auditStart, stored]);
+        const counts = await feed.count([], { committed: COMMITTED_BY, params: [feed.auditStart, stored] });
         return result(this, counts, {
-          duplicateBound: 0,
+          bound: { perFault: 0 },
           problems,
           notes: [
             ...(failure ? [`${failure.code} and /status 503 after ${(failure.ms / 1000).toFixed(1)} s`] : []),

@@ -86,7 +86,13 @@ ${CONFIG_HELP}
     const failed = () => runtime.failedComponents().map((c) => `${c.role} ${c.name}`);
     const clean = await runtime.stop();
     await http.close();
+    const unstored = runtime.stateFailure;
     if (clean) log.info('stopped cleanly; positions stored');
+    else if (unstored !== undefined)
+      log.error(
+        { err: unstored },
+        `stopped; positions NOT stored (a restart sends again what was delivered since the last stored ones): ${unstored.message}`,
+      );
     else log.warn('shutdown deadline passed before every batch was delivered; the rest will be sent again');
     const broken = failed();
     if (broken.length === 0) return clean ? 0 : 1;

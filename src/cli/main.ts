@@ -1,5 +1,4 @@
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { silenceKafkajsTimerWarnings } from '../kafka/warnings.js';
 import { VERSION } from '../core/version.js';
 import { DEFAULT_CONFIG, parse } from './args.js';
 import { BACKFILL_COMMANDS } from './backfill.js';
@@ -41,8 +40,6 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run(values, positionals);
 }
-
-silenceKafkajsTimerWarnings();
 
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(

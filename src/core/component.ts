@@ -49,8 +49,33 @@ export class Health {
   details: Record<string, unknown> = {};
   /** Stopped because its work is done (a snapshot-only source), not because of a failure or shutdown. */
   completed = false;
+  /** The state the component's own work is in; `state` is this, unless a hold makes it 'retrying'. */
+  private work: ComponentState = 'starting';
+  /** Why the component's positions cannot be stored while its work goes on (see hold). */
+  private held: unknown;
 
   set(state: ComponentState, error?: unknown, fix?: KeyToFix): void {
+    this.work = state;
+    this.show(error, fix);
+  }
+
+  /**
+   * The component works, but its positions cannot be stored for `error` (the state file cannot be
+   * written): until release(), a running component shows as 'retrying' with that error.
+   */
+  hold(error: unknown): void {
+    this.held = error;
+    this.show(error);
+  }
+
+  release(): void {
+    if (this.held === undefined) return;
+    this.held = undefined;
+    this.show();
+  }
+
+  private show(error?: unknown, fix?: KeyToFix): void {
+    const state = this.work === 'running' && this.held !== undefined ? 'retrying' : this.work;
     if (state !== this.state) {
       this.state = state;
       this.since = new Date().toISOString();

@@ -1,5 +1,6 @@
 import type { RelayEvent } from './event.js';
 import type { SinkRecord } from './handler.js';
+import { stringifyExact } from './json.js';
 
 /**
  * The event as JSON (README "Event format"), keyed by its `key` as JSON so every change of a row
@@ -11,8 +12,8 @@ export function encodeEvent(event: RelayEvent): SinkRecord {
     return { key: event.key, value: event.payload, headers: event.headers, origin: event };
   }
   return {
-    key: event.key === null ? null : JSON.stringify(event.key),
-    value: JSON.stringify(event),
+    key: event.key === null ? null : stringifyExact(event.key),
+    value: stringifyExact(event),
     origin: event,
   };
 }

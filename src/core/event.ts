@@ -3,8 +3,10 @@
  * reshape it, sinks serialise it.
  */
 
+import type { JsonText } from './json.js';
+
 /** A column value after type mapping (see README "Value mapping"): JSON-safe and lossless. */
-export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
+export type Value = null | boolean | number | string | JsonText | Value[] | { [key: string]: Value };
 
 export type Row = Record<string, Value>;
 
@@ -40,8 +42,8 @@ export interface RawEvent {
   offset: string;
   key: Buffer | null;
   payload: Buffer | null;
-  /** A header sent more than once keeps every value, in order. */
-  headers: Record<string, Buffer | Buffer[]>;
+  /** A header sent more than once keeps every value, in order; a null value stays null. */
+  headers: Record<string, Buffer | null | (Buffer | null)[]>;
   timestamp: string;
 }
 

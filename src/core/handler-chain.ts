@@ -40,9 +40,15 @@ export class HandlerChain {
 
   private async runAll(events: RelayEvent[], context: HandlerContext): Promise<SinkRecord[]> {
     let outputs: HandlerOutput[] = events;
-    for (const handler of [...this.handlers, this.encoder]) {
+    for (const handler of this.handlers) {
       outputs = await this.apply(handler, outputs, context);
     }
+    // The encoder (passthrough, on the hot path of every sink) writes records of the events it is
+    // given; only that it left none as an event is checked.
+    outputs =
+      this.handlers.length === 0
+        ? await this.encode(events, context)
+        : await this.apply(this.encoder, outputs, context);
     for (const output of outputs) {
       if (isEvent(output)) {
         throw new HandlerError(this.encoder.name, output, new Error('the final handler returned an event'));
@@ -103,6 +109,7 @@ export class HandlerChain {
     events: RelayEvent[],
     context: HandlerContext,
   ): Promise<HandlerOutput[]> {
+    if (handler === this.encoder) return this.encode(events, context);
     let outputs: unknown;
     try {
       outputs = await handler.process(events, context);
@@ -110,6 +117,15 @@ export class HandlerChain {
       throw new HandlerError(handler.name, undefined, error);
     }
     return this.validated(handler, outputs);
+  }
+
+  /** The final encoding: records from events, not checked field by field like a user's handler's. */
+  private async encode(events: RelayEvent[], context: HandlerContext): Promise<HandlerOutput[]> {
+    try {
+      return await this.encoder.process(events, context);
+    } catch (error) {
+      throw new HandlerError(this.encoder.name, undefined, error);
+    }
   }
 
   private validated(handler: Handler, outputs: unknown): HandlerOutput[] {

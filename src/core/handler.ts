@@ -8,7 +8,8 @@ export interface SinkRecord {
   topic?: string;
   key: Buffer | string | null;
   value: Buffer | string | null;
-  headers?: Record<string, Buffer | string | (Buffer | string)[]>;
+  /** A name given a list is written once per value, in order; null is a header without a value. */
+  headers?: Record<string, Buffer | string | null | (Buffer | string | null)[]>;
   /** The event this record came from: routing, error messages and dead letters name it. */
   origin?: RelayEvent;
 }

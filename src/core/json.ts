@@ -5,6 +5,67 @@
 import type { Value } from './event.js';
 
 /**
+ * A `json` (not `jsonb`) value as PostgreSQL stored it: duplicate keys, key order and spacing are
+ * part of it, and parsing would lose them. stringifyExact() writes the text verbatim; anything else
+ * that serialises it (JSON.stringify in a user's handler) gets the parsed value. `value` parses.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+
+  get value(): Value {
+    return parseJsonExact(this.text);
+  }
+
+  toJSON(): unknown {
+    return verbatim === undefined ? this.value : verbatim.hold(this.text);
+  }
+}
+
+/**
+ * Marks the stand-ins of one process. A stand-in is a string of NUL, this, its index and NUL: no
+ * value holds one (PostgreSQL text cannot contain NUL), and JSON.stringify writes it as
+ * "\u0000…\u0000", which substitute() finds.
+ */
+const STAND_IN = `pgrelay-json-${process.pid}-${Date.now().toString(36)}:`;
+const STAND_IN_PATTERN = new RegExp(`"\\\\u0000${STAND_IN}(\\d+)\\\\u0000"`, 'g');
+
+/** The raw texts one stringifyExact() call collects, each standing in the output as a unique string. */
+class VerbatimTexts {
+  private readonly texts: string[] = [];
+
+  hold(text: string): string {
+    return `\0${STAND_IN}${this.texts.push(text) - 1}\0`;
+  }
+
+  get count(): number {
+    return this.texts.length;
+  }
+
+  /** The serialised output with each stand-in (a JSON string, quotes included) replaced by its text. */
+  substitute(json: string): string {
+    return json.replace(STAND_IN_PATTERN, (_match, index: string) => this.texts[Number(index)]!);
+  }
+}
+
+let verbatim: VerbatimTexts | undefined;
+
+/**
+ * JSON.stringify, except that `json` values (JsonText) are written exactly as PostgreSQL stored
+ * them. The event encodings use it.
+ */
+export function stringifyExact(value: unknown): string {
+  const outer = verbatim;
+  const texts = new VerbatimTexts();
+  verbatim = texts;
+  try {
+    const json = JSON.stringify(value);
+    return texts.count === 0 ? json : texts.substitute(json);
+  } finally {
+    verbatim = outer;
+  }
+}
+
+/**
  * json/jsonb text to a JSON value. Numbers a double cannot hold exactly are kept verbatim
  * (JSON.rawJSON), so re-serialising writes the same digits PostgreSQL stored.
  */

@@ -232,15 +232,19 @@ export class Metrics {
     let schema: string | null = null;
     let table: string | null = null;
     let name = '';
+    let run = 0;
+    // Batches are mostly runs of one table: count a run, then add it, once per run.
     for (const event of batch.events) {
       if (isRaw(event)) continue;
-      // Batches are mostly runs of one table: build its name once per run.
       if (event.schema !== schema || event.table !== table) {
+        if (run > 0) tables.set(name, (tables.get(name) ?? 0) + run);
         ({ schema, table } = event);
         name = routingName(event);
+        run = 0;
       }
-      tables.set(name, (tables.get(name) ?? 0) + 1);
+      run++;
     }
+    if (run > 0) tables.set(name, (tables.get(name) ?? 0) + run);
   }
 
   observeBatch(sink: Component, events: number, seconds: number): void {
@@ -251,6 +255,19 @@ export class Metrics {
 
   observeLatency(sink: Component, seconds: number): void {
     this.latency.observe(labelsOf(sink), seconds);
+  }
+
+  /** A counter without labels, read from `read` when scraped, on the same registry. */
+  counter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
   }
 
   /** Extra metrics a component kind defines (snapshot progress...), on the same registry. */

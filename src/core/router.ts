@@ -53,6 +53,21 @@ export class Router {
     this.holding = undefined;
   }
 
+  /**
+   * The largest batch every sink of `source` delivers in one go (events, bytes): a source batch no
+   * larger is acknowledged as soon as one delivery of each sink holds it, so its position moves
+   * (and a crash re-sends) a delivery at a time.
+   */
+  batchLimits(source: string): { events: number; bytes: number } {
+    let events = Number.POSITIVE_INFINITY;
+    let bytes = Number.POSITIVE_INFINITY;
+    for (const sink of this.sinksOf(source)) {
+      events = Math.min(events, sink.batchLimits.size);
+      bytes = Math.min(bytes, sink.batchLimits.bytes);
+    }
+    return { events, bytes };
+  }
+
   /** Hands `batch` to its sinks; resolves once they all have buffer room for more (backpressure). */
   async dispatch(batch: SourceBatch, onDelivered: Ack): Promise<void> {
     this.metrics?.countTables(batch);

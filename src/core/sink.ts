@@ -105,6 +105,11 @@ export abstract class Sink extends Component {
     this.loop ??= this.run();
   }
 
+  /** Most events and bytes one delivery takes: sources size their batches to fit. */
+  get batchLimits(): BatchLimits {
+    return this.settings.batch;
+  }
+
   /** Queues a batch; `ack` runs once the sink delivered all of it. */
   accept(batch: SourceBatch, ack: Ack): void {
     this.queue.push({ batch, ack, acceptedAt: Date.now(), taken: 0, delivered: 0 });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import { BackfillError } from '../core/source.js';
 import { type Runtime, UnknownComponentError } from '../runtime/runtime.js';
+import { StateError } from '../state/store.js';
 
 /** How a backfill that cannot start answers. */
 const BACKFILL_STATUS: Record<string, number> = {
@@ -75,6 +76,9 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
         return reply
           .code(BACKFILL_STATUS[error.code] ?? 400)
           .send({ error: error.message, code: error.code });
+      // Its progress could not be recorded (a full disk): nothing started.
+      if (error instanceof StateError)
+        return reply.code(503).send({ error: error.message, code: error.code });
       throw error;
     }
   });

@@ -1,9 +1,6 @@
 import fs from 'node:fs';
-import kafkajs, { type Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
-
-const { logLevel: KafkaLogLevel } = kafkajs;
+import type { Base, BaseOptions, SASLOptions } from '@platformatic/kafka';
 import type { Logger } from 'pino';
-import { registerCodecs } from './codecs.js';
 
 export interface KafkaConnection {
   brokers: string[];
@@ -20,29 +17,30 @@ export interface KafkaConnection {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
-/** Our one way to build a kafkajs client: TLS, SASL, codecs, and kafkajs's log lines through pino. */
-export function createKafka(connection: KafkaConnection, log: Logger): Kafka {
-  registerCodecs();
-  const config: KafkaConfig = {
+const MECHANISMS = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+} as const satisfies Record<NonNullable<KafkaConnection['sasl']>['mechanism'], SASLOptions['mechanism']>;
+
+/**
+ * The @platformatic/kafka client options for a source's or sink's connection settings: brokers, TLS
+ * (PEM files read here, so a wrong path is reported at start), SASL and timeouts. The library's own
+ * retries stay short: pgrelay's components retry with their own backoff and report each outage.
+ */
+export function clientOptions(connection: KafkaConnection): BaseOptions {
+  const options: BaseOptions = {
     clientId: connection.client_id,
-    brokers: connection.brokers,
-    connectionTimeout: connection.connect_timeout,
+    bootstrapBrokers: connection.brokers,
+    connectTimeout: connection.connect_timeout,
     requestTimeout: connection.request_timeout ?? 30_000,
-    retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 3 },
-    logLevel: KafkaLogLevel.WARN,
-    logCreator: () => (entry) => {
-      const { message, ...fields } = entry.log;
-      const line = `kafkajs: ${message}`;
-      // kafkajs logs each protocol error it then retries itself (a new topic's first metadata
-      // request, a leader moving); pgrelay reports what is still failing after those retries.
-      if (entry.level <= KafkaLogLevel.WARN && !message.startsWith('Response '))
-        log.warn({ kafkajs: fields }, line);
-      else log.debug({ kafkajs: fields }, line);
-    },
+    timeout: connection.request_timeout ?? 30_000,
+    retries: 3,
+    retryDelay: 250,
   };
   const tls = connection.tls;
   if (tls?.enabled) {
-    config.ssl = {
+    options.tls = {
       rejectUnauthorized: !tls.insecure_skip_verify,
       ca: tls.ca_file ? [fs.readFileSync(tls.ca_file, 'utf8')] : undefined,
       cert: tls.cert_file ? fs.readFileSync(tls.cert_file, 'utf8') : undefined,
@@ -51,7 +49,38 @@ export function createKafka(connection: KafkaConnection, log: Logger): Kafka {
   }
   if (connection.sasl) {
     const { mechanism, username, password } = connection.sasl;
-    config.sasl = { mechanism, username, password } as SASLOptions;
+    options.sasl = { mechanism: MECHANISMS[mechanism], username, password };
   }
-  return new kafkajs.Kafka(config);
+  return options;
+}
+
+interface BrokerEvent {
+  broker: { host: string; port: number };
+}
+
+/**
+ * Logs each broker connection's changes of state, once: lost, unreachable, back. The library retries
+ * quietly; a broker outage is one warning when it starts and one line when it ends, whatever the
+ * number of attempts in between (what failed and why is the component's own retry line).
+ */
+export function logBrokerStates(client: Base, log: Logger): void {
+  const down = new Set<string>();
+  let closed = false;
+  const address = ({ broker }: BrokerEvent) => `${broker.host}:${broker.port}`;
+  const lost = (event: BrokerEvent, how: string) => {
+    const broker = address(event);
+    if (closed || down.has(broker)) return;
+    down.add(broker);
+    log.warn({ broker }, `Kafka broker ${broker} ${how}`);
+  };
+  client.on('client:broker:disconnect', (event: BrokerEvent) => lost(event, 'closed the connection'));
+  client.on('client:broker:failed', (event: BrokerEvent) => lost(event, 'cannot be reached'));
+  client.on('client:broker:connect', (event: BrokerEvent) => {
+    const broker = address(event);
+    if (down.delete(broker)) log.info({ broker }, `Kafka broker ${broker} is reachable again`);
+    else log.debug({ broker }, `connected to Kafka broker ${broker}`);
+  });
+  client.on('client:close', () => {
+    closed = true;
+  });
 }

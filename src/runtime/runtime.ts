@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from './config-schema.js';
-import type { Component } from '../core/component.js';
+import type { Component, ComponentError } from '../core/component.js';
 import { errorMessage } from '../core/errors.js';
 import { Metrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
 import type { BackfillRequest, Source } from '../core/source.js';
 import { FAILED, type ReloadPlan, isEmptyPlan, planReload } from './reload-plan.js';
 import { RunLock } from '../state/lock.js';
-import { StateStore } from '../state/store.js';
+import { type StateFailure, StateError, StateStore } from '../state/store.js';
 import { Topology } from './topology.js';
 import { VERSION } from '../core/version.js';
 
@@ -50,6 +50,8 @@ export interface StatusReport {
   status: 'ok' | 'degraded';
   version: string;
   uptime_seconds: number;
+  /** The state file: `error` while it cannot store positions (a failed write, a deleted file). */
+  state_file: { path: string; ok: boolean; error: ComponentError | null };
   reload: ReloadReport;
   sources: Record<string, ComponentReport>;
   sinks: Record<string, ComponentReport>;
@@ -60,6 +62,9 @@ export interface ReloadHooks {
   /** Moves the API to `listen` ("off": closes it); throws, the API left where it was, when it cannot. */
   moveHttp?(listen: string): Promise<void>;
 }
+
+/** How often the runtime checks that the state file is still the one open, also when nothing is written. */
+const STATE_CHECK_MS = 5000;
 
 export class UnknownComponentError extends Error {
   readonly code = 'PGRELAY_UNKNOWN_COMPONENT';
@@ -72,6 +77,8 @@ export class UnknownComponentError extends Error {
 export class Runtime {
   private readonly started = Date.now();
   private statsTimer: NodeJS.Timeout | undefined;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private stateError: ComponentError | null = null;
   private readonly stopping = new AbortController();
   /** The reloads asked for, in order: one runs at a time. */
   private reloads: Promise<unknown> = Promise.resolve();
@@ -86,7 +93,20 @@ export class Runtime {
     private readonly lock: RunLock,
     readonly metrics: Metrics,
     private readonly topology: Topology,
-  ) {}
+  ) {
+    state.watch((failure) => this.stateFailed(failure));
+    metrics.gauge(
+      'pgrelay_state_failing',
+      '1 while the state file cannot store positions (a write failed, or the file was deleted or replaced), else 0.',
+      [],
+      (set) => set({}, state.failure === undefined ? 0 : 1),
+    );
+    metrics.counter(
+      'pgrelay_state_write_errors_total',
+      'Writes to the state file that failed, each attempt counted.',
+      () => state.failedWrites,
+    );
+  }
 
   static async create(config: Config, log: Logger): Promise<Runtime> {
     const state = StateStore.open(config.state.path);
@@ -128,6 +148,8 @@ export class Runtime {
   start(): void {
     this.topology.start();
     this.startStatsTimer();
+    this.stateTimer = setInterval(() => this.checkState(), STATE_CHECK_MS);
+    this.stateTimer.unref();
   }
 
   /**
@@ -140,10 +162,17 @@ export class Runtime {
     this.stopping.abort();
     await this.reloads;
     clearInterval(this.statsTimer);
+    clearInterval(this.stateTimer);
     const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
     await this.topology.stop(deadline);
+    this.checkState();
     this.dispose();
-    return !deadline.aborted;
+    return !deadline.aborted && this.state.failure === undefined;
+  }
+
+  /** Why the state file could not store positions, while it cannot (after stop(): at the end). */
+  get stateFailure(): StateFailure | undefined {
+    return this.state.failure;
   }
 
   /** Releases the state file; for a runtime that stopped, or never started. */
@@ -309,6 +338,32 @@ export class Runtime {
     return source.backfill(request);
   }
 
+  /** The file at state.path must still be the one open (the store reports it if not). */
+  private checkState(): void {
+    try {
+      this.state.verify();
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+    }
+  }
+
+  /** Logged once per change of the state file's condition, not per attempt. */
+  private stateFailed(failure: StateFailure | undefined): void {
+    const path = this.state.file;
+    if (failure === undefined) {
+      this.stateError = null;
+      this.log.info({ path }, `state.path ${path}: written again; positions are stored and confirmed again`);
+      return;
+    }
+    this.stateError = {
+      message: failure.message,
+      code: failure.code,
+      at: new Date().toISOString(),
+      config_key: null,
+    };
+    this.log.error({ err: failure, path }, failure.message);
+  }
+
   status(): StatusReport {
     const report = (c: Component): ComponentReport => ({
       type: c.type,
@@ -323,9 +378,11 @@ export class Runtime {
       ...c.health.details,
     });
     return {
+      // A state file that cannot store positions makes the sources that store them unhealthy.
       status: this.components().every((c) => c.health.healthy) ? 'ok' : 'degraded',
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.started) / 1000),
+      state_file: { path: this.state.file, ok: this.stateError === null, error: this.stateError },
       reload: { ...this.reloadReport },
       sources: Object.fromEntries(this.sources.map((s) => [s.name, report(s)])),
       sinks: Object.fromEntries(this.sinks.map((s) => [s.name, report(s)])),

@@ -275,9 +275,12 @@ async function buildSink(config: Config, name: string, context: TopologyContext)
   const sinkConfig = config.sinks[name]!;
   const log = componentLogger(context.log, 'sink', name);
   const handlers = [];
-  for (const handlerName of sinkConfig.handlers) {
-    const handlerConfig = config.handlers[handlerName] ?? ({ type: handlerName } as HandlerConfig);
-    handlers.push(await createHandler(handlerName, handlerConfig, log));
+  const names = [...sinkConfig.handlers];
+  // A trailing passthrough (the default chain) encodes just as the chain's own final encoder
+  // does: leaving it to the encoder saves checking every record it makes.
+  while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough') names.pop();
+  for (const handlerName of names) {
+    handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), log));
   }
   return createSink(name, sinkConfig, sinkSettings(sinkConfig), {
     log,
@@ -286,6 +289,15 @@ async function buildSink(config: Config, name: string, context: TopologyContext)
     chain: new HandlerChain(handlers, createPassthrough()),
     keyToFix: keyToFixOf(config, 'sink', name),
   });
+}
+
+/** A sink's `handlers` entry: a [handlers.x] table, or a built-in type used by name. */
+function handlerConfig(config: Config, name: string): HandlerConfig {
+  return config.handlers[name] ?? ({ type: name } as HandlerConfig);
+}
+
+function handlerType(config: Config, name: string): HandlerConfig['type'] {
+  return handlerConfig(config, name).type;
 }
 
 /** Acknowledges batches nobody will deliver; returns how many events they held. */

@@ -1,14 +1,56 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PgRelayError, errorMessage } from '../core/errors.js';
+import { PgRelayError, errorCode, errorMessage } from '../core/errors.js';
 import { migrate } from './migrations.js';
 
 export class StateError extends PgRelayError {
-  constructor(message: string, cause?: unknown) {
-    super('PGRELAY_STATE', message, { cause });
+  constructor(message: string, cause?: unknown, code = 'PGRELAY_STATE', retriable = false) {
+    super(code, message, { cause, retriable });
   }
 }
+
+/**
+ * A write to the state file failed (a full disk, an I/O error, a read-only file system). Retriable:
+ * the positions it would have stored stay held (PostgreSQL hears of nothing past what is stored)
+ * until a later write succeeds.
+ */
+export class StateWriteError extends StateError {
+  constructor(file: string, cause: unknown) {
+    const code = (cause as { code?: unknown }).code;
+    super(
+      `state.path ${file}: cannot write: ${errorMessage(cause)}${typeof code === 'string' ? ` (${code})` : ''}; ` +
+        'positions are not stored, nor confirmed to PostgreSQL, until a write succeeds',
+      cause,
+      'PGRELAY_STATE_WRITE',
+      true,
+    );
+  }
+}
+
+/**
+ * The file at state.path is no longer the database pgrelay opened: it was deleted, or replaced by
+ * another file. Nothing is written any more (into a deleted file, a restart would never read it; into
+ * a replacement, pgrelay would overwrite positions it never read). Not recreated either: an empty
+ * file would hold only what is written after it, and the positions of sources that did not write
+ * since, and every snapshot's progress, would be lost. Stopping instead keeps the replication slots
+ * where the last stored positions put them, so a restart loses nothing (README "The state file").
+ */
+export class StateFileGoneError extends StateError {
+  constructor(file: string, what: string) {
+    super(
+      `state.path ${file} ${what} while pgrelay ran: positions can no longer be stored, so PostgreSQL sources stop ` +
+        'and their slots keep the WAL after the last stored position. Put the file back from a backup, or restart ' +
+        'pgrelay: with no stored position a source resumes from its slot (what was sent since is sent again; ' +
+        'snapshot = "initial" takes its snapshot again)',
+      undefined,
+      'PGRELAY_STATE_FILE_GONE',
+    );
+  }
+}
+
+/** Why the state file cannot store anything now; undefined when it can. */
+export type StateFailure = StateWriteError | StateFileGoneError;
 
 /** A PostgreSQL source's position (a Kafka source's offsets live in its consumer group). */
 export interface StoredPosition {
@@ -30,12 +72,27 @@ interface PositionRow {
  * because better-sqlite3 reopens WAL databases at NORMAL, which can lose the last commits on power
  * loss. The table's `scope` column (schema step 1) is always its default, '': nothing ever stored a
  * position within a source, and the column stays so that existing state files open unchanged.
+ *
+ * Every write goes through write(): it first checks that the file at the path is still the one open
+ * (device and inode), and it turns a failed write (SQLITE_FULL...) into a StateFailure that watchers
+ * hear of once, when it begins, and again when a write succeeds.
  */
 export class StateStore {
   private readonly upsert: Database.Statement<[string, string, string, string]>;
   private readonly select: Database.Statement<[string], PositionRow>;
+  private readonly watchers: ((failure: StateFailure | undefined) => void)[] = [];
+  private current: StateFailure | undefined;
+  /** Set once the file at the path is not the one open: for good, nothing is written after it. */
+  private gone: StateFileGoneError | undefined;
+  private writing = false;
+  /** Writes that failed, each attempt counted. */
+  failedWrites = 0;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    readonly file: string,
+    private readonly db: Database.Database,
+    private readonly identity: fs.Stats,
+  ) {
     this.upsert = db.prepare(
       `INSERT INTO positions (source, position, meta, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (source, scope) DO UPDATE SET position = excluded.position, meta = excluded.meta,
@@ -61,7 +118,7 @@ export class StateStore {
     } catch (error) {
       throw new StateError(`state.path: cannot open ${file}: ${errorMessage(error)}`, error);
     }
-    return new StateStore(db);
+    return new StateStore(path.resolve(file), db, fs.statSync(file));
   }
 
   get(source: string): StoredPosition | undefined {
@@ -70,7 +127,7 @@ export class StateStore {
   }
 
   put(source: string, position: string, meta: Record<string, unknown> = {}): void {
-    this.upsert.run(source, position, JSON.stringify(meta), new Date().toISOString());
+    this.write(() => this.upsert.run(source, position, JSON.stringify(meta), new Date().toISOString()));
   }
 
   list(source?: string): StoredPosition[] {
@@ -82,7 +139,63 @@ export class StateStore {
   }
 
   delete(source: string): number {
-    return this.db.prepare('DELETE FROM positions WHERE source = ?').run(source).changes;
+    return this.write(() => this.db.prepare('DELETE FROM positions WHERE source = ?').run(source).changes);
+  }
+
+  /**
+   * Runs `change` (statements on `database`, in one transaction when it needs several) as a write:
+   * throws a StateFailure, and reports it to the watchers, when the file is gone or the write fails.
+   * Writes nested in one only count once, as the outer one.
+   */
+  write<T>(change: () => T): T {
+    if (this.writing) return change();
+    this.verify();
+    this.writing = true;
+    try {
+      const result = change();
+      this.report(undefined);
+      return result;
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError)) throw error;
+      this.failedWrites++;
+      const failure = new StateWriteError(this.file, error);
+      this.report(failure);
+      throw failure;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /**
+   * Throws StateFileGoneError (reported to the watchers) when the file at the path is not the
+   * database open: deleted, or replaced by another file. Cheap (one stat): every write calls it.
+   */
+  verify(): void {
+    if (this.gone === undefined) {
+      let found: fs.Stats | undefined;
+      try {
+        found = fs.statSync(this.file);
+      } catch (error) {
+        // Only an absent file is known to be gone; a path that cannot be examined leaves it to the write.
+        if (errorCode(error) !== 'ENOENT') return;
+      }
+      if (found === undefined) this.gone = new StateFileGoneError(this.file, 'was deleted');
+      else if (found.dev !== this.identity.dev || found.ino !== this.identity.ino)
+        this.gone = new StateFileGoneError(this.file, 'was replaced by another file');
+      else return;
+    }
+    this.report(this.gone);
+    throw this.gone;
+  }
+
+  /** Why the state file cannot store anything now; undefined when the last write succeeded. */
+  get failure(): StateFailure | undefined {
+    return this.current;
+  }
+
+  /** `listener` hears of each change: a failure beginning or changing, and undefined when a write succeeds. */
+  watch(listener: (failure: StateFailure | undefined) => void): void {
+    this.watchers.push(listener);
   }
 
   /** The underlying database, for state that belongs to one component kind (snapshot progress). */
@@ -92,6 +205,12 @@ export class StateStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  private report(failure: StateFailure | undefined): void {
+    if (failure?.message === this.current?.message) return;
+    this.current = failure;
+    for (const watcher of this.watchers) watcher(failure);
   }
 }
 

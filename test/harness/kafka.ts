@@ -3,9 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import kafkajs from 'kafkajs';
-
-const { Kafka, logLevel } = kafkajs;
+import { Admin } from '@platformatic/kafka';
 import { freePort, startService, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** The broker jars `make` fetched from Maven Central (scripts/toolchain.sh kafka-libs). */
@@ -145,17 +143,12 @@ export class KafkaServer {
   }
 
   private async ping(): Promise<true | undefined> {
-    const admin = new Kafka({
-      brokers: this.brokers,
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 0 },
-    }).admin();
+    const admin = new Admin({ clientId: 'pgrelay-test', bootstrapBrokers: this.brokers, retries: 0 });
     try {
-      await admin.connect();
-      await admin.describeCluster();
+      await admin.metadata({ topics: [], forceUpdate: true });
       return true;
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
   }
 }

@@ -28,9 +28,9 @@ const KCAT_MS = 120_000;
 
 /**
  * Every message of `topic` from the beginning, handed to `onMessage` one at a time as kcat
- * (librdkafka) reads them: an independent client, so a test does not check kafkajs with kafkajs.
- * Stops at the end of every partition; resolves with the number of messages. Topics of any size:
- * nothing but the message at hand is held in memory.
+ * (librdkafka) reads them: an independent client, so a test does not check pgrelay's Kafka client
+ * with itself. Stops at the end of every partition; resolves with the number of messages. Topics of
+ * any size: nothing but the message at hand is held in memory.
  */
 export function scanTopic(
   brokers: string[],

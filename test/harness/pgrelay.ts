@@ -56,10 +56,11 @@ export class PgrelayProcess {
     readonly httpPort: number,
     configBody: string,
     httpKeys: string,
+    stateFile: string | undefined,
   ) {
     this.configFile = path.join(dir, 'pgrelay.toml');
     this.logFile = path.join(dir, 'pgrelay.log');
-    this.stateFile = path.join(dir, 'state.db');
+    this.stateFile = stateFile ?? path.join(dir, 'state.db');
     this.rewrite(configBody, httpKeys);
   }
 
@@ -80,10 +81,11 @@ export class PgrelayProcess {
 
   /**
    * `configBody`: the [sources.*], [handlers.*] and [sinks.*] tables (and top-level keys other than
-   * http, state); `httpKeys`: more keys of [http] than its listen address.
+   * http, state); `httpKeys`: more keys of [http] than its listen address; `stateFile`: state.path
+   * (default: state.db in the process's directory).
    */
-  static async create(configBody: string, httpKeys = ''): Promise<PgrelayProcess> {
-    return new PgrelayProcess(tempDir('pgrelay-run-'), await freePort(), configBody, httpKeys);
+  static async create(configBody: string, httpKeys = '', stateFile?: string): Promise<PgrelayProcess> {
+    return new PgrelayProcess(tempDir('pgrelay-run-'), await freePort(), configBody, httpKeys, stateFile);
   }
 
   get url(): string {

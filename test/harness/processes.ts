@@ -3,10 +3,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { silenceKafkajsTimerWarnings } from '../../src/kafka/warnings.js';
-
-silenceKafkajsTimerWarnings();
-
 /** Where running services are recorded, so a later run can reap what a crashed run left behind. */
 const REGISTRY = path.join(os.tmpdir(), 'pgrelay-harness');
 

@@ -136,7 +136,8 @@ describe('undecodable Kafka messages', () => {
     const topic = uniqueName('dlq-held');
     const [out, dlq, group] = [`${topic}.out`, `${topic}.dlq`, `${topic}-group`];
     await createTopics(brokers, [topic], 1);
-    // The broker refuses the dead letter until an operator raises the topic's size limit.
+    // Not even the dead letter's headers fit: the broker refuses it until an operator raises the
+    // topic's size limit.
     await createTopics(brokers, [dlq], 1, { 'max.message.bytes': '200' });
     const [before, afterBad] = [relayMessages(5), relayMessages(5, { first: 5 })];
     await produce(brokers, topic, [
@@ -177,5 +178,45 @@ describe('undecodable Kafka messages', () => {
       async () => ((await process.status()).status === 'ok' ? true : undefined),
       10_000,
     );
+  });
+
+  it('larger than dead_letter_topic accepts are cut to fit, say so, and never stall the partition', async () => {
+    const brokers = await sharedKafka();
+    const topic = uniqueName('dlq-big');
+    const [out, dlq, group] = [`${topic}.out`, `${topic}.dlq`, `${topic}-group`];
+    const size = 5 * 1024 * 1024;
+    await createTopics(brokers, [topic], 1, { 'max.message.bytes': String(size + 1024 * 1024) });
+    await createTopics(brokers, [dlq], 1); // the broker's default: about 1 MB per message
+    const poison = `not json ${'x'.repeat(size - 9)}`;
+    await produce(brokers, topic, [
+      ...relayMessages(5),
+      { key: 'huge', value: poison, headers: { trace: 'abc' } },
+    ]);
+    await produce(brokers, topic, relayMessages(5, { first: 5 }));
+    const process = await relay(brokers, topic, group, out, dlq);
+
+    await allCommitted(brokers, group, topic, [11]);
+    const [letter] = await readAtLeast(brokers, dlq, 1);
+    assert.equal(letter!.key, 'huge');
+    assert.equal(letter!.headers['pgrelay-truncated'], String(size), 'the original size');
+    assert.equal(letter!.headers['pgrelay-source-topic'], topic);
+    assert.equal(letter!.headers['pgrelay-source-partition'], '0');
+    assert.equal(letter!.headers['pgrelay-source-offset'], '5');
+    assert.match(letter!.headers['pgrelay-error']!, /value is not JSON/);
+    assert.equal(letter!.headers.trace, 'abc');
+    assert.ok(
+      letter!.value!.length > 0 && letter!.value!.length < 1024 * 1024,
+      `${letter!.value!.length} bytes kept`,
+    );
+    assert.ok(poison.startsWith(letter!.value!), 'the value is cut, not changed');
+    const relayed = await readAtLeast(brokers, out, 10);
+    assert.equal(relayed.length, 10);
+    const source = (await stats(process)).sources.edge!;
+    assert.deepEqual(source.dropped, { undecodable: 1 });
+    const details = (await process.status()).sources.edge! as unknown as {
+      dead_letters: { written: number; truncated: number };
+    };
+    assert.deepEqual(details.dead_letters, { written: 1, truncated: 1 });
+    assert.equal((await process.status()).status, 'ok');
   });
 });

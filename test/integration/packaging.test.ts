@@ -321,7 +321,7 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       'no tests, benchmarks, source maps or dev dependencies',
     );
     assert.deepEqual(
-      paths.filter((p) => p.endsWith('.node') && !p.endsWith('/linux-x64.node')),
+      paths.filter((p) => p.endsWith('.node') && !/[/.]linux-x64(-gnu)?\.node$/.test(p)),
       [],
       'no addons for other systems',
     );
@@ -420,7 +420,8 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       );
     }
 
-    await copyLibraries(root, path.join(root, 'usr/lib/pgrelay/node/bin/node'));
+    // The runtime's libraries and the addons' (@node-rs/crc32 needs librt).
+    for (const elf of elfFiles(path.join(root, 'usr/lib/pgrelay'))) await copyLibraries(root, elf);
     const inRoot = (user: string, ...args: string[]) =>
       run('/usr/sbin/chroot', [`--userspec=${user}`, root, ...args], { env: { PATH: '/usr/bin' } });
     const version = await inRoot(`${uid}:${gid}`, '/usr/bin/pgrelay', 'version');

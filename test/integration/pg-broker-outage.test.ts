@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type CdcFixture, cdcFixture, kafkaSink, parseEvents, postgresSource } from '../harness/cdc.js';
 import { KafkaServer } from '../harness/kafka.js';
@@ -81,5 +82,13 @@ describe('PostgreSQL → Kafka: broker outage', () => {
     );
     const status = await relay.waitRunning();
     assert.notEqual(status.sources.db!.position, stored, 'the position moved again once the broker was back');
+
+    // One line when the broker went away and one when it came back, however many attempts between.
+    const brokerLines = fs
+      .readFileSync(relay.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(`Kafka broker ${kafka.brokers[0]}`))
+      .map((line) => (JSON.parse(line) as { level: string; msg: string }).level);
+    assert.deepEqual(brokerLines, ['warn', 'info']);
   });
 });

@@ -35,9 +35,9 @@ describe('PostgreSQL → Kafka: initial snapshot, consistent with the stream', (
     await fx.sql(`INSERT INTO lines SELECT g, 'line ' || g FROM generate_series(1, 5000) g`);
     // Types whose text casts differ from their output (bool, inet, char(n)) and others with a mapping.
     await fx.sql(`CREATE TABLE orders (id int PRIMARY KEY, amount numeric(12,2), paid bool, tags text[],
-      addr inet, code char(4), doc jsonb, data bytea, at timestamp)`);
+      addr inet, code char(4), doc jsonb, data bytea, at timestamp, price money)`);
     await fx.sql(`INSERT INTO orders SELECT g, g * 1.5, g % 2 = 0, ARRAY['a', 'b' || g], '10.0.0.1', 'x',
-      jsonb_build_object('n', 12345678901234567890, 'g', g), '\\xdeadbeef', '2026-01-02 03:04:05.5'
+      jsonb_build_object('n', 12345678901234567890, 'g', g), '\\xdeadbeef', '2026-01-02 03:04:05.5', g * 1000.5
       FROM generate_series(1, 3000) g`);
     relay = await PgrelayProcess.create(
       postgresSource(
@@ -151,7 +151,8 @@ describe('PostgreSQL → Kafka: initial snapshot, consistent with the stream', (
     assert.equal(
       columnsText('snapshot', 2000),
       '{"id":2000,"amount":"3000.00","paid":true,"tags":["a","b2000"],"addr":"10.0.0.1","code":"x   ",' +
-        '"doc":{"g":2000,"n":12345678901234567890},"data":"3q2+7w==","at":"2026-01-02T03:04:05.500000"}',
+        '"doc":{"g":2000,"n":12345678901234567890},"data":"3q2+7w==","at":"2026-01-02T03:04:05.500000",' +
+        '"price":"2001000.00"}',
     );
     assert.ok(events.some((e) => e.action === 'update' && e.key!.id === 5));
   });

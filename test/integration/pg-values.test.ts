@@ -45,7 +45,7 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
         '1 day 2 hours', '\\xdeadbeef', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,NULL,3}',
         '{"a b","c,d",NULL,"e\\"f","NULL"}', '{{1,2},{3,4}}', '{"2024-01-01 00:00:00+00"}', ARRAY['{"k": 1}'::jsonb],
         '{1.10,2}', 'happy', 42, '192.168.0.1/24', 12.34)`);
-    await fx.sql(`UPDATE all_types SET t = 'changed', b = NULL WHERE id = 1`);
+    await fx.sql(`UPDATE all_types SET t = 'changed', b = NULL, cash = -1234567.89 WHERE id = 1`);
     await fx.sql(`DELETE FROM all_types WHERE id = 1`);
     await fx.sql(`TRUNCATE all_types`);
 
@@ -100,7 +100,7 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
     assert.equal(c.m, 'happy');
     assert.equal(c.dom, '42', 'a domain maps as its base type (bigint)');
     assert.equal(c.addr, '192.168.0.1/24');
-    assert.equal(c.cash, '$12.34');
+    assert.equal(c.cash, '12.34', 'money as its plain decimal, not the locale text "$12.34"');
 
     assert.deepEqual(insert!.key, { id: '1' });
     assert.equal(insert!.old, null);
@@ -118,6 +118,7 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
     assert.equal(update!.columns!.t, 'changed');
     assert.equal(update!.columns!.b, null);
     assert.equal(update!.columns!.i8, '9007199254740993');
+    assert.equal(update!.columns!.cash, '-1234567.89', 'not "-$1,234,567.89"');
     assert.deepEqual(update!.key, { id: '1' });
     assert.equal(update!.old, null, 'default replica identity sends no old row when the key is unchanged');
     assert.notEqual(update!.lsn, insert!.lsn);
@@ -135,5 +136,15 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
     assert.equal(messages[0]!.headers['pgrelay-lsn'], insert!.lsn);
     assert.equal(messages[0]!.headers['pgrelay-source'], 'db');
     assert.equal(new Set(messages.map((m) => m.partition)).size, 1);
+  });
+
+  test('json values arrive exactly as PostgreSQL stored them: duplicate keys, order and spacing', async () => {
+    const written = '{"a": 1, "a": 2,  "z":[3 ,4], "big": 12345678901234567890}';
+    await fx.sql(`INSERT INTO all_types (j, jb) VALUES ($1::json, $1::text::jsonb)`, [written]);
+    const messages = await readAtLeast(fx.brokers, topic, 5);
+    const raw = messages[4]!.value!;
+    assert.ok(raw.includes(`"j":${written}`), `the json column verbatim in ${raw}`);
+    // jsonb is stored normalised: one "a", keys sorted, numbers kept to the digit.
+    assert.ok(raw.includes('"jb":{"a":2,"z":[3,4],"big":12345678901234567890}'), raw);
   });
 });

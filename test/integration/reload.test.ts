@@ -309,7 +309,12 @@ describe('SIGHUP reloads the config', () => {
     assert.deepEqual(duplicates(fresh), [], 'fresh: nothing twice');
 
     const gone = (await readTopic(brokers, topic('gone'))).map((m) => JSON.parse(m.value!) as ChangeEvent);
-    console.log("DEBUG big in gone", gone.filter((e) => Number(e.key!.id) >= BIG_FIRST).length, "big in fresh", fresh.filter((e) => Number(e.key!.id) >= BIG_FIRST).length);
+    console.log(
+      'DEBUG big in gone',
+      gone.filter((e) => Number(e.key!.id) >= BIG_FIRST).length,
+      'big in fresh',
+      fresh.filter((e) => Number(e.key!.id) >= BIG_FIRST).length,
+    );
     assert.ok(gone.length > 0, 'the removed sink delivered until the reload');
     assert.deepEqual(duplicates(gone), []);
     const lateDb3 = new Set(ids('db3', rows.rows.db3!, ['after']));

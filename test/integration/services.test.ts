@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import kafkajs from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 import { runCommand } from '../harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../harness/services.js';
-
-const { Kafka, logLevel } = kafkajs;
 
 describe('the real services the integration tests run against', () => {
   test('PostgreSQL answers, with wal_level=logical', async () => {
@@ -16,14 +14,13 @@ describe('the real services the integration tests run against', () => {
     assert.equal(row!.wal_level, 'logical');
   });
 
-  test('Kafka answers kafkajs and kcat, naming the same broker', async () => {
+  test('Kafka answers @platformatic/kafka and kcat, naming the same broker', async () => {
     const brokers = await sharedKafka();
-    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
+    const admin = new Admin({ clientId: 'pgrelay-test', bootstrapBrokers: brokers });
     try {
-      const cluster = await admin.describeCluster();
+      const cluster = await admin.metadata({ topics: [], forceUpdate: true });
       assert.deepEqual(
-        cluster.brokers.map((b) => `${b.host}:${b.port}`),
+        [...cluster.brokers.values()].map((b) => `${b.host}:${b.port}`),
         brokers,
       );
       const { code, stdout, stderr } = await runCommand('kcat', ['-b', brokers.join(','), '-L', '-J'], {
@@ -36,7 +33,7 @@ describe('the real services the integration tests run against', () => {
         brokers,
       );
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
   });
 });

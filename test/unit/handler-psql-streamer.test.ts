@@ -103,11 +103,11 @@ describe('psql-streamer handler', () => {
     )({
       topic: 't',
       partition: 0,
-      offset: '0',
+      offset: 0,
       key: null,
       value: Buffer.from(String(record!.value)),
-      headers: {},
-      timestamp: '0',
+      headers: [],
+      timestamp: 0,
     });
     assert.equal((decoded as ChangeEvent).commit_time, null);
   });
@@ -120,11 +120,11 @@ describe('psql-streamer handler', () => {
     )({
       topic: 't',
       partition: 0,
-      offset: '0',
+      offset: 0,
       key: Buffer.from(String(record!.key)),
       value: Buffer.from(String(record!.value)),
-      headers: {},
-      timestamp: '0',
+      headers: [],
+      timestamp: 0,
     });
     const original = sampleEvent({ action: 'update' });
     assert.deepEqual(decoded, {

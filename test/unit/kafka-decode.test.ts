@@ -18,11 +18,11 @@ function message(value: string | Buffer | null, overrides: Partial<SourceMessage
   return {
     topic: 'cdc.users',
     partition: 2,
-    offset: '41',
+    offset: 41,
     key: null,
     value: typeof value === 'string' ? Buffer.from(value) : value,
-    headers: {},
-    timestamp: '1795285136000',
+    headers: [],
+    timestamp: 1795285136000,
     ...overrides,
   };
 }
@@ -207,12 +207,18 @@ describe('kafka source decoding', () => {
   describe('format "raw"', () => {
     const decode = createDecoder('raw', 'edge');
 
-    it('passes key, value and headers (repeated ones too) as bytes, whatever they hold', () => {
+    it('passes key, value and headers (repeated and null ones too) as bytes, whatever they hold', () => {
       const value = Buffer.from([0, 1, 2, 0xff]);
       const decoded = decode(
         message(value, {
           key: Buffer.from('k'),
-          headers: { trace: Buffer.from('t1'), tag: [Buffer.from('a'), Buffer.from('b')], text: 'plain' },
+          headers: [
+            ['trace', Buffer.from('t1')],
+            ['tag', Buffer.from('a')],
+            ['empty', null],
+            ['tag', Buffer.from('b')],
+            ['tag', null],
+          ],
         }),
       );
       assert.deepEqual(decoded, {
@@ -225,8 +231,8 @@ describe('kafka source decoding', () => {
         payload: value,
         headers: {
           trace: Buffer.from('t1'),
-          tag: [Buffer.from('a'), Buffer.from('b')],
-          text: Buffer.from('plain'),
+          tag: [Buffer.from('a'), Buffer.from('b'), null],
+          empty: null,
         },
         timestamp: '1795285136000',
       });

@@ -6,16 +6,16 @@ function commitAll(offsets: PartitionOffsets): Record<string, string> {
   const pending = offsets.take();
   if (pending === undefined) return {};
   pending.succeeded();
-  return Object.fromEntries(pending.offsets.map((o) => [`${o.topic}/${o.partition}`, o.offset]));
+  return Object.fromEntries(pending.offsets.map((o) => [`${o.topic}/${o.partition}`, String(o.offset)]));
 }
 
 describe('kafka source offsets', () => {
   it('commits a partition only up to where everything before is acknowledged', () => {
     let ready = 0;
     const offsets = new PartitionOffsets(() => ready++);
-    const p0 = offsets.partition('t', 0, 100n);
-    const first = p0.track(110n);
-    const second = p0.track(120n);
+    const p0 = offsets.assign('t', 0, 100);
+    const first = p0.track(110);
+    const second = p0.track(120);
     second();
     assert.equal(ready, 0);
     assert.deepEqual(commitAll(offsets), {});
@@ -27,21 +27,34 @@ describe('kafka source offsets', () => {
 
   it('keeps partitions apart: one slow partition holds only its own offset', () => {
     const offsets = new PartitionOffsets(() => undefined);
-    const slow = offsets.partition('t', 0, 0n).track(50n);
-    offsets.partition('t', 1, 0n).track(70n)();
-    offsets.partition('u', 0, 5n).track(9n)();
+    const slow = offsets.assign('t', 0, 0).track(50);
+    offsets.assign('t', 1, 0).track(70)();
+    offsets.assign('u', 0, 5).track(9)();
     assert.deepEqual(commitAll(offsets), { 't/1': '70', 'u/0': '9' });
     assert.equal(offsets.inFlight, 1);
     slow();
     assert.deepEqual(commitAll(offsets), { 't/0': '50' });
   });
 
-  it('after a rebalance, late acknowledgements of the old generation commit nothing', () => {
+  it('once a partition is given up, its late acknowledgements commit nothing', () => {
     const offsets = new PartitionOffsets(() => undefined);
-    const old = offsets.partition('t', 0, 0n).track(500n);
-    offsets.newGeneration();
-    // Fetched again from the committed offset in the new generation: still in flight.
-    const again = offsets.partition('t', 0, 0n).track(500n);
+    const kept = offsets.assign('t', 1, 0);
+    const given = offsets.assign('t', 0, 0);
+    const old = given.track(500);
+    const keptAck = kept.track(30);
+    offsets.release(given);
+    old();
+    assert.equal(offsets.take(), undefined);
+    assert.equal(offsets.inFlight, 1, 'the kept partition is still in flight');
+    keptAck();
+    assert.deepEqual(commitAll(offsets), { 't/1': '30' }, 'a partition that stays is not disturbed');
+  });
+
+  it('a partition assigned again starts over: the earlier assignment acknowledges into nothing', () => {
+    const offsets = new PartitionOffsets(() => undefined);
+    const old = offsets.assign('t', 0, 0).track(500);
+    // Fetched again from the committed offset: still in flight.
+    const again = offsets.assign('t', 0, 0).track(500);
     old();
     assert.equal(offsets.take(), undefined);
     assert.equal(offsets.inFlight, 1);
@@ -49,24 +62,26 @@ describe('kafka source offsets', () => {
     assert.deepEqual(commitAll(offsets), { 't/0': '500' });
   });
 
-  it('offers a failed commit again, unless its partition was reassigned meanwhile', () => {
+  it('offers a failed commit again, unless its partition was given up meanwhile', () => {
     const offsets = new PartitionOffsets(() => undefined);
-    offsets.partition('t', 0, 0n).track(10n)();
+    const progress = offsets.assign('t', 0, 0);
+    progress.track(10)();
     offsets.take()!.failed();
+    assert.equal(offsets.pending, true);
     const retried = offsets.take()!;
-    assert.deepEqual(retried.offsets, [{ topic: 't', partition: 0, offset: '10' }]);
-    offsets.newGeneration();
+    assert.deepEqual(retried.offsets, [{ topic: 't', partition: 0, offset: 10 }]);
+    offsets.release(progress);
     retried.failed();
     assert.equal(offsets.take(), undefined);
   });
 
   it('reports lag from the committed offset to the partition end', () => {
     const offsets = new PartitionOffsets(() => undefined);
-    const p0 = offsets.partition('t', 0, 10n);
-    p0.highWatermark = 40n;
-    const p1 = offsets.partition('t', 1, 0n);
-    p1.highWatermark = 5n;
-    p1.track(5n)();
+    const p0 = offsets.assign('t', 0, 10);
+    p0.highWatermark = 40;
+    const p1 = offsets.assign('t', 1, 0);
+    p1.highWatermark = 5;
+    p1.track(5)();
     assert.equal(offsets.lag, 35);
     commitAll(offsets);
     assert.equal(offsets.lag, 30);

@@ -104,4 +104,28 @@ describe('PostgreSQL source errors: retried or failed by what they are', () => {
     );
     assert.match(bug.message, /source db1: unexpected error: Cannot read properties of undefined/);
   });
+
+  test('a publication the slot cannot see fails, named, with the way out', () => {
+    const error = serverError('42704', 'publication "pgrelay_db1" does not exist');
+    error.where =
+      'slot "pgrelay_db1", output plugin "pgoutput", in the change callback, associated LSN 0/1925318';
+    const result = classifyServerError('db1', error, 'pgrelay_db1');
+    assert.deepEqual(
+      { code: result.code, retriable: result.retriable },
+      { code: 'PGRELAY_PG_PUBLICATION_DROPPED', retriable: false },
+    );
+    assert.match(
+      result.message,
+      /^source db1: replication slot "pgrelay_db1" cannot decode the change at 0\/1925318: publication "pgrelay_db1" did not exist when it was made/,
+    );
+    assert.match(
+      result.message,
+      /SELECT pg_replication_slot_advance\('pgrelay_db1', pg_current_wal_lsn\(\)\)/,
+    );
+    assert.match(result.message, /pgrelay reset-position -c CONFIG --source db1/);
+    assert.match(result.message, /pgrelay backfill/);
+
+    const other = serverError('42704', 'type "nope" does not exist');
+    assert.equal(classifyServerError('db1', other, 'pgrelay_db1').code, 'PGRELAY_PG_SERVER');
+  });
 });

@@ -29,7 +29,7 @@ describe('snapshot progress', () => {
     assert.equal(progress.eta(12_000), 0);
   });
 
-  test('a board reports per kind and table, and its gauges reach /metrics with source and table', async () => {
+  test('a board reports per kind and table, and its gauges reach /metrics with the component and table', async () => {
     const metrics = new Metrics();
     const log = createLogger('error');
     const board = new ProgressBoard('db1', log, metrics);
@@ -57,8 +57,14 @@ describe('snapshot progress', () => {
     );
     assert.equal(board.report('backfill'), undefined);
     const text = await metrics.registry.metrics();
-    assert.match(text, /^pgrelay_snapshot_rows_done\{source="db1",table="public.a",kind="snapshot"\} 7$/m);
-    assert.match(text, /^pgrelay_snapshot_rows_done\{source="db2",table="public.b",kind="backfill"\} 5$/m);
+    assert.match(
+      text,
+      /^pgrelay_snapshot_rows_done\{component="db1",role="source",type="postgres",table="public.a",kind="snapshot"\} 7$/m,
+    );
+    assert.match(
+      text,
+      /^pgrelay_snapshot_rows_done\{component="db2",role="source",type="postgres",table="public.b",kind="backfill"\} 5$/m,
+    );
     assert.match(text, /^# TYPE pgrelay_snapshot_rows_per_second gauge$/m);
     board.close();
   });

@@ -5,7 +5,13 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../../src/state/migrations.js';
-import { StateError, StateStore } from '../../src/state/store.js';
+import {
+  StateError,
+  type StateFailure,
+  StateFileGoneError,
+  StateStore,
+  StateWriteError,
+} from '../../src/state/store.js';
 
 const SYNCHRONOUS_NORMAL = 1;
 const SYNCHRONOUS_FULL = 2;
@@ -125,5 +131,73 @@ describe('StateStore', () => {
         return true;
       },
     );
+  });
+
+  test('a write that fails is a named, retriable failure, heard of once and cleared by the next write', () => {
+    const file = newFile();
+    const store = StateStore.open(file);
+    const heard: (string | undefined)[] = [];
+    store.watch((failure) => heard.push(failure?.code));
+    store.put('db1', '0/1');
+    // A write SQLite refuses, as it refuses one on a full disk (the integration test fills one).
+    store.database.pragma('query_only = ON');
+    for (const position of ['0/2', '0/3', '0/4']) {
+      assert.throws(
+        () => store.put('db1', position),
+        (error) =>
+          error instanceof StateWriteError &&
+          error.code === 'PGRELAY_STATE_WRITE' &&
+          error.retriable &&
+          error.message ===
+            `state.path ${file}: cannot write: attempt to write a readonly database (SQLITE_READONLY); ` +
+              'positions are not stored, nor confirmed to PostgreSQL, until a write succeeds',
+      );
+    }
+    assert.equal(store.failedWrites, 3, 'each attempt counts');
+    assert.equal(store.failure?.code, 'PGRELAY_STATE_WRITE');
+    assert.deepEqual(heard, ['PGRELAY_STATE_WRITE'], 'heard of once, not per attempt');
+    assert.equal(store.get('db1')?.position, '0/1', 'what was stored stays');
+
+    store.database.pragma('query_only = OFF');
+    store.put('db1', '0/5');
+    assert.equal(store.failure, undefined);
+    assert.deepEqual(heard, ['PGRELAY_STATE_WRITE', undefined], 'and once more when a write succeeds');
+    assert.equal(store.get('db1')?.position, '0/5');
+    store.close();
+  });
+
+  test('a state file deleted or replaced while open is noticed, and nothing more is written', () => {
+    for (const [what, change] of [
+      ['was deleted', (file: string) => fs.rmSync(file)],
+      [
+        'was replaced by another file',
+        (file: string) => {
+          fs.copyFileSync(file, `${file}.copy`);
+          fs.renameSync(`${file}.copy`, file);
+        },
+      ],
+    ] as const) {
+      const file = newFile();
+      const store = StateStore.open(file);
+      const heard: (StateFailure | undefined)[] = [];
+      store.watch((failure) => heard.push(failure));
+      store.put('db1', '0/1');
+      store.verify();
+      change(file);
+      const gone = (error: unknown) =>
+        error instanceof StateFileGoneError &&
+        error.code === 'PGRELAY_STATE_FILE_GONE' &&
+        !error.retriable &&
+        error.message.startsWith(
+          `state.path ${file} ${what} while pgrelay ran: positions can no longer be stored`,
+        );
+      assert.throws(() => store.verify(), gone, what);
+      assert.throws(() => store.put('db1', '0/2'), gone, `${what}: a write is refused`);
+      assert.throws(() => store.delete('db1'), gone, `${what}: so is a delete`);
+      assert.equal(store.get('db1')?.position, '0/1', `${what}: the open database was not written`);
+      assert.equal(heard.length, 1, `${what}: heard of once`);
+      assert.ok(gone(heard[0]));
+      store.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Handler } from '../../core/handler.js';
 import { type ChangeEvent, type RelayEvent, type Row, type Value, routingName } from '../../core/event.js';
+import { stringifyExact } from '../../core/json.js';
 import type { EnrichConfig } from './config.js';
 
 /**
@@ -13,7 +14,7 @@ export function createEnrich(name: string, config: EnrichConfig): Handler {
   const mask = (value: Value): Value => {
     if (value === null) return null;
     if (config.mask_with === 'redact') return '***';
-    return createHash('sha256').update(config.mask_salt).update(JSON.stringify(value)).digest('hex');
+    return createHash('sha256').update(config.mask_salt).update(stringifyExact(value)).digest('hex');
   };
   const reshapeRow = (row: Row | null, copies: boolean): Row | null => {
     if (row === null) return null;

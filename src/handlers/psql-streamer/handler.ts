@@ -3,6 +3,7 @@ import type { Handler, SinkRecord } from '../../core/handler.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { lsnToBigInt } from '../../core/lsn.js';
 import { encodeEvent } from '../../core/encoding.js';
+import { stringifyExact } from '../../core/json.js';
 import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
 
 /** psql-streamer's event shape (README "Migrating from psql-streamer"). */
@@ -42,8 +43,8 @@ function encode(event: ChangeEvent): SinkRecord {
     Columns: (event.action === 'delete' ? (event.old ?? event.key) : event.columns) ?? {},
   };
   return {
-    key: event.key === null ? null : JSON.stringify(event.key),
-    value: JSON.stringify(value),
+    key: event.key === null ? null : stringifyExact(event.key),
+    value: stringifyExact(value),
     origin: event,
   };
 }

@@ -1,49 +1,56 @@
-import kafkajs, { type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
-
-import { PgRelayError, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { type RelayEvent, routingName } from '../../core/event.js';
+import { encodeEvent } from '../../core/encoding.js';
 import { type HandlerError, type SinkRecord, describeEvent } from '../../core/handler.js';
 import { Sink, type SinkContext, type SinkSettings } from '../../core/sink.js';
-import { createKafka } from '../../kafka/client.js';
-import { encodeEvent } from '../../core/encoding.js';
-import { COMPRESSION } from '../../kafka/codecs.js';
-import { credentialsProblem, isForbidden, protocolType } from '../../kafka/errors.js';
+import {
+  KafkaForbiddenError,
+  KafkaRejectedError,
+  UnknownTopicError,
+  classifyKafkaError,
+} from '../../kafka/errors.js';
+import { KafkaProducer, type OutgoingBatch } from '../../kafka/producer.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, TopicAdmin, type TopicSettings } from '../../kafka/topics.js';
 import type { KafkaSinkConfig } from './config.js';
-import { type DeliveryPlan, type TopicGroup, planRequests, size } from './requests.js';
+import { type DeadLetter, deadLetterRecord } from '../../kafka/dead-letter.js';
+import { eventCoordinates } from './dead-letters.js';
+import { MessageTooLargeError } from './errors.js';
+import { BatchEncoder, DeliveryPlan, type TopicTarget } from './requests.js';
 import { TopicRouter } from './topics.js';
 
-const { KafkaJSError, Partitioners } = kafkajs;
-const ACKS = { all: -1, leader: 1, none: 0 } as const;
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-export class MessageTooLargeError extends PgRelayError {
-  constructor(record: SinkRecord, topic: string, bytes: number, cause: unknown) {
-    super(
-      'PGRELAY_KAFKA_MESSAGE_TOO_LARGE',
-      `message for topic ${topic}${describeEvent(record.origin)}, key ${keyText(record)}, is ${bytes} bytes: larger than the ` +
-        `broker accepts (raise the topic's max.message.bytes and the broker's message.max.bytes, or drop or shrink the ` +
-        `column with the enrich handler)`,
-      { cause },
-    );
-  }
-}
+/** Answers meaning the broker lost track of the producer's sequence: start over under a new producer id. */
+const PRODUCER_STATE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+/** What to do about a topic that does not appear: the broker would have created it by now if it did. */
+const UNKNOWN_TOPIC_HINT =
+  "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
+/** How long a topic the broker creates on first use may take to appear. */
+const UNKNOWN_TOPIC_GRACE_MS = 15_000;
 
 /**
  * Produces records to Kafka. A batch is acknowledged to the sources only after Kafka acknowledged it
- * (acks = all by default); until then it is retried with backoff, so a broker outage holds positions
- * instead of dropping data. Message key = the event key, so a row's changes keep their order.
+ * (acks = all by default, produced idempotently); until then it is retried with backoff, so a broker
+ * outage holds positions instead of dropping data. Message key = the event key, on the partition the
+ * Java client would choose, so a row's changes keep their order.
  */
 export class KafkaSink extends Sink {
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
+  private readonly producer: KafkaProducer;
+  private readonly admin: TopicAdmin;
+  private readonly encoder: BatchEncoder;
   private readonly topics: TopicRouter;
+  private readonly targets = new Map<string, TopicTarget>();
   private readonly unmappedSeen = new Set<string>();
-  private connected = false;
-  /** The delivery being written, and how far it got. */
+  private readonly where: string;
+  /** The delivery being written, kept so that a retry of it resumes where it stopped. */
   private plan: DeliveryPlan | undefined;
-  private readonly route = {
-    topicFor: (record: SinkRecord) => this.topics.topicFor(record),
-    unmapped: (record: SinkRecord) => this.unmapped(record),
-  };
+  /** Batches were stamped and may not all have been written: sequences go on from a new producer id. */
+  private unsettled = false;
+  private readonly deadLetters = { oversize: 0, truncated: 0 };
 
   constructor(
     name: string,
@@ -52,94 +59,312 @@ export class KafkaSink extends Sink {
     context: SinkContext,
   ) {
     super(name, 'kafka', config.sources, settings, context);
-    this.kafka = createKafka(config, this.log);
-    // Naming the (default, Java-compatible) partitioner stops kafkajs warning about it on every start.
-    this.producer = this.kafka.producer({
-      allowAutoTopicCreation: true,
-      idempotent: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    this.where = `Kafka ${config.brokers.join(',')}`;
+    this.producer = new KafkaProducer(config, config.acks, config.request_timeout, this.where, this.log);
+    this.admin = new TopicAdmin(config);
+    this.encoder = new BatchEncoder(
+      config.compression,
+      (topic, partition, count) => this.producer.stamp(topic, partition, count),
+      2 * settings.batch.bytes + (1 << 20),
+    );
     this.topics = new TopicRouter(config.topic_map, config.topic_routes, config.topic_fallback);
-    this.health.details = { brokers: config.brokers };
+    this.health.details = { brokers: config.brokers, dead_letters: this.deadLetters };
   }
 
   protected async open(): Promise<void> {
     try {
-      await this.producer.connect();
+      await this.producer.open();
     } catch (error) {
       throw this.classify(error);
     }
-    this.connected = true;
   }
 
-  protected async write(records: SinkRecord[]): Promise<number> {
-    if (!this.connected) await this.open();
-    // A retry of the same delivery resumes after the requests that already succeeded, so a broker
-    // hiccup in the middle of a large delivery does not send its first part twice.
-    const plan =
-      this.plan?.records === records
-        ? this.plan
-        : (this.plan = planRequests(records, this.settings.batch.bytes, this.route));
-    for (; plan.next < plan.requests.length; plan.next++) await this.send(plan.requests[plan.next]!);
+  protected async write(records: SinkRecord[], signal: AbortSignal): Promise<number> {
+    await this.open();
+    // A retry of the same delivery sends only what the broker has not acknowledged, as it was.
+    let plan = this.plan;
+    if (plan?.records !== records) {
+      if (plan !== undefined) this.encoder.release(plan);
+      plan = this.plan = await this.planFor(records);
+      await this.encode(plan);
+    }
+    const failure = await this.send(plan, signal);
+    const bytes = plan.bytes;
+    this.encoder.release(plan);
     this.plan = undefined;
-    return plan.bytes;
+    if (failure !== undefined) throw failure;
+    return bytes;
   }
 
-  /** Sends; a batch the broker finds too large is split until the one record at fault is known. */
-  private async send(groups: TopicGroup[]): Promise<void> {
-    try {
-      const topicMessages: TopicMessages[] = groups.map(({ topic, messages }) => ({ topic, messages }));
-      await this.producer.sendBatch({
-        topicMessages,
-        acks: ACKS[this.config.acks],
-        compression: COMPRESSION[this.config.compression],
-        timeout: this.config.request_timeout,
-      });
-    } catch (error) {
-      const type = protocolType(error);
-      if (type !== undefined && TOO_LARGE.has(type)) {
-        const total = groups.reduce((n, g) => n + g.messages.length, 0);
-        if (total === 1) {
-          const group = groups.find((g) => g.messages.length === 1)!;
-          throw new MessageTooLargeError(
-            group.records[0]!,
-            group.topic,
-            size(group.records[0]!.value) + size(group.records[0]!.key),
-            error,
-          );
-        }
-        // The topic accepts less than batch_bytes: split until the one record at fault is known.
-        this.stats.errors++;
-        this.log.warn(
-          { topic: groups.map((g) => g.topic), records: total },
-          `Kafka refused ${total} records as too large (${type}); sending them in halves`,
-        );
-        for (const half of split(groups)) await this.send(half);
+  /**
+   * Sends a plan until every batch is acknowledged. A batch refused for good is dealt with, and what
+   * is not yet written encoded again under a new producer id: records refused as too large in
+   * smaller batches, or alone (see oversize); after the broker lost the producer's sequence, as they
+   * were. Returns the error the sink stops on once what came before it is delivered (oversize = "fail").
+   */
+  private async send(plan: DeliveryPlan, signal: AbortSignal): Promise<MessageTooLargeError | undefined> {
+    let failure = await this.oversized(plan);
+    for (;;) {
+      try {
+        await this.producer.send(plan.batches, signal);
+      } catch (error) {
+        this.unsettled = true;
+        throw this.classify(error);
+      }
+      const failed = plan.batches.filter((b) => b.state === 'failed');
+      if (failed.length === 0) return failure;
+      for (const outgoing of failed) await this.refused(outgoing);
+      await this.producer.resetProducerId();
+      await this.encode(plan, false);
+      failure ??= await this.oversized(plan);
+    }
+  }
+
+  /** A batch the broker refused for good: learn from it, or stop the sink. */
+  private async refused(outgoing: OutgoingBatch): Promise<void> {
+    const { id, message } = outgoing.failure!;
+    const target = this.targets.get(outgoing.topic)!;
+    if (TOO_LARGE.has(id)) {
+      const size = outgoing.batch.bytes.length;
+      this.stats.errors++;
+      if (outgoing.batch.count === 1) {
+        // The only record: too large alone. The topic's limit is at most one byte less.
+        target.limit = Math.min(target.limit, size - 1);
         return;
       }
-      throw this.classify(error);
+      const described = await this.admin.maxMessageBytes(target.name);
+      target.limit = described !== undefined && described < size ? described : Math.floor(size / 2);
+      this.log.warn(
+        { topic: target.name, limit: target.limit },
+        `Kafka refused a ${size}-byte batch for ${target.name} as too large (${id}): sending batches of at most ${target.limit} bytes`,
+      );
+      return;
+    }
+    if (PRODUCER_STATE.has(id)) {
+      this.log.warn(
+        { topic: outgoing.topic, partition: outgoing.partition },
+        `Kafka lost this producer's sequence (${message}): sending what is not yet written under a new producer id`,
+      );
+      return;
+    }
+    const cause = new Error(message);
+    if (FORBIDDEN.has(id)) throw new KafkaForbiddenError(this.where, id, cause);
+    throw new KafkaRejectedError(this.where, id, cause);
+  }
+
+  /**
+   * Records too large for their topic even alone. oversize = "dead_letter": each goes to
+   * dead_letter_topic (truncated, with its coordinates and size) and is left out of the delivery.
+   * "fail": the delivery ends before the first one, and its error is returned.
+   */
+  private async oversized(plan: DeliveryPlan): Promise<MessageTooLargeError | undefined> {
+    if (plan.tooLarge.size === 0) return undefined;
+    if (this.config.oversize === 'fail') {
+      const [index, bytes] = plan.tooLarge.entries().next().value!;
+      const target = plan.targets[index]!;
+      plan.end = index;
+      // Batches after it were stamped already: sequences go on from a new producer id.
+      await this.producer.resetProducerId();
+      await this.encode(plan, false);
+      return new MessageTooLargeError(plan.records[index]!, target.name, bytes, target.limit);
+    }
+    const letters: DeadLetter[] = [];
+    for (const [index, bytes] of plan.tooLarge) {
+      const record = plan.records[index]!;
+      const target = plan.targets[index]!;
+      const error = new MessageTooLargeError(record, target.name, bytes, target.limit);
+      this.log.warn({ err: error }, `${error.message}: sent to ${this.config.dead_letter_topic}`);
+      letters.push({
+        record,
+        headers: {
+          'pgrelay-error': error.message,
+          'pgrelay-sink': this.name,
+          'pgrelay-topic': target.name,
+          'pgrelay-size': String(bytes),
+          ...eventCoordinates(record.origin),
+        },
+      });
+    }
+    await this.sendDeadLetters(letters);
+    for (const index of [...plan.tooLarge.keys()]) plan.setAside(index);
+    this.stats.drop('oversize', letters.length);
+    this.deadLetters.oversize += letters.length;
+    return undefined;
+  }
+
+  /** Events a handler failed on go to dead_letter_topic as pgrelay JSON (raw: as they were), headers naming the error. */
+  protected override async deadLetter(events: RelayEvent[], error: HandlerError): Promise<boolean> {
+    if (this.config.dead_letter_topic === undefined) return false;
+    await this.open();
+    await this.sendDeadLetters(
+      events.map((event) => ({
+        record: encodeEvent(event),
+        headers: {
+          'pgrelay-error': errorMessage(error.cause ?? error),
+          'pgrelay-handler': error.handler,
+          'pgrelay-sink': this.name,
+          'pgrelay-origin': describeEvent(event).trim(),
+          ...eventCoordinates(event),
+        },
+      })),
+    );
+    return true;
+  }
+
+  /**
+   * Writes dead letters durably. A dead letter never fails on size: its value (and a key that would
+   * not leave room for it) is cut to what dead_letter_topic accepts, and a header says so. Should the
+   * broker still refuse one (its limit was not known), the limit learnt from that is used.
+   */
+  private async sendDeadLetters(letters: DeadLetter[]): Promise<void> {
+    const topic = this.config.dead_letter_topic!;
+    const target = (await this.resolve([topic])).get(topic)!;
+    for (let attempt = 0; letters.length > 0; attempt++) {
+      const records = letters.map((letter) => deadLetterRecord(letter, topic, target.limit));
+      const plan = await this.planFor(records);
+      await this.encode(plan);
+      try {
+        if (plan.tooLarge.size > 0) target.limit = Math.floor(target.limit / 2);
+        else {
+          try {
+            await this.producer.send(plan.batches);
+          } catch (error) {
+            this.unsettled = true;
+            throw this.classify(error);
+          }
+          for (const outgoing of plan.batches)
+            if (outgoing.state === 'failed') {
+              await this.refused(outgoing);
+              this.unsettled = true;
+            }
+        }
+        const truncated = records.filter(
+          (r, i) => plan.acknowledged(i) && r.headers!['pgrelay-truncated'] !== undefined,
+        );
+        if (truncated.length > 0) {
+          this.deadLetters.truncated += truncated.length;
+          this.log.warn(
+            { topic, truncated: truncated.length },
+            `${truncated.length} dead letter(s) cut to the ${target.limit} bytes ${topic} accepts (header pgrelay-truncated)`,
+          );
+        }
+        letters = letters.filter((_, i) => !plan.acknowledged(i));
+      } finally {
+        this.encoder.release(plan);
+      }
+      if (letters.length > 0 && attempt >= 3)
+        throw new KafkaRejectedError(
+          this.where,
+          'MESSAGE_TOO_LARGE',
+          new Error(`dead letters for ${topic} stay too large`),
+        );
     }
   }
 
-  private classify(error: unknown): unknown {
-    const credentials = credentialsProblem(error, `Kafka ${this.config.brokers.join(',')}`);
-    if (credentials !== undefined) return credentials;
-    if (isForbidden(error)) {
-      return new PgRelayError(
-        'PGRELAY_KAFKA_FORBIDDEN',
-        `Kafka refused the batch: ${protocolType(error)}: ${errorMessage(error)}`,
-        { cause: error },
-      );
+  /** Routes a delivery's records to topics (counting the unmapped) and learns those topics. */
+  private async planFor(records: SinkRecord[]): Promise<DeliveryPlan> {
+    const routed = new Array<string | undefined>(records.length);
+    const names = new Set<string>();
+    let previous: string | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const topic = this.topics.topicFor(records[i]!);
+      if (topic === undefined) this.unmapped(records[i]!);
+      else if (topic !== previous) names.add((previous = topic));
+      routed[i] = topic;
     }
-    if (error instanceof KafkaJSError && /disconnected/i.test(error.message)) this.connected = false;
-    return new PgRelayError(
-      'PGRELAY_KAFKA_UNAVAILABLE',
-      `Kafka ${this.config.brokers.join(',')}: ${errorMessage(error)}`,
-      {
-        cause: error,
-        retriable: true,
-      },
-    );
+    const targets = names.size === 0 ? new Map<string, TopicTarget>() : await this.resolve([...names]);
+    const routedTargets = new Array<TopicTarget | undefined>(records.length);
+    let last: TopicTarget | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const topic = routed[i];
+      if (topic !== undefined && topic !== last?.name) last = targets.get(topic);
+      routedTargets[i] = topic === undefined ? undefined : last;
+    }
+    return new DeliveryPlan(records, routedTargets);
+  }
+
+  /**
+   * Encodes the plan. A new plan after one that ended with batches in an unknown state starts a new
+   * producer id: sequences claimed for those batches would leave a gap.
+   */
+  private async encode(plan: DeliveryPlan, fresh = true): Promise<void> {
+    if (fresh && this.unsettled) {
+      await this.producer.resetProducerId();
+      this.unsettled = false;
+    }
+    this.encoder.encode(plan);
+  }
+
+  /**
+   * The sink's view of `topics`: partition counts (fresh, from the client's metadata cache) and the
+   * largest batch each accepts (asked once). A missing topic is created when create_topics says how.
+   */
+  private async resolve(names: string[]): Promise<Map<string, TopicTarget>> {
+    const counts = await this.partitionCounts(names);
+    const resolved = new Map<string, TopicTarget>();
+    for (const name of names) {
+      let target = this.targets.get(name);
+      if (target === undefined) {
+        const limit = (await this.admin.maxMessageBytes(name)) ?? DEFAULT_MAX_MESSAGE_BYTES;
+        target = { name, partitions: counts.get(name)!, limit, sticky: 0 };
+        this.targets.set(name, target);
+      }
+      target.partitions = counts.get(name)!;
+      resolved.set(name, target);
+    }
+    return resolved;
+  }
+
+  /**
+   * Partition counts of topics that exist. A topic the broker creates on first use takes a moment
+   * to appear; one still missing after UNKNOWN_TOPIC_GRACE_MS, or at once when create_topics is
+   * set (pgrelay then creates it), is an UnknownTopicError.
+   */
+  private async partitionCounts(names: string[]): Promise<Map<string, number>> {
+    const settings = this.topicSettings();
+    const deadline = Date.now() + UNKNOWN_TOPIC_GRACE_MS;
+    for (let created = 0; ; created++) {
+      let error: unknown;
+      try {
+        const counts = await this.producer.partitionCounts(names, settings === undefined);
+        const missing = names.find((name) => !(counts.get(name)! > 0));
+        if (missing === undefined) return counts;
+        error = new UnknownTopicError(missing, this.where, UNKNOWN_TOPIC_HINT);
+      } catch (caught) {
+        error = this.classify(caught);
+      }
+      if (!(error instanceof UnknownTopicError)) throw error;
+      if (settings === undefined) {
+        if (Date.now() > deadline)
+          throw new UnknownTopicError(error.topic, this.where, UNKNOWN_TOPIC_HINT, error.cause);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      if (created >= names.length) throw error;
+      await this.admin.create(error.topic, settings).catch((e: unknown) => {
+        throw this.classify(e);
+      });
+      this.log.info({ topic: error.topic, ...this.config.create_topics }, `created topic ${error.topic}`);
+    }
+  }
+
+  private topicSettings(): TopicSettings | undefined {
+    const create = this.config.create_topics;
+    if (create === undefined) return undefined;
+    const configs: Record<string, string> = {};
+    if (create.retention !== undefined)
+      configs['retention.ms'] = create.retention === 'forever' ? '-1' : String(create.retention);
+    if (create.retention_bytes !== undefined) configs['retention.bytes'] = String(create.retention_bytes);
+    if (create.cleanup_policy !== undefined) configs['cleanup.policy'] = create.cleanup_policy;
+    if (create.min_insync_replicas !== undefined)
+      configs['min.insync.replicas'] = String(create.min_insync_replicas);
+    if (create.max_message_bytes !== undefined)
+      configs['max.message.bytes'] = String(create.max_message_bytes);
+    return { partitions: create.partitions, replicationFactor: create.replication_factor, configs };
+  }
+
+  private classify(error: unknown) {
+    return classifyKafkaError(error, this.where);
   }
 
   private unmapped(record: SinkRecord): void {
@@ -154,56 +379,9 @@ export class KafkaSink extends Sink {
     }
   }
 
-  /** Events a handler failed on go to dead_letter_topic as pgrelay JSON (raw: as they were), headers naming the error. */
-  protected override async deadLetter(events: RelayEvent[], error: HandlerError): Promise<boolean> {
-    const topic = this.config.dead_letter_topic;
-    if (topic === undefined) return false;
-    const messages: Message[] = events.map((event) => {
-      const record = encodeEvent(event);
-      return {
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...(event.action === 'raw' ? event.headers : {}),
-          'pgrelay-error': errorMessage(error.cause ?? error),
-          'pgrelay-handler': error.handler,
-          'pgrelay-sink': this.name,
-          'pgrelay-origin': describeEvent(event).trim(),
-        },
-      };
-    });
-    try {
-      await this.producer.sendBatch({ topicMessages: [{ topic, messages }], acks: ACKS[this.config.acks] });
-    } catch (sendError) {
-      throw this.classify(sendError);
-    }
-    return true;
-  }
-
   protected async close(): Promise<void> {
-    await this.producer.disconnect();
+    if (this.plan !== undefined) this.encoder.release(this.plan);
+    this.plan = undefined;
+    await Promise.all([this.producer.close(), this.admin.close()]);
   }
-}
-
-function split<T extends { messages: Message[]; records: SinkRecord[] }>(groups: T[]): T[][] {
-  const flat = groups.flatMap((g) =>
-    g.messages.map((m, i) => ({ group: g, message: m, record: g.records[i]! })),
-  );
-  const middle = Math.ceil(flat.length / 2);
-  return [flat.slice(0, middle), flat.slice(middle)].map((part) => {
-    const regrouped = new Map<T, T>();
-    for (const { group, message, record } of part) {
-      let target = regrouped.get(group);
-      if (target === undefined) regrouped.set(group, (target = { ...group, messages: [], records: [] }));
-      target.messages.push(message);
-      target.records.push(record);
-    }
-    return [...regrouped.values()];
-  });
-}
-
-function keyText(record: SinkRecord): string {
-  if (record.key === null) return 'null';
-  const text = typeof record.key === 'string' ? record.key : record.key.toString('utf8');
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -9,6 +9,7 @@ import type { SinkRecord } from '../../core/handler.js';
 export class TopicRouter {
   private readonly routes: { pattern: RegExp; topic: string }[];
   private readonly cache = new Map<string, string | undefined>();
+  private last: { schema: string | null; table: string | null; topic: string | undefined } | undefined;
 
   constructor(
     private readonly map: Record<string, string>,
@@ -20,11 +21,20 @@ export class TopicRouter {
 
   topicFor(record: SinkRecord): string | undefined {
     if (record.topic !== undefined) return record.topic;
-    if (record.origin === undefined) return this.fallback;
-    const name = routingName(record.origin);
-    if (this.cache.has(name)) return this.cache.get(name);
-    const topic = this.map[name] ?? this.routes.find((r) => r.pattern.test(name))?.topic ?? this.fallback;
-    this.cache.set(name, topic);
+    const origin = record.origin;
+    if (origin === undefined) return this.fallback;
+    // Consecutive changes mostly come from one table: its name is not built again for each.
+    const last = this.last;
+    if (origin.action !== 'raw' && last?.schema === origin.schema && last.table === origin.table)
+      return last.topic;
+    const name = routingName(origin);
+    let topic: string | undefined;
+    if (this.cache.has(name)) topic = this.cache.get(name);
+    else {
+      topic = this.map[name] ?? this.routes.find((r) => r.pattern.test(name))?.topic ?? this.fallback;
+      this.cache.set(name, topic);
+    }
+    if (origin.action !== 'raw') this.last = { schema: origin.schema, table: origin.table, topic };
     return topic;
   }
 }

@@ -1,23 +1,24 @@
-import type { IHeaders } from 'kafkajs';
 import { PgRelayError } from '../../core/errors.js';
 import type { ChangeAction, ChangeEvent, RawEvent, RelayEvent, Row } from '../../core/event.js';
 import { formatLsn, isLsn } from '../../core/lsn.js';
 import { parseJsonExact } from '../../core/json.js';
 import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
+import type { RecordHeader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
 
 export type MessageFormat = KafkaSourceConfig['format'];
 
 /** One consumed Kafka message, as much of it as decoding and dead letters need. */
 export interface SourceMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: IHeaders | undefined;
-  /** Produce (or log-append) time, ms since epoch, as kafkajs gives it. */
-  timestamp: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** Every header in order: a name may repeat, a value may be null. */
+  readonly headers: readonly RecordHeader[];
+  /** Produce (or log-append) time, ms since epoch. */
+  readonly timestamp: number;
 }
 
 /** A message that is not an event in the configured format; it is dead-lettered or dropped, never relayed. */
@@ -59,27 +60,31 @@ export function createDecoder(format: MessageFormat, source: string): Decoder {
   }
 }
 
-function rawEvent(message: SourceMessage, source: string): RawEvent {
+/** A message's headers by name: a name sent more than once gets the list of its values, in order. */
+export function headersByName(message: SourceMessage): RawEvent['headers'] {
   const headers: RawEvent['headers'] = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    if (value === undefined) continue;
-    headers[name] = Array.isArray(value) ? value.map(toBuffer) : toBuffer(value);
+  for (const [name, value] of message.headers) {
+    const earlier = headers[name];
+    if (earlier === undefined) headers[name] = value;
+    else if (Array.isArray(earlier)) earlier.push(value);
+    else headers[name] = [earlier, value];
   }
+  return headers;
+}
+
+function rawEvent(message: SourceMessage, source: string): RawEvent {
+  const headers = headersByName(message);
   return {
     action: 'raw',
     source,
     topic: message.topic,
     partition: message.partition,
-    offset: message.offset,
+    offset: String(message.offset),
     key: message.key,
     payload: message.value,
     headers,
-    timestamp: message.timestamp,
+    timestamp: String(message.timestamp),
   };
-}
-
-function toBuffer(value: Buffer | string): Buffer {
-  return typeof value === 'string' ? Buffer.from(value) : value;
 }
 
 type JsonObject = Record<string, unknown>;

@@ -4,7 +4,7 @@ export interface CommitOffset {
   topic: string;
   partition: number;
   /** The next offset to read: everything before it is delivered. */
-  offset: string;
+  offset: number;
 }
 
 /** Offsets taken for one commit request; report how it went so failed ones are committed later. */
@@ -22,35 +22,36 @@ export interface PartitionReport {
 }
 
 /**
- * One assigned partition in one group generation. `delivered` is the watermark over the batches
- * handed out (every sink acknowledged everything before it); `committed` is what Kafka holds.
+ * One assigned partition from the moment it is assigned until it is given up. `delivered` is the
+ * watermark over the batches handed out (every sink acknowledged everything before it);
+ * `committed` is what Kafka holds.
  */
 export class PartitionProgress {
   readonly key: string;
-  committed: bigint;
-  delivered: bigint;
-  highWatermark: bigint;
-  private readonly watermark: Watermark<bigint>;
+  committed: number;
+  delivered: number;
+  highWatermark: number;
+  private readonly watermark: Watermark<number>;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
     /** Where fetching started: the group's committed offset (or the reset offset for a new group). */
-    start: bigint,
+    start: number,
     onAdvance: (progress: PartitionProgress) => void,
   ) {
     this.key = `${topic}/${partition}`;
     this.committed = start;
     this.delivered = start;
     this.highWatermark = start;
-    this.watermark = new Watermark<bigint>(start, (position) => {
+    this.watermark = new Watermark<number>(start, (position) => {
       this.delivered = position;
       onAdvance(this);
     });
   }
 
   /** Registers work handed out in order; `next` is the offset after it. Returns its acknowledgement. */
-  track(next: bigint): () => void {
+  track(next: number): () => void {
     const ticket = this.watermark.track(next);
     return () => this.watermark.ack(ticket);
   }
@@ -60,16 +61,16 @@ export class PartitionProgress {
   }
 
   /** Messages between the committed offset and the partition's end, as of the last fetch. */
-  get lag(): bigint {
-    return this.highWatermark > this.committed ? this.highWatermark - this.committed : 0n;
+  get lag(): number {
+    return Math.max(0, this.highWatermark - this.committed);
   }
 }
 
 /**
- * The Kafka source's positions: a watermark per assigned partition, and the offsets ready to commit.
- * A rebalance starts a new generation: progress of the old one is dropped, so acknowledgements
- * that arrive late for a partition (revoked, or fetched again from its committed offset) can never
- * commit past messages of the new generation that are still in flight.
+ * The Kafka source's positions: a watermark per owned partition, and the offsets ready to commit.
+ * A partition given up (revoked, or lost with the group membership) is released: acknowledgements
+ * that arrive for it later can never commit over what its next owner commits, and a partition
+ * assigned again starts a fresh progress at the committed offset.
  */
 export class PartitionOffsets {
   private readonly partitions = new Map<string, PartitionProgress>();
@@ -78,21 +79,20 @@ export class PartitionOffsets {
   /** `onReady` runs when a partition's delivered offset moved: a commit is due. */
   constructor(private readonly onReady: () => void) {}
 
-  /** The progress of a partition in this generation, created at `start` on its first batch. */
-  partition(topic: string, partition: number, start: bigint): PartitionProgress {
-    const key = `${topic}/${partition}`;
-    let progress = this.partitions.get(key);
-    if (progress === undefined) {
-      progress = new PartitionProgress(topic, partition, start, (p) => this.advanced(p));
-      this.partitions.set(key, progress);
-    }
+  /** Starts tracking a partition assigned to this member, at `start`. */
+  assign(topic: string, partition: number, start: number): PartitionProgress {
+    const progress = new PartitionProgress(topic, partition, start, (p) => this.advanced(p));
+    const earlier = this.partitions.get(progress.key);
+    if (earlier !== undefined) this.release(earlier);
+    this.partitions.set(progress.key, progress);
     return progress;
   }
 
-  /** The group was (re)joined: what the previous generation had in flight no longer counts. */
-  newGeneration(): void {
-    this.partitions.clear();
-    this.ready.clear();
+  /** Stops tracking a partition: nothing more of it is committed. */
+  release(progress: PartitionProgress): void {
+    if (this.partitions.get(progress.key) !== progress) return;
+    this.partitions.delete(progress.key);
+    this.ready.delete(progress);
   }
 
   private advanced(progress: PartitionProgress): void {
@@ -111,7 +111,7 @@ export class PartitionOffsets {
       offsets: entries.map(({ progress, offset }) => ({
         topic: progress.topic,
         partition: progress.partition,
-        offset: offset.toString(),
+        offset,
       })),
       succeeded: () => {
         for (const { progress, offset } of entries) {
@@ -126,7 +126,12 @@ export class PartitionOffsets {
     };
   }
 
-  /** Batches and dead letters of this generation not yet acknowledged. */
+  /** Whether a commit is due (some partition's delivered offset moved past its committed one). */
+  get pending(): boolean {
+    return this.ready.size > 0;
+  }
+
+  /** Batches and dead letters handed out and not yet acknowledged, over every tracked partition. */
   get inFlight(): number {
     let count = 0;
     for (const progress of this.partitions.values()) count += progress.inFlight;
@@ -134,9 +139,9 @@ export class PartitionOffsets {
   }
 
   get lag(): number {
-    let lag = 0n;
+    let lag = 0;
     for (const progress of this.partitions.values()) lag += progress.lag;
-    return Number(lag);
+    return lag;
   }
 
   report(): Record<string, PartitionReport> {
@@ -146,9 +151,9 @@ export class PartitionOffsets {
     );
     for (const p of sorted) {
       report[p.key] = {
-        committed: p.committed.toString(),
-        delivered: p.delivered.toString(),
-        high_watermark: p.highWatermark.toString(),
+        committed: String(p.committed),
+        delivered: String(p.delivered),
+        high_watermark: String(p.highWatermark),
         in_flight: p.inFlight,
       };
     }

@@ -1,65 +1,75 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Batch, Consumer, EachBatchPayload, IMemberAssignment, Kafka, KafkaMessage } from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 import { Backoff, retry } from '../../core/backoff.js';
+import { Drain } from '../../core/drain.js';
 import { PgRelayError, errorMessage, isRetriable } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
-import { Drain } from '../../core/drain.js';
 import { Source, type SourceContext } from '../../core/source.js';
-import { createKafka } from '../../kafka/client.js';
-import { credentialsProblem, isForbidden, protocolType } from '../../kafka/errors.js';
+import { clientOptions, logBrokerStates } from '../../kafka/client.js';
+import { UnknownTopicError, classifyKafkaError } from '../../kafka/errors.js';
+import { RecordReader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
 import { type Decoder, type SourceMessage, UndecodableMessageError, createDecoder } from './decode.js';
-import { PartitionOffsets, type PartitionProgress } from './offsets.js';
+import { type FetchedChunk, Fetcher } from './fetcher.js';
+import { ConsumerGroup, CommitRefusedError, type TopicPartition, partitionKey } from './group.js';
+import { FetchedMessage } from './message.js';
+import { PartitionOffsets } from './offsets.js';
+import { AssignedPartition } from './partition.js';
 
-/** Partitions whose batches are decoded and handed to the router at the same time. */
-const PARTITIONS_CONCURRENTLY = 8;
-/** Delivered offsets are committed at most this often (one request covers every partition that moved). */
-const COMMIT_INTERVAL_MS = 100;
 const HEALTH_INTERVAL_MS = 1000;
-/** A fetch waits this long for data: also how long a stop may wait for a fetch in progress. */
-const FETCH_WAIT_MS = 1000;
 /**
- * On a rebalance, how long the source waits for its in-flight batches so it can commit them before
- * giving its partitions up (well under kafkajs's 60 s rebalance timeout). What is not delivered by
- * then is abandoned: the next owner reads it again from the committed offset.
+ * Events per batch handed to the router. A partition's offset moves (and is committed) per batch,
+ * so this bounds what a kill -9 makes the next start send again, per partition.
+ */
+const BATCH_EVENTS = 500;
+/** A commit the group refused is tried again this much later (or at once when the group has rejoined). */
+const COMMIT_RETRY_MS = 500;
+/**
+ * When partitions move to another member, how long the source waits for what it handed out of
+ * them, so it can commit that before the group hands them over (also bounded by half the session
+ * timeout: the member sends no heartbeat meanwhile). What is not delivered by then is abandoned:
+ * the next owner reads it again from the committed offset.
  */
 const REBALANCE_DRAIN_MS = 10_000;
-/** Answers to a heartbeat or commit after which kafkajs joins the group again. */
-const REJOIN = new Set([
-  'REBALANCE_IN_PROGRESS',
-  'ILLEGAL_GENERATION',
-  'UNKNOWN_MEMBER_ID',
-  'NOT_COORDINATOR_FOR_GROUP',
-]);
-/** Errors that are bugs, not outages: retrying them would loop forever. */
-const PROGRAMMING_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
+/** How long the broker waits for every member to rejoin a rebalancing group. */
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 /**
  * Consumes topics in a consumer group and hands their messages to the router, decoded per `format`.
- * Offsets are committed per partition only up to where every sink acknowledged every earlier
- * message of that partition (a watermark per partition); undecodable messages count as handled
- * once dead-lettered (or, without `dead_letter_topic`, logged and counted). A rebalance finishes
- * in-flight batches when it can, commits them, and otherwise abandons them without committing.
+ * Offsets are committed per partition as soon as every sink acknowledged every earlier message of
+ * that partition (a watermark per partition); undecodable messages count as handled once
+ * dead-lettered (or, without `dead_letter_topic`, logged and counted). Rebalances are incremental:
+ * partitions that stay with this member keep flowing; one that moves is finished (within a bound)
+ * and committed before it is handed over, or abandoned without committing past what is undelivered.
  */
 export class KafkaSource extends Source {
-  private readonly kafka: Kafka;
-  private consumer: Consumer | undefined;
+  private group: ConsumerGroup | undefined;
+  private fetcher: Fetcher | undefined;
   private readonly deadLetters: DeadLetterWriter | undefined;
+  /** Dead letters written, and how many of them had to be cut to fit dead_letter_topic. */
+  private readonly deadLettered = { written: 0, truncated: 0 };
   private readonly decode: Decoder;
   private readonly offsets: PartitionOffsets;
-  private readonly heartbeatMs: number;
   private readonly backoff: Backoff;
-  private assignment: IMemberAssignment = {};
+  private readonly where: string;
+  /** Partitions this member owns and fetches. */
+  private readonly owned = new Map<string, AssignedPartition>();
+  /** Partitions being looked up (their start offsets) before they join `owned`. */
+  private readonly assigning = new Set<string>();
+  /** Partitions given up whose handed-out messages may still be in flight. */
+  private readonly givenUp = new Set<AssignedPartition>();
   /** Origin time of each batch in flight, in hand-out order, for lag.seconds. */
   private readonly inFlightOrigins = new Map<number, number>();
   private nextBatch = 0;
   private readonly drain = new Drain(() => this.offsets.inFlight === 0);
-  private committing: Promise<void> = Promise.resolve();
+  private readonly handover = new Drain(() => [...this.givenUp].every((p) => p.progress.inFlight === 0));
+  private committing: Promise<void> | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
-  private rebalanceDrain: Promise<void> | undefined;
   private inputStopped = false;
+  /** From the moment the member learns the group rebalances until it has joined the new generation. */
+  private rebalancing = false;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -69,13 +79,12 @@ export class KafkaSource extends Source {
     context: SourceContext,
   ) {
     super(name, 'kafka', context);
-    this.kafka = createKafka(config, this.log);
     this.decode = createDecoder(config.format, name);
     this.offsets = new PartitionOffsets(() => this.scheduleCommit());
-    this.heartbeatMs = Math.min(3000, Math.floor(config.session_timeout / 3));
     this.backoff = new Backoff({ initialMs: config.retry_initial, maxMs: config.retry_max });
+    this.where = `Kafka ${config.brokers.join(',')}, group ${config.group_id}`;
     if (config.dead_letter_topic !== undefined) {
-      this.deadLetters = new DeadLetterWriter(this.kafka, config.dead_letter_topic, name);
+      this.deadLetters = new DeadLetterWriter(config, config.dead_letter_topic, name, this.log);
     }
     this.refreshHealth();
   }
@@ -104,12 +113,12 @@ export class KafkaSource extends Source {
 
   // ---- connection --------------------------------------------------------------------------------
 
-  /** Connects and joins the group, retrying with backoff; from then on kafkajs restarts itself after crashes. */
+  /** Connects and joins the group, retrying with backoff; after that the group keeps itself joined. */
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {
-        await this.consume();
+        await this.connect();
         return;
       } catch (error) {
         await this.disconnect();
@@ -130,134 +139,265 @@ export class KafkaSource extends Source {
     await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
-  private async consume(): Promise<void> {
-    const consumer = this.kafka.consumer({
+  private async connect(): Promise<void> {
+    const client = clientOptions(this.config);
+    const group = new ConsumerGroup({
+      client,
       groupId: this.config.group_id,
       sessionTimeout: this.config.session_timeout,
-      heartbeatInterval: this.heartbeatMs,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: FETCH_WAIT_MS,
+      heartbeatInterval: Math.min(3000, Math.floor(this.config.session_timeout / 3)),
+      rebalanceTimeout: Math.max(REBALANCE_TIMEOUT_MS, this.config.session_timeout),
+      onRebalancing: () => this.rebalance(true),
+      onJoined: () => this.rebalance(false),
+      beforeJoin: () => this.handOver(),
+      onLost: (error) => this.lost(error),
     });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (event) => this.joined(event.payload.memberAssignment));
-    consumer.on(consumer.events.CRASH, (event) => this.crashed(event.payload.error, event.payload.restart));
-    // kafkajs noticed the rebalance itself (between batches): the group still takes commits of the
-    // current generation until every member has rejoined.
-    consumer.on(consumer.events.REBALANCING, () => void this.finishBeforeRebalance());
-    await consumer.connect();
-    const topics: (string | RegExp)[] = [...this.config.topics];
-    if (this.config.topic_pattern !== undefined) topics.push(new RegExp(this.config.topic_pattern));
-    await consumer.subscribe({ topics, fromBeginning: this.config.start === 'earliest' });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
-      eachBatch: (payload) => this.eachBatch(payload),
+    this.group = group;
+    logBrokerStates(group.consumer, this.log);
+    const topics = await this.topics(group);
+    const fetcher = new Fetcher(group.consumer, client, this.where, {
+      failed: (error) => {
+        const delay = this.backoff.next();
+        this.retrying(this.classify(error), delay);
+        return delay;
+      },
+      recovered: () => this.recovered(),
+      refused: (error) => this.halt(error),
     });
+    this.fetcher = fetcher;
+    fetcher.start();
+    await group.join(topics);
+    this.recovered();
+    this.reconcile();
+  }
+
+  /** The topics to consume: those listed, and those matching topic_pattern now. All must exist. */
+  private async topics(group: ConsumerGroup): Promise<string[]> {
+    const topics = new Set(this.config.topics);
+    if (this.config.topic_pattern !== undefined) {
+      const pattern = new RegExp(this.config.topic_pattern);
+      const admin = new Admin(clientOptions(this.config));
+      try {
+        for (const topic of await admin.listTopics()) if (pattern.test(topic)) topics.add(topic);
+      } finally {
+        await admin.close();
+      }
+    }
+    const metadata = await group.consumer.metadata({ topics: [...topics], forceUpdate: true });
+    this.log.debug({ topics: [...metadata.topics.keys()] }, 'topics to consume');
+    return [...topics];
   }
 
   private async disconnect(): Promise<void> {
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer
-      ?.disconnect()
-      .catch((error: unknown) => this.log.debug({ err: error }, 'disconnect failed'));
+    const [fetcher, group] = [this.fetcher, this.group];
+    this.fetcher = undefined;
+    this.group = undefined;
+    for (const partition of this.owned.values()) this.giveUp(partition);
+    for (const partition of this.givenUp) this.offsets.release(partition.progress);
+    this.givenUp.clear();
+    this.drain.check();
+    await fetcher?.stop();
+    await group
+      ?.close()
+      .catch((error: unknown) => this.log.debug({ err: error }, 'leaving the group failed'));
     await this.deadLetters
       ?.close()
       .catch((error: unknown) => this.log.debug({ err: error }, 'disconnect failed'));
   }
 
-  /** A new generation of the group: partitions may have moved, so earlier progress is dropped. */
-  private joined(assignment: IMemberAssignment): void {
-    this.offsets.newGeneration();
-    this.backoff.reset();
-    this.assignment = assignment;
-    this.drain.release();
-    this.health.set('running');
-    const partitions = Object.entries(assignment).map(([topic, list]) => `${topic}[${list.join(',')}]`);
-    this.log.info(
-      { group: this.config.group_id, assignment },
-      `joined consumer group ${this.config.group_id}: ${partitions.join(' ') || 'no partitions assigned'}`,
-    );
-    this.refreshHealth();
-  }
-
-  /** kafkajs restarts itself after retriable crashes; after others it gives up, and so do we unless it was an outage. */
-  private crashed(error: Error, restarting: boolean): void {
+  /** The member fell out of the group and could not rejoin: start over (its partitions are gone). */
+  private lost(error: unknown): void {
     if (this.abort.signal.aborted) return;
     const classified = this.classify(error);
-    if (restarting) {
-      this.retrying(classified, (error as { retryTime?: number }).retryTime ?? 0);
-    } else if (isRetriable(classified)) {
-      this.loop = this.loop?.then(async () => {
-        await this.waitToRetry(classified);
-        await this.disconnect();
-        await this.run();
-      });
-    } else {
-      this.fail(classified);
-    }
+    this.log.warn({ err: error }, `left consumer group ${this.config.group_id}: ${errorMessage(classified)}`);
+    this.loop = (this.loop ?? Promise.resolve()).then(async () => {
+      await this.disconnect();
+      if (!isRetriable(classified)) {
+        this.fail(classified);
+        return;
+      }
+      await this.waitToRetry(classified);
+      await this.run();
+    });
   }
 
-  private classify(error: unknown): unknown {
-    if (error instanceof PgRelayError) return error;
-    const where = `Kafka ${this.config.brokers.join(',')}, group ${this.config.group_id}`;
-    const credentials = credentialsProblem(error, where);
-    if (credentials !== undefined) return credentials;
-    if (isForbidden(error)) {
-      return new PgRelayError(
-        'PGRELAY_KAFKA_FORBIDDEN',
-        `${where}: ${protocolType(error)}: ${errorMessage(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    if (error instanceof Error && PROGRAMMING_ERRORS.has(error.name)) return error;
-    if (protocolType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') {
+  private recovered(): void {
+    this.backoff.reset();
+    if (this.health.state !== 'failed') this.health.set('running');
+  }
+
+  private classify(error: unknown): PgRelayError {
+    const classified = classifyKafkaError(error, this.where);
+    // A topic the cluster does not know (at start, or deleted since): unlike a sink, a source
+    // cannot create it, and waits for it.
+    if (classified instanceof UnknownTopicError) {
       return new PgRelayError(
         'PGRELAY_KAFKA_UNKNOWN_TOPIC',
-        `${where}: a topic of ${this.config.topics.join(', ')} does not exist (pgrelay does not create the topics it reads; it retries until they exist)`,
+        `${this.where}: a topic of ${this.config.topics.join(', ') || classified.topic} does not exist (${classified.topic}; pgrelay does not create the topics it reads; it retries until they exist)`,
         { cause: error, retriable: true },
       );
     }
-    return new PgRelayError('PGRELAY_KAFKA_UNAVAILABLE', `${where}: ${errorMessage(error)}`, {
-      cause: error,
-      retriable: true,
-    });
+    return classified;
+  }
+
+  // ---- assignment --------------------------------------------------------------------------------
+
+  private rebalance(rebalancing: boolean): void {
+    if (rebalancing && !this.rebalancing) {
+      this.log.info(
+        { group: this.config.group_id, partitions: this.owned.size },
+        `consumer group ${this.config.group_id} is rebalancing: the partitions that stay here keep flowing`,
+      );
+    }
+    this.rebalancing = rebalancing;
+    this.reconcile();
+    // Commits the group refused while it rebalanced go out now.
+    if (!rebalancing && this.offsets.pending) void this.commit();
+  }
+
+  /**
+   * Brings the partitions fetched in line with what the group assigned: partitions no longer
+   * assigned stop at once (their in-flight messages are finished in handOver), new ones start
+   * at their committed offsets. Partitions that stay are not touched.
+   */
+  private reconcile(): void {
+    const group = this.group;
+    if (group === undefined || this.abort.signal.aborted) return;
+    const assigned = new Map(group.assignment.map((p) => [partitionKey(p), p]));
+    for (const [key, partition] of this.owned) if (!assigned.has(key)) this.giveUp(partition);
+    const added = [...assigned].filter(([key]) => !this.owned.has(key) && !this.assigning.has(key));
+    if (added.length > 0)
+      void this.take(
+        group,
+        added.map(([, p]) => p),
+      );
+    this.scheduleCommit();
+    this.refreshHealth();
+  }
+
+  private giveUp(partition: AssignedPartition): void {
+    const key = partitionKey(partition);
+    if (this.owned.get(key) !== partition) return;
+    this.owned.delete(key);
+    partition.giveUp();
+    this.fetcher?.remove(partition);
+    this.givenUp.add(partition);
+    this.log.info(
+      { topic: partition.topic, partition: partition.partition, inFlight: partition.progress.inFlight },
+      `partition ${key} moves to another member of group ${this.config.group_id}`,
+    );
+  }
+
+  /** Starts consuming partitions assigned to this member, from where the group committed. */
+  private async take(group: ConsumerGroup, partitions: TopicPartition[]): Promise<void> {
+    const keys = partitions.map(partitionKey);
+    for (const key of keys) this.assigning.add(key);
+    try {
+      const starts = await group.startOffsets(partitions, this.config.start);
+      const still = new Set(group.assignment.map(partitionKey));
+      for (const p of partitions) {
+        const key = partitionKey(p);
+        const start = starts.get(key);
+        if (this.group !== group || !still.has(key) || start === undefined) continue;
+        const progress = this.offsets.assign(p.topic, p.partition, start);
+        const owned = new AssignedPartition(
+          p.topic,
+          p.partition,
+          progress,
+          (q, chunk) => this.relay(q, chunk),
+          {
+            wantsData: () => this.fetcher?.wake(),
+            outOfRange: (q) => void this.outOfRange(q),
+          },
+        );
+        this.owned.set(key, owned);
+        this.fetcher?.add(owned);
+      }
+      this.log.info(
+        { group: this.config.group_id, partitions: keys, starts: Object.fromEntries(starts) },
+        `consuming ${keys.join(' ')} (group ${this.config.group_id})`,
+      );
+    } catch (error) {
+      if (this.group !== group) return;
+      const delay = this.backoff.next();
+      this.retrying(this.classify(error), delay);
+      await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    } finally {
+      for (const key of keys) this.assigning.delete(key);
+    }
+    this.reconcile();
+  }
+
+  /**
+   * Runs before the member (re)joins the group, so before the group hands the partitions given up
+   * to others: waits (bounded) until their handed-out messages are delivered, commits them, and
+   * abandons what is still in flight then, without committing past it.
+   */
+  private async handOver(): Promise<void> {
+    this.rebalancing = true;
+    this.reconcile();
+    if (this.givenUp.size === 0) return;
+    const bound = Math.min(REBALANCE_DRAIN_MS, Math.floor(this.config.session_timeout / 2));
+    const deadline = AbortSignal.any([AbortSignal.timeout(bound), this.abort.signal]);
+    await this.handover.until(deadline);
+    await Promise.race([this.commit(), sleep(bound, undefined, { signal: deadline }).catch(() => undefined)]);
+    for (const partition of this.givenUp) {
+      const abandoned = partition.progress.inFlight;
+      if (abandoned > 0) {
+        this.log.warn(
+          { topic: partition.topic, partition: partition.partition, abandoned },
+          `${partitionKey(partition)}: ${abandoned} batch(es) not delivered within ${bound} ms are left to the next owner (read again from offset ${partition.progress.committed})`,
+        );
+      }
+      this.offsets.release(partition.progress);
+    }
+    this.givenUp.clear();
+    this.drain.check();
+  }
+
+  /** The partition no longer holds the offset to fetch: resume per `start`, loudly. */
+  private async outOfRange(partition: AssignedPartition): Promise<void> {
+    const group = this.group;
+    if (group === undefined || partition.resetting) return;
+    partition.resetting = true;
+    try {
+      const reset = await group.resetOffsets([partition], this.config.start);
+      const offset = reset.get(partitionKey(partition));
+      if (offset === undefined || partition.givenUp) return;
+      this.log.warn(
+        { topic: partition.topic, partition: partition.partition, from: partition.fetchOffset, to: offset },
+        `${partitionKey(partition)}: offset ${partition.fetchOffset} is not in the partition (deleted by retention, or past its end): resuming at ${offset} (start = ${this.config.start})`,
+      );
+      if (offset < partition.position) {
+        partition.progress = this.offsets.assign(partition.topic, partition.partition, offset);
+      }
+      partition.moveTo(offset);
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        `${partitionKey(partition)}: looking up its offsets failed; trying again`,
+      );
+    } finally {
+      partition.resetting = false;
+      this.fetcher?.wake();
+    }
   }
 
   // ---- consuming ---------------------------------------------------------------------------------
 
-  /**
-   * One fetched batch of one partition. kafkajs fetches a partition's next batch only after this
-   * returns, so a partition's messages reach the router in order while partitions run side by side.
-   */
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    // Once input has stopped the partition is paused: kafkajs would fetch the batch again at once,
-    // over and over, while the sinks drain.
-    if (this.inputStopped || !(await this.relay(payload))) {
-      payload.pause();
-      return;
-    }
-    payload.resolveOffset(payload.batch.lastOffset());
-    await this.beat(payload);
-  }
-
-  /** Hands a batch's messages to the router in order; false when input stopped part way. */
-  private async relay(payload: EachBatchPayload): Promise<boolean> {
-    const { batch } = payload;
-    const start = BigInt((batch as Batch & { fetchedOffset: string }).fetchedOffset);
-    const progress = this.offsets.partition(batch.topic, batch.partition, start);
-    progress.highWatermark = BigInt(batch.highWatermark);
-
+  /** Hands a chunk's messages to the router in order, stopping when the partition is given up or input stops. */
+  private async relay(partition: AssignedPartition, chunk: FetchedChunk): Promise<void> {
+    const { topic, partition: index } = partition;
     let events: RelayEvent[] = [];
     let bytes = 0;
     let origin = 0;
-    /** Hands the events gathered so far to the router; false once input has stopped. */
-    const flush = async (next: bigint): Promise<boolean> => {
-      if (this.inputStopped) return false;
+    const progress = partition.progress;
+    const stopped = () => this.inputStopped || partition.givenUp || partition.progress !== progress;
+    /** Hands the events gathered so far to the router; false once the partition stopped. */
+    const flush = async (next: number): Promise<boolean> => {
+      if (stopped()) return false;
       const ack = progress.track(next);
+      partition.position = next;
       if (events.length === 0) {
         ack();
         return true;
@@ -273,45 +413,53 @@ export class KafkaSource extends Source {
           this.stats.eventsOut += batchEvents.length;
           ack();
           this.drain.check();
+          this.handover.check();
         },
       );
       events = [];
       bytes = 0;
-      await this.whileBeating(dispatched, payload);
+      await dispatched;
       return true;
     };
 
-    for (const kafkaMessage of batch.messages) {
-      const message = sourceMessage(batch, kafkaMessage);
-      const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-      this.stats.eventsIn++;
-      this.stats.bytes += size;
-      let event: RelayEvent;
-      try {
-        event = this.decode(message);
-      } catch (error) {
-        if (!(error instanceof UndecodableMessageError)) throw error;
-        if (!(await flush(BigInt(message.offset)))) return false;
-        if (!(await this.setAside(progress, message, error, payload))) return false;
-        continue;
+    try {
+      const reader = new RecordReader(chunk.records, partition, chunk.abortedTransactions);
+      while (reader.next()) {
+        if (reader.offset < partition.position) continue;
+        const message = new FetchedMessage(topic, index, reader);
+        const size = reader.size;
+        this.stats.eventsIn++;
+        this.stats.bytes += size;
+        let event: RelayEvent;
+        try {
+          event = this.decode(message);
+        } catch (error) {
+          if (!(error instanceof UndecodableMessageError)) throw error;
+          if (!(await flush(message.offset))) return;
+          if (!(await this.setAside(partition, message, error))) return;
+          continue;
+        }
+        if (events.length === 0) origin = message.timestamp;
+        events.push(event);
+        bytes += 2 * size + 200;
+        if (this.debug) this.log.debug({ event }, 'received');
+        if (events.length >= BATCH_EVENTS && !(await flush(message.offset + 1))) return;
       }
-      if (events.length === 0) origin = Number(message.timestamp);
-      events.push(event);
-      bytes += 2 * size + 200;
-      if (this.debug) this.log.debug({ event }, 'received');
+      if (chunk.nextOffset > partition.position) await flush(chunk.nextOffset);
+    } catch (error) {
+      // A damaged batch (CorruptRecordBatchError names where) or a bug: the partition cannot go on.
+      this.halt(error);
     }
-    return flush(BigInt(batch.lastOffset()) + 1n);
   }
 
   /**
    * An undecodable message: dead-lettered (retrying while Kafka is unavailable) or logged, and
-   * counted. Only then may the partition's offset pass it. False when the source stops meanwhile.
+   * counted. Only then may the partition's offset pass it. False when the partition stops meanwhile.
    */
   private async setAside(
-    progress: PartitionProgress,
+    partition: AssignedPartition,
     message: SourceMessage,
     error: UndecodableMessageError,
-    payload: EachBatchPayload,
   ): Promise<boolean> {
     const where = `${message.topic}[${message.partition}]@${message.offset}`;
     const fields = {
@@ -320,117 +468,93 @@ export class KafkaSource extends Source {
       offset: message.offset,
       reason: error.message,
     };
-    const ack = progress.track(BigInt(message.offset) + 1n);
+    const ack = partition.progress.track(message.offset + 1);
+    partition.position = message.offset + 1;
     const deadLetters = this.deadLetters;
     if (deadLetters === undefined) {
       this.log.warn(fields, `undecodable message ${where} skipped (no dead_letter_topic): ${error.message}`);
     } else {
+      let truncated: boolean;
       try {
-        await this.whileBeating(
-          retry(() => deadLetters.write(message, error), {
-            initialMs: this.config.retry_initial,
-            maxMs: this.config.retry_max,
-            signal: this.abort.signal,
-            onRetry: (e, delay) => this.retrying(e, delay),
-          }),
-          payload,
-        );
+        truncated = await retry(() => deadLetters.write(message, error), {
+          initialMs: this.config.retry_initial,
+          maxMs: this.config.retry_max,
+          signal: AbortSignal.any([this.abort.signal, partition.signal]),
+          onRetry: (e, delay) => this.retrying(e, delay),
+        });
       } catch (writeError) {
-        if (this.abort.signal.aborted) return false;
-        if (REJOIN.has(protocolType(writeError) ?? '')) throw writeError;
+        if (this.abort.signal.aborted || partition.givenUp) return false;
         this.halt(writeError);
         return false;
       }
       if (this.health.state === 'retrying') this.health.set('running');
-      this.log.warn(fields, `undecodable message ${where} written to ${deadLetters.topic}: ${error.message}`);
+      this.deadLettered.written++;
+      if (truncated) this.deadLettered.truncated++;
+      this.log.warn(
+        fields,
+        `undecodable message ${where} written to ${deadLetters.topic}${truncated ? ' (value cut to what the topic accepts)' : ''}: ${error.message}`,
+      );
     }
     this.stats.drop('undecodable');
     ack();
+    this.drain.check();
+    this.handover.check();
     return true;
   }
 
-  /** Kafka refuses the dead letter for good: stop consuming and hold every offset behind the message. */
+  /** Kafka refuses something for good (a dead letter, reading a topic) or a batch is damaged: stop and hold every offset. */
   private halt(error: unknown): void {
+    if (this.health.state === 'failed') return;
     this.fail(error);
     this.inputStopped = true;
-    // Not awaited: stopping waits for the batch in progress, which is the caller.
-    void this.consumer
-      ?.stop()
-      .catch((stopError: unknown) => this.log.debug({ err: stopError }, 'stop failed'));
-  }
-
-  /**
-   * kafkajs sends heartbeats only between batches; a batch waiting for sink capacity or a dead
-   * letter keeps the membership alive here, and leaves at once when the group rebalances.
-   */
-  private async whileBeating<T>(work: Promise<T>, payload: EachBatchPayload): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const rebalanced = new Promise<never>((_, reject) => {
-      timer = setInterval(() => {
-        this.beat(payload).catch((error: Error) => {
-          if (REJOIN.has(protocolType(error) ?? '')) reject(error);
-          else this.log.debug({ err: error }, 'heartbeat failed');
-        });
-      }, this.heartbeatMs);
-    });
-    try {
-      return await Promise.race([work, rebalanced]);
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  /** A heartbeat; when it says the group is rebalancing, in-flight batches are finished and committed first. */
-  private async beat(payload: EachBatchPayload): Promise<void> {
-    try {
-      await payload.heartbeat();
-    } catch (error) {
-      if (protocolType(error) === 'REBALANCE_IN_PROGRESS') await this.finishBeforeRebalance();
-      throw error;
-    }
-  }
-
-  private finishBeforeRebalance(): Promise<void> {
-    this.rebalanceDrain ??= (async () => {
-      this.log.info(
-        { inFlight: this.offsets.inFlight },
-        'consumer group is rebalancing: committing what the sinks acknowledge before giving partitions up',
-      );
-      await this.drain.until(AbortSignal.any([AbortSignal.timeout(REBALANCE_DRAIN_MS), this.abort.signal]));
-      await this.commit();
-    })().finally(() => {
-      this.rebalanceDrain = undefined;
-    });
-    return this.rebalanceDrain;
+    for (const partition of this.owned.values()) partition.giveUp();
   }
 
   // ---- offsets -----------------------------------------------------------------------------------
 
+  /**
+   * A commit goes out as soon as a partition's delivered offset moved and no commit is on its way;
+   * what moves meanwhile goes in the next one. After kill -9 a restart reads again only what was
+   * delivered since the last commit that reached Kafka.
+   */
   private scheduleCommit(): void {
-    if (this.abort.signal.aborted) return;
-    this.commitTimer ??= setTimeout(() => void this.commit(), COMMIT_INTERVAL_MS);
+    if (this.abort.signal.aborted || this.committing !== undefined || this.commitTimer !== undefined) return;
+    if (!this.offsets.pending) return;
+    this.commitTimer = setTimeout(() => void this.commit(), 0);
   }
 
   /** Commits every partition whose delivered offset moved; commits run one after another. */
   private commit(): Promise<void> {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    this.committing = this.committing.then(() => this.commitReady());
-    return this.committing;
+    const previous = this.committing ?? Promise.resolve();
+    const committing = previous.then(() => this.commitReady());
+    this.committing = committing;
+    void committing.finally(() => {
+      if (this.committing !== committing) return;
+      this.committing = undefined;
+      this.scheduleCommit();
+    });
+    return committing;
   }
 
   private async commitReady(): Promise<void> {
     const pending = this.offsets.take();
     if (pending === undefined) return;
     try {
-      if (this.consumer === undefined) throw new Error('not connected');
-      await this.consumer.commitOffsets(pending.offsets);
+      if (this.group === undefined) throw new CommitRefusedError('not connected', undefined, true);
+      await this.group.commit(pending.offsets);
       pending.succeeded();
     } catch (error) {
       pending.failed();
-      const level = REJOIN.has(protocolType(error) ?? '') ? 'debug' : 'warn';
+      // Between generations the group takes no commits: they go out again once it has settled.
+      const between = error instanceof CommitRefusedError && error.rejoining;
+      const level = between ? 'debug' : 'warn';
       this.log[level]({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
-      if (!this.abort.signal.aborted) this.scheduleCommit();
+      if (!this.abort.signal.aborted) {
+        clearTimeout(this.commitTimer);
+        this.commitTimer = setTimeout(() => void this.commit(), COMMIT_RETRY_MS);
+      }
     }
   }
 
@@ -443,6 +567,9 @@ export class KafkaSource extends Source {
     };
     const positions = Object.entries(partitions).map(([key, p]) => `${key}@${p.committed}`);
     this.health.position = positions.length === 0 ? null : positions.join(' ');
+    const assignment: Record<string, number[]> = {};
+    for (const { topic, partition } of this.group?.assignment ?? [])
+      (assignment[topic] ??= []).push(partition);
     this.health.details = {
       group_id: this.config.group_id,
       topics: this.config.topics,
@@ -450,21 +577,10 @@ export class KafkaSource extends Source {
       format: this.config.format,
       ...(this.config.dead_letter_topic === undefined
         ? {}
-        : { dead_letter_topic: this.config.dead_letter_topic }),
-      assignment: this.assignment,
+        : { dead_letter_topic: this.config.dead_letter_topic, dead_letters: { ...this.deadLettered } }),
+      assignment,
+      rebalancing: this.rebalancing,
       partitions,
     };
   }
-}
-
-function sourceMessage(batch: Batch, message: KafkaMessage): SourceMessage {
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    offset: message.offset,
-    key: message.key ?? null,
-    value: message.value ?? null,
-    headers: message.headers,
-    timestamp: message.timestamp,
-  };
 }

@@ -60,6 +60,30 @@ export const publicationMissing = (source: string, publication: string, why: str
     `source ${source}: publication "${publication}" does not exist and ${why}`,
   );
 
+/**
+ * The walsender met a change made when the publication did not exist (pgoutput reads publications
+ * with the catalog as of each change): dropped while the slot still had changes to decode, or created
+ * after the slot. Creating it again does not help those changes, nor does a restart; moving the slot
+ * past the publication's creation does (PostgreSQL 15: pg_replication_slot_advance).
+ */
+export const publicationDropped = (
+  source: string,
+  slot: string,
+  publication: string,
+  at: string | undefined,
+) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_PUBLICATION_DROPPED',
+    `source ${source}: replication slot "${slot}" cannot decode the change${at === undefined ? '' : ` at ${at}`}: ` +
+      `publication "${publication}" did not exist when it was made (it was dropped, or created after the slot). ` +
+      `A slot reads each change with the catalog as of that change, so neither creating the publication again nor a ` +
+      `restart gets past it. To go on: stop pgrelay; create the publication if it does not exist; move the slot past ` +
+      `that point, in the source's database: SELECT pg_replication_slot_advance('${slot}', pg_current_wal_lsn()); ` +
+      `forget the older position: pgrelay reset-position -c CONFIG --source ${source}; start pgrelay. Changes made ` +
+      `before the advance and not sent are skipped: send them again with pgrelay backfill (each table), or with ` +
+      `snapshot = "initial", which takes a new snapshot after reset-position`,
+  );
+
 export const walLevel = (source: string, level: string) =>
   new PostgresSourceError(
     'PGRELAY_PG_WAL_LEVEL',
@@ -89,16 +113,23 @@ const CONNECTION_LOST =
 /**
  * Every failure of a PostgreSQL source, named, and retriable or not by what it is:
  * - server errors an operator must fix: missing privileges (42501), failed authentication (28000,
- *   28P01), a database that does not exist (3D000), any other non-transient SQLSTATE;
+ *   28P01), a database that does not exist (3D000), a publication the stream of `slot` cannot see
+ *   (42704), any other non-transient SQLSTATE;
  * - TLS: an untrusted certificate, a server without SSL for sslmode=require;
  * - retried: lost connections, refused connections, transient SQLSTATE classes (shutdown,
  *   resources, serialization), a slot another process still holds (55006);
  * - anything else (a bug, input the decoder did not expect) is an internal error: never retried.
  */
-export function classifyServerError(source: string, error: unknown): PgRelayError {
+export function classifyServerError(source: string, error: unknown, slot?: string): PgRelayError {
   if (error instanceof PgRelayError) return error;
   const code = errorCode(error);
   const message = errorMessage(error);
+  const missingPublication = code === '42704' ? /^publication "(.*)" does not exist$/.exec(message) : null;
+  if (missingPublication !== null && slot !== undefined) {
+    // The walsender's context names the change: 'slot "s", output plugin "pgoutput", ..., associated LSN 0/1925318'.
+    const at = /associated LSN ([0-9A-F]+\/[0-9A-F]+)/.exec((error as pg.DatabaseError).where ?? '')?.[1];
+    return publicationDropped(source, slot, missingPublication[1]!, at);
+  }
   if (code === '42501' || /must be superuser or replication role/i.test(message)) {
     return permissionDenied(
       source,

@@ -1,5 +1,5 @@
 import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from '../../core/lsn.js';
-import type { StateStore } from '../../state/store.js';
+import { StateError, type StateStore } from '../../state/store.js';
 
 /**
  * Where a stream may resume: after `lsn` (the end of a transaction every sink holds, or a WAL position
@@ -13,6 +13,8 @@ export interface StreamPosition {
 
 /** Positions are written to SQLite at most this often (each write is an fsync). */
 const PERSIST_INTERVAL_MS = 100;
+/** While the state file cannot be written (a full disk), each source tries again this often. */
+const PERSIST_RETRY_MS = 1000;
 
 /** Whether `a` is further than `b`: a later LSN, or the same LSN and more of the next transaction. */
 export function isAfter(a: StreamPosition, b: StreamPosition): boolean {
@@ -47,6 +49,7 @@ export class SlotPositions {
   /** The furthest WAL position the server reported. */
   private received: Lsn = 0n;
   private persistTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private sendStatus: SendStatus | undefined;
 
   constructor(
@@ -102,11 +105,7 @@ export class SlotPositions {
   advance(position: StreamPosition): void {
     if (!isAfter(position, this.delivered)) return;
     this.setDelivered(position);
-    this.persistTimer ??= setTimeout(() => {
-      this.persistTimer = undefined;
-      this.persist();
-      this.confirm();
-    }, PERSIST_INTERVAL_MS);
+    this.schedule(PERSIST_INTERVAL_MS);
   }
 
   /** The server reported WAL up to `walEnd`; `idle`: nothing is received and not yet delivered. */
@@ -124,7 +123,11 @@ export class SlotPositions {
     this.received = maxLsn(this.received, endLsn);
   }
 
-  /** Stores the delivered position; only then may PostgreSQL hear of it. */
+  /**
+   * Stores the delivered position; only then may PostgreSQL hear of it. When the state file cannot
+   * be written, the stored position (and so the slot's) stays where it was, the store reports why,
+   * and the write is tried again (a full disk) until it succeeds; a file that is gone is not.
+   */
   persist(): void {
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
@@ -132,12 +135,18 @@ export class SlotPositions {
     if (delivered.lsn === 0n) return;
     if (this.stored !== undefined && !isAfter(delivered, this.stored)) return;
     const partial = delivered.partial;
-    this.state.put(this.source, formatLsn(delivered.lsn), {
-      slot: this.slot,
-      ...(partial === undefined
-        ? {}
-        : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
-    });
+    try {
+      this.state.put(this.source, formatLsn(delivered.lsn), {
+        slot: this.slot,
+        ...(partial === undefined
+          ? {}
+          : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
+      });
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+      if (error.retriable) this.schedule(PERSIST_RETRY_MS);
+      return;
+    }
     this.stored = delivered;
   }
 
@@ -153,8 +162,19 @@ export class SlotPositions {
 
   /** Stops the persist timer (the caller persists and confirms what it wants first). */
   close(): void {
+    this.closed = true;
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
+  }
+
+  /** Persists and confirms in `delayMs`, unless a write is due already or the source stopped. */
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    this.persistTimer ??= setTimeout(() => {
+      this.persistTimer = undefined;
+      this.persist();
+      this.confirm();
+    }, delayMs);
   }
 
   private setDelivered(position: StreamPosition): void {

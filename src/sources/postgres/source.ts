@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import type { SourceBatch } from '../../core/batch.js';
 import type { Lag } from '../../core/component.js';
-import { errorMessage } from '../../core/errors.js';
+import { type PgRelayError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { Drain } from '../../core/drain.js';
 import { type Lsn, lsnToBigInt } from '../../core/lsn.js';
 import { type BackfillRequest, Source, type SourceContext } from '../../core/source.js';
 import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
 import { type PostgresSourceConfig, qualify } from './config.js';
 import { classifyServerError } from './errors.js';
@@ -25,11 +25,12 @@ import { ChangeStream, HEARTBEAT_PREFIX } from './stream.js';
 
 /**
  * Session settings that fix the text forms values.ts parses, and the string syntax the condition
- * check (condition.ts) reads operators' conditions with.
+ * check (condition.ts) reads operators' conditions with. lc_monetary=C: money in one form whatever
+ * the server's locale ("-$1,234.50"; PostgreSQL 15 adds the "$" and "," even for C).
  */
 const SESSION_OPTIONS =
   '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex ' +
-  '-c standard_conforming_strings=on';
+  '-c standard_conforming_strings=on -c lc_monetary=C';
 
 /**
  * Streams committed changes of a publication from a logical replication slot (pgoutput): sets up
@@ -58,6 +59,9 @@ export class PostgresSource extends Source {
   private inputStopped = false;
   private readonly abort = new AbortController();
   private timers: NodeJS.Timeout[] = [];
+  /** Set when the source must stop for good whatever its session ends with (the state file is gone). */
+  private halted: PgRelayError | undefined;
+  private finished = false;
 
   constructor(
     name: string,
@@ -114,6 +118,7 @@ export class PostgresSource extends Source {
     };
     this.snapshot = new InitialSnapshot(host);
     this.backfills = new Backfills(host);
+    state.watch((failure) => this.stateFailed(failure));
   }
 
   start(): void {
@@ -149,7 +154,7 @@ export class PostgresSource extends Source {
       initialMs: this.config.retry_initial,
       maxMs: this.config.retry_max,
       signal,
-      classify: (error) => classifyServerError(this.name, error),
+      classify: (error) => this.halted ?? classifyServerError(this.name, error, this.slot),
     }).run((ready) => this.session(ready), {
       cleanup: () => this.closeSession(),
       beforeRetry: async () => {
@@ -158,6 +163,7 @@ export class PostgresSource extends Source {
         this.positions.persist();
       },
     });
+    this.finished = true;
     // snapshot = "initial_only" completed: the source stops, not failed.
     if (outcome === 'done') {
       await this.closeSession();
@@ -166,11 +172,29 @@ export class PostgresSource extends Source {
   }
 
   /**
+   * The state file cannot store positions: while it cannot be written (a full disk) the source goes
+   * on and shows the failure, its positions held, until a write succeeds; a file that is gone stops it.
+   */
+  private stateFailed(failure: StateFailure | undefined): void {
+    if (failure === undefined) this.health.release();
+    else if (failure.retriable) this.health.hold(failure);
+    else this.halt(failure);
+  }
+
+  /** Ends the session now and the source for good: the supervisor reports `error` (failed). */
+  private halt(error: PgRelayError): void {
+    if (this.halted !== undefined || this.finished || this.abort.signal.aborted) return;
+    this.halted = error;
+    void this.closeSession();
+  }
+
+  /**
    * One connection: check the server, take the initial snapshot when one is due, then stream until
    * an error or stop(). 'done': the source's work is done (snapshot = "initial_only").
    */
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
     this.side = await this.connect();
+    if (this.halted !== undefined) throw this.halted;
     if (this.config.snapshot !== 'initial_only')
       await preparePublication(this.side, this.setupOptions(), this.log);
     this.types.load((await this.side.query(TYPE_QUERY)).rows);
@@ -243,6 +267,7 @@ export class PostgresSource extends Source {
         return this.side;
       },
       backlog: () => stream.backlog,
+      batchLimits: () => this.router.batchLimits(this.name),
       received: (endLsn: Lsn) => this.positions.receivedUpTo(endLsn),
       dispatch: (
         events: ChangeEvent[],

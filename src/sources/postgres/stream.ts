@@ -18,12 +18,11 @@ import { TYPE_QUERY, type TypeRegistry } from './schema/values.js';
 export const HEARTBEAT_PREFIX = 'pgrelay.heartbeat';
 
 /**
- * Events per batch handed to the router. Consecutive transactions share a batch (and one watermark
- * ticket) up to this size; a larger transaction is handed out in several.
+ * The most events and bytes (the source's estimate) per batch handed to the router, whatever the
+ * sinks take: consecutive transactions share a batch (and one watermark ticket) up to the smallest
+ * sink batch; a larger transaction is handed out in several.
  */
-export const MAX_BATCH_EVENTS = 2000;
-/** Bytes (the sources' estimate) per batch, likewise. */
-const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+const MAX_BATCH = { events: 10_000, bytes: 8 * 1024 * 1024 };
 
 /** The pgoutput stream broke the protocol's rules (a change before its relation, outside a transaction). */
 export class StreamProtocolError extends PgRelayError {
@@ -56,6 +55,8 @@ export interface StreamHost {
   side(): pg.Client;
   /** True while received messages wait to be handled: more is coming at once. */
   backlog(): boolean;
+  /** The largest batch every sink of this source delivers in one go. */
+  batchLimits(): { events: number; bytes: number };
   /** The server sent every transaction up to `endLsn` (reported back so it does not ask again). */
   received(endLsn: Lsn): void;
   /**
@@ -87,6 +88,8 @@ export class ChangeStream {
   private pendingOrigin = 0;
   /** The end of the last transaction handed out (or skipped): where the stream may resume. */
   private completed: Lsn;
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
 
   constructor(
     private readonly host: StreamHost,
@@ -94,6 +97,9 @@ export class ChangeStream {
     private readonly resume: StreamPosition,
   ) {
     this.completed = resume.lsn;
+    const sinks = host.batchLimits();
+    this.maxEvents = Math.min(MAX_BATCH.events, sinks.events);
+    this.maxBytes = Math.min(MAX_BATCH.bytes, sinks.bytes);
   }
 
   /** No transaction is open and nothing waits to be handed out. */
@@ -159,12 +165,11 @@ export class ChangeStream {
     if (transaction === undefined) throw new StreamProtocolError('commit outside a transaction');
     this.host.received(endLsn);
     if (endLsn > this.completed) this.completed = endLsn;
-    if (
-      this.pending.length >= MAX_BATCH_EVENTS ||
-      this.pendingBytes >= MAX_BATCH_BYTES ||
-      !this.host.backlog()
-    )
-      await this.flush();
+    if (this.full || !this.host.backlog()) await this.flush();
+  }
+
+  private get full(): boolean {
+    return this.pending.length >= this.maxEvents || this.pendingBytes >= this.maxBytes;
   }
 
   /** Hands out what is pending, with the position it completes. */
@@ -220,7 +225,7 @@ export class ChangeStream {
     } else {
       this.rowChange(transaction, this.table(message.relationId), message, size);
     }
-    if (this.pending.length >= MAX_BATCH_EVENTS || this.pendingBytes >= MAX_BATCH_BYTES) return this.flush();
+    if (this.full) return this.flush();
   }
 
   /**

@@ -11,6 +11,7 @@ import { classifyServerError } from '../errors.js';
 import { TableProgress } from '../snapshot/progress.js';
 import type { ChunkCursor, TableRun } from '../snapshot/store.js';
 import { UnreadableTableError } from '../schema/catalog.js';
+import { StateError } from '../../../state/store.js';
 import {
   ChunkConverter,
   type ReadPlan,
@@ -394,7 +395,12 @@ class BackfillRun {
 
   private fail(error: unknown): void {
     const { host, stored } = this;
-    host.store.finishTable(stored.run, stored.table, this.progress.rowsDone, 'failed');
+    try {
+      host.store.finishTable(stored.run, stored.table, this.progress.rowsDone, 'failed');
+    } catch (stateError) {
+      // The store reports it; a restart finds the backfill unfinished and continues it.
+      if (!(stateError instanceof StateError)) throw stateError;
+    }
     this.progress.finish('failed');
     host.log.error(
       { err: error, backfill: this.id },

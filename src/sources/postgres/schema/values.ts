@@ -1,12 +1,12 @@
 /**
  * Column values from PostgreSQL's text output to JSON values that keep their exact meaning
  * (README "Value mapping"). The replication session runs with DateStyle=ISO, TimeZone=UTC,
- * IntervalStyle=iso_8601, bytea_output=hex and extra_float_digits=3, so every text form below is
- * the one these functions expect.
+ * IntervalStyle=iso_8601, bytea_output=hex, extra_float_digits=3 and lc_monetary=C, so every text
+ * form below is the one these functions expect.
  */
 import type { Value } from '../../../core/event.js';
 import { PgRelayError } from '../../../core/errors.js';
-import { parseJsonExact } from '../../../core/json.js';
+import { JsonText, parseJsonExact } from '../../../core/json.js';
 
 export type Converter = (text: string) => Value;
 
@@ -43,6 +43,7 @@ const OID = {
   json: 114,
   float4: 700,
   float8: 701,
+  money: 790,
   timestamp: 1114,
   timestamptz: 1184,
   jsonb: 3802,
@@ -62,9 +63,10 @@ const BUILTIN: ReadonlyMap<number, Converter> = new Map<number, Converter>([
   [OID.oid, toNumber],
   [OID.float4, toFloat],
   [OID.float8, toFloat],
-  [OID.json, parseJsonExact],
+  [OID.json, (text) => new JsonText(text)],
   [OID.jsonb, parseJsonExact],
   [OID.bytea, byteaToBase64],
+  [OID.money, moneyToDecimal],
   [OID.timestamptz, (text) => isoTimestamp(text, true)],
   [OID.timestamp, (text) => isoTimestamp(text, false)],
 ]);
@@ -129,6 +131,17 @@ export class TypeRegistry {
 export function byteaToBase64(text: string): string {
   if (text.startsWith('\\x')) return Buffer.from(text.slice(2), 'hex').toString('base64');
   return Buffer.from(text, 'latin1').toString('base64');
+}
+
+/**
+ * money's text under lc_monetary=C ("$1,234,567.89", "-$0.01") to its plain decimal ("1234567.89",
+ * "-0.01"): the digits as stored, without the locale's currency sign and grouping.
+ */
+export function moneyToDecimal(text: string): string {
+  const match = /^(-?)\$([0-9,]+(?:\.[0-9]+)?)$/.exec(text);
+  if (match === null)
+    throw new ValueError(`money value in an unexpected form (lc_monetary=C expected): ${text}`);
+  return match[1]! + match[2]!.replaceAll(',', '');
 }
 
 /**

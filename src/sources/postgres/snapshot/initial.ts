@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ChangeEvent } from '../../../core/event.js';
@@ -11,6 +12,10 @@ import { ChunkConverter, estimateRows, planRead, readChunks, readOnly } from './
 import { ChunkLedger } from './ledger.js';
 import type { EventFactory } from '../schema/events.js';
 import type { TypeRegistry } from '../schema/values.js';
+import { StateError } from '../../../state/store.js';
+
+/** How often a snapshot's completion is tried again while the state file cannot be written. */
+const COMPLETION_RETRY_MS = 1000;
 
 /** What snapshots and backfills need from their source. */
 export interface RowsHost {
@@ -126,7 +131,8 @@ export class InitialSnapshot {
       streamFrom = slot!.confirmed;
     }
     if (!(await this.read(runs, exported))) return { action: 'interrupted' };
-    store.completeInitial({ lsn: formatLsn(streamFrom), meta: { slot: setup.slot, snapshot: runs[0]?.lsn } });
+    const position = { lsn: formatLsn(streamFrom), meta: { slot: setup.slot, snapshot: runs[0]?.lsn } };
+    if (!(await this.complete(() => store.completeInitial(position)))) return { action: 'interrupted' };
     log.info(
       { lsn: formatLsn(streamFrom) },
       `snapshot complete: streaming from slot "${setup.slot}" at ${formatLsn(streamFrom)}`,
@@ -154,7 +160,7 @@ export class InitialSnapshot {
       runs = store.initial();
     }
     if (!(await this.read(runs, undefined))) return { action: 'interrupted' };
-    store.completeInitial(undefined);
+    if (!(await this.complete(() => store.completeInitial(undefined)))) return { action: 'interrupted' };
     log.info('snapshot complete; snapshot = "initial_only": not streaming');
     return { action: 'stop' };
   }
@@ -246,6 +252,24 @@ export class InitialSnapshot {
       else await host.emitRows(chunk.events, chunk.bytes, acknowledge);
     }
     return true;
+  }
+
+  /**
+   * Stores the snapshot's completion; while the state file cannot be written (a full disk: the
+   * store reports it) tries again every second rather than failing the session, which would read
+   * the tables' last chunks again. False when the source stopped first; a file that is gone throws.
+   */
+  private async complete(store: () => void): Promise<boolean> {
+    for (;;) {
+      try {
+        store();
+        return true;
+      } catch (error) {
+        if (!(error instanceof StateError) || !error.retriable) throw error;
+      }
+      if (this.host.stopping()) return false;
+      await sleep(COMPLETION_RETRY_MS);
+    }
   }
 
   private async open(replication: boolean): Promise<pg.Client> {

@@ -1,4 +1,5 @@
 import { Watermark } from '../../../core/watermark.js';
+import { StateError } from '../../../state/store.js';
 import type { TableProgress } from './progress.js';
 import type { ChunkCursor, SnapshotStore } from './store.js';
 
@@ -18,7 +19,7 @@ export class ChunkLedger {
   private readonly watermark: Watermark<ChunkMark>;
 
   constructor(
-    private readonly store: SnapshotStore,
+    private readonly snapshots: SnapshotStore,
     private readonly run: string,
     private readonly table: string,
     private readonly progress: TableProgress,
@@ -36,12 +37,23 @@ export class ChunkLedger {
 
   private acknowledged(mark: ChunkMark): void {
     this.progress.rowsDone = mark.rows;
-    if (!mark.last) {
-      this.store.saveChunk(this.run, this.table, mark.cursor, mark.rows);
-      return;
-    }
-    this.store.finishTable(this.run, this.table, mark.rows);
+    this.save(mark);
+    if (!mark.last) return;
     this.progress.finish('done');
     this.onFinished(mark.rows);
+  }
+
+  /**
+   * Stores where the table continues. When the state file cannot be written (the store reports it,
+   * and so the source), the cursor stored earlier stays: a later write stores a later one, and a
+   * restart meanwhile reads the chunks after it again.
+   */
+  private save(mark: ChunkMark): void {
+    try {
+      if (mark.last) this.snapshots.finishTable(this.run, this.table, mark.rows);
+      else this.snapshots.saveChunk(this.run, this.table, mark.cursor, mark.rows);
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+    }
   }
 }

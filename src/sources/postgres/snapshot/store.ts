@@ -62,31 +62,35 @@ export class SnapshotStore {
 
   /** Starts the initial snapshot afresh: forgets an earlier one, records its tables as pending. */
   beginInitial(mode: 'initial' | 'initial_only', lsn: string, tables: readonly string[]): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.db
         .prepare('DELETE FROM snapshot_progress WHERE source = ? AND run = ?')
         .run(this.source, INITIAL_RUN);
       for (const table of tables) this.insert(INITIAL_RUN, table, mode, lsn, null);
-    })();
+    });
   }
 
   /** Records that every row of `table` up to `cursor` is acknowledged. */
   saveChunk(run: string, table: string, cursor: ChunkCursor, rowsDone: number): void {
-    this.db
-      .prepare(
-        `UPDATE snapshot_progress SET last_key = ?, rows_done = ?, state = 'running', updated_at = ?
+    this.transaction(() =>
+      this.db
+        .prepare(
+          `UPDATE snapshot_progress SET last_key = ?, rows_done = ?, state = 'running', updated_at = ?
           WHERE source = ? AND run = ? AND table_name = ?`,
-      )
-      .run(JSON.stringify(cursor), rowsDone, now(), this.source, run, table);
+        )
+        .run(JSON.stringify(cursor), rowsDone, now(), this.source, run, table),
+    );
   }
 
   finishTable(run: string, table: string, rowsDone: number, state: 'done' | 'failed' = 'done'): void {
-    this.db
-      .prepare(
-        `UPDATE snapshot_progress SET rows_done = ?, state = ?, updated_at = ?
+    this.transaction(() =>
+      this.db
+        .prepare(
+          `UPDATE snapshot_progress SET rows_done = ?, state = ?, updated_at = ?
           WHERE source = ? AND run = ? AND table_name = ?`,
-      )
-      .run(rowsDone, state, now(), this.source, run, table);
+        )
+        .run(rowsDone, state, now(), this.source, run, table),
+    );
   }
 
   /**
@@ -94,12 +98,12 @@ export class SnapshotStore {
    * the stream starts from in the same transaction: a crash leaves either both or neither.
    */
   completeInitial(position: { lsn: string; meta: Record<string, unknown> } | undefined): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.db
         .prepare(`UPDATE snapshot_progress SET state = 'done', updated_at = ? WHERE source = ? AND run = ?`)
         .run(now(), this.source, INITIAL_RUN);
       if (position !== undefined) this.state.put(this.source, position.lsn, position.meta);
-    })();
+    });
   }
 
   /** Backfills of this source, oldest first. */
@@ -109,19 +113,26 @@ export class SnapshotStore {
 
   /** Records a new backfill of `table`; earlier finished backfills of that table are forgotten. */
   beginBackfill(id: string, table: string, where: string | null): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.db
         .prepare(
           `DELETE FROM snapshot_progress WHERE source = ? AND run <> ? AND table_name = ? AND state IN ('done', 'failed')`,
         )
         .run(this.source, INITIAL_RUN, table);
       this.insert(id, table, 'backfill', '', where);
-    })();
+    });
   }
 
   /** Forgets every snapshot and backfill of `source` (pgrelay reset-position). */
   static forget(state: StateStore, source: string): number {
-    return state.database.prepare('DELETE FROM snapshot_progress WHERE source = ?').run(source).changes;
+    return state.write(
+      () => state.database.prepare('DELETE FROM snapshot_progress WHERE source = ?').run(source).changes,
+    );
+  }
+
+  /** Statements as one write of the state file (a StateFailure when it cannot be written). */
+  private transaction(change: () => void): void {
+    this.state.write(() => this.db.transaction(change)());
   }
 
   private runs(condition: string, run: string): TableRun[] {
