@@ -115,7 +115,7 @@ function withoutDebug<C extends { debug?: boolean }>(config: C | undefined): Omi
 }
 
 /** The dotted paths under `path` where `a` and `b` differ; values only, so secrets stay out of logs. */
-export function changedKeys(a: unknown, b: unknown, path: string): string[] {
+function changedKeys(a: unknown, b: unknown, path: string): string[] {
   if (isDeepStrictEqual(a, b)) return [];
   if (isTable(a) && isTable(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
