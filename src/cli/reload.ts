@@ -45,7 +45,14 @@ ${CONFIG_HELP}
     }
     const api = config.http.listen === 'off' || values['no-wait'] ? undefined : apiUrl(config, 'reload');
     const sent = Date.now();
-    process.kill(pid, 'SIGHUP');
+    try {
+      process.kill(pid, 'SIGHUP');
+    } catch (error) {
+      throw new ReloadCommandError(
+        `cannot signal the pgrelay running on ${config.file} (pid ${pid}): ${errorMessage(error)}; ` +
+          'run pgrelay reload as root or as the user pgrelay runs as, or use systemctl reload',
+      );
+    }
     if (api === undefined) {
       process.stderr.write(`sent SIGHUP to pgrelay (pid ${pid}); its log and /status tell the outcome\n`);
       return 0;
