@@ -29,8 +29,8 @@ positions are kept. state.path cannot change without a restart. See also: pgrela
 
 A source or sink that fails for good (wrong password, missing privilege, dropped slot) stops alone,
 holding its positions, while the others run on: its log line and /status name the config key to
-fix; fix it and reload. Exit status at the stop: 0, or 1 when the deadline cut delivery short, or 3
-when a source or sink had failed.
+fix; fix it and reload. Exit status at the stop: 0, or 1 when the deadline cut delivery short or
+the state file could not store positions, or 3 when a source or sink had failed.
 
 Options:
 ${CONFIG_HELP}
