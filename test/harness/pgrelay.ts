@@ -24,6 +24,13 @@ export async function fetchApi(url: string, init: RequestInit = {}): Promise<Res
   }
 }
 
+/** /status's last_error: `config_key` names the key to fix, when one would. */
+interface LastError {
+  message: string;
+  code: string | null;
+  config_key: string | null;
+}
+
 export interface StatusBody {
   status: string;
   sources: Record<
@@ -31,13 +38,10 @@ export interface StatusBody {
     {
       state: string;
       position: string | null;
-      last_error: { message: string; code: string | null } | null;
+      last_error: LastError | null;
     } & Record<string, unknown>
   >;
-  sinks: Record<
-    string,
-    { state: string; last_error: { message: string; code: string | null } | null } & Record<string, unknown>
-  >;
+  sinks: Record<string, { state: string; last_error: LastError | null } & Record<string, unknown>>;
 }
 
 /**
