@@ -9,7 +9,18 @@ export interface ComponentError {
   message: string;
   code: string | null;
   at: string;
+  /** The config key an operator fixes for this error (`sources.db1.dsn`), when one is known. */
+  config_key: string | null;
 }
+
+/** The config key to fix for an error, and what about it. */
+export interface KeyToFix {
+  key: string;
+  why: string;
+}
+
+/** Finds the config key behind a component's error; the runtime knows the config, core does not. */
+export type KeyToFixOf = (error: unknown) => KeyToFix | undefined;
 
 /** How far a component is behind its input; which fields apply depends on the kind. */
 export interface Lag {
@@ -57,9 +68,9 @@ export class Health {
   /** Why the component's positions cannot be stored while its work goes on (see hold). */
   private held: unknown;
 
-  set(state: ComponentState, error?: unknown): void {
+  set(state: ComponentState, error?: unknown, fix?: KeyToFix): void {
     this.work = state;
-    this.show(error);
+    this.show(error, fix);
   }
 
   /**
@@ -77,7 +88,7 @@ export class Health {
     this.show();
   }
 
-  private show(error?: unknown): void {
+  private show(error?: unknown, fix?: KeyToFix): void {
     const state = this.work === 'running' && this.held !== undefined ? 'retrying' : this.work;
     if (state !== this.state) {
       this.state = state;
@@ -85,9 +96,10 @@ export class Health {
     }
     if (error !== undefined) {
       this.lastError = {
-        message: errorMessage(error),
+        message: errorMessage(error) + fixText(fix),
         code: errorCode(error) ?? null,
         at: new Date().toISOString(),
+        config_key: fix?.key ?? null,
       };
     }
   }
@@ -125,6 +137,21 @@ export class Stats {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + count;
     this.droppedTotal += count;
   }
+
+  /** Adds what the component this one replaces counted, so the counters never go down. */
+  carryOver(previous: Stats): void {
+    this.eventsIn += previous.eventsIn;
+    this.eventsOut += previous.eventsOut;
+    this.batches += previous.batches;
+    this.errors += previous.errors;
+    this.bytes += previous.bytes;
+    for (const [reason, count] of Object.entries(previous.dropped)) this.drop(reason, count);
+  }
+}
+
+/** "; fix sources.db1.dsn (its user and password)", appended to a failure's message. */
+function fixText(fix: KeyToFix | undefined): string {
+  return fix === undefined ? '' : `; fix ${fix.key} (${fix.why})`;
 }
 
 /** What sources and sinks have in common: a name, a kind, health, counters and a debug switch. */
@@ -138,7 +165,8 @@ export abstract class Component {
     readonly name: string,
     readonly type: string,
     readonly log: Logger,
-    private readonly baseLevel: string,
+    private baseLevel: string,
+    private readonly keyToFix?: KeyToFixOf,
   ) {}
 
   /** Per-event debug logging, switched by /debug/on|off. */
@@ -149,6 +177,12 @@ export abstract class Component {
   set debug(on: boolean) {
     this.debugOn = on;
     this.log.level = on ? 'debug' : this.baseLevel;
+  }
+
+  /** The log level while debug is off (`[log] level`, changed by a reload). */
+  set logLevel(level: string) {
+    this.baseLevel = level;
+    if (!this.debugOn) this.log.level = level;
   }
 
   /** The lifecycle policy (retry, fail, stop) for this component's work, reporting to its health. */
@@ -166,10 +200,15 @@ export abstract class Component {
     );
   }
 
+  /** Stops for good: the message names the config key to fix, when the runtime knows one. */
   protected fail(error: unknown): void {
     this.stats.errors++;
-    this.health.set('failed', error);
-    this.log.error({ err: error }, `${this.role} ${this.name} failed: ${errorMessage(error)}`);
+    const fix = this.keyToFix?.(error);
+    this.health.set('failed', error, fix);
+    this.log.error(
+      { err: error, config_key: fix?.key },
+      `${this.role} ${this.name} failed: ${errorMessage(error)}${fixText(fix)}`,
+    );
   }
 
   protected retrying(error: unknown, delayMs: number): void {

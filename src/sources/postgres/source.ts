@@ -67,6 +67,7 @@ export class PostgresSource extends Source {
   private timers: NodeJS.Timeout[] = [];
   /** Set when the source must stop for good whatever its session ends with (the state file is gone). */
   private halted: PgRelayError | undefined;
+  private readonly unwatchState: () => void;
   private finished = false;
 
   constructor(
@@ -131,7 +132,9 @@ export class PostgresSource extends Source {
     };
     this.snapshot = new InitialSnapshot(host);
     this.backfills = new Backfills(host);
-    state.watch((failure) => this.stateFailed(failure));
+    this.unwatchState = state.watch((failure) => this.stateFailed(failure));
+    // Built by a reload while the state file fails: the watchers heard of it before this source.
+    if (state.failure !== undefined) this.stateFailed(state.failure);
   }
 
   start(): void {
@@ -154,6 +157,7 @@ export class PostgresSource extends Source {
     this.positions.persist();
     this.positions.confirm();
     this.positions.close();
+    this.unwatchState();
     for (const timer of this.timers) clearInterval(timer);
     this.progress.close();
     await this.closeSession();
