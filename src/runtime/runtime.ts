@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { ExactlyOnceLink } from '../kafka/exactly-once.js';
 import { createPassthrough } from '../handlers/passthrough/handler.js';
 import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
 import type { Component, ComponentError } from '../core/component.js';
@@ -32,6 +35,23 @@ export interface StatusReport {
   state_file: { path: string; ok: boolean; error: ComponentError | null };
   sources: Record<string, ComponentReport>;
   sinks: Record<string, ComponentReport>;
+}
+
+/**
+ * The link of each exactly_once Kafka source to its one sink (the config checks see to there being
+ * one). Its transactional id is the same on every run of this pgrelay (this machine, this state
+ * file), so a restart after kill -9 fences the dead run and aborts its open transaction at once,
+ * and differs between pgrelay processes sharing the group.
+ */
+function exactlyOnceLinks(config: Config, log: Logger): Map<string, ExactlyOnceLink> {
+  const links = new Map<string, ExactlyOnceLink>();
+  const instance = createHash('sha256').update(`${hostname()}\0${config.state.path}`).digest('hex').slice(0, 16);
+  for (const [name, source] of Object.entries(config.sources)) {
+    if (source.type !== 'kafka' || !source.exactly_once) continue;
+    const id = `pgrelay-${source.group_id}-${name}-${instance}`;
+    links.set(name, new ExactlyOnceLink(name, id, componentLogger(log, 'source', name)));
+  }
+  return links;
 }
 
 /** How often the runtime checks that the state file is still the one open, also when nothing is written. */
@@ -77,6 +97,7 @@ export class Runtime {
     try {
       lock = RunLock.acquire(config.state.path);
       const metrics = new Metrics();
+      const links = exactlyOnceLinks(config, log);
       const sinks: Sink[] = [];
       for (const [name, sinkConfig] of Object.entries(config.sinks)) {
         const sinkLog = componentLogger(log, 'sink', name);
@@ -90,12 +111,13 @@ export class Runtime {
         }
         const chain = new HandlerChain(handlers, createPassthrough());
         sinks.push(
-          createSink(name, sinkConfig, sinkSettings(sinkConfig), {
-            log: sinkLog,
-            logLevel: config.log.level,
-            metrics,
-            chain,
-          }),
+          createSink(
+            name,
+            sinkConfig,
+            sinkSettings(sinkConfig),
+            { log: sinkLog, logLevel: config.log.level, metrics, chain },
+            sinkConfig.sources.length === 1 ? links.get(sinkConfig.sources[0]!) : undefined,
+          ),
         );
       }
       const router = new Router(sinks, metrics);
@@ -105,6 +127,7 @@ export class Runtime {
           sourceConfig,
           { log: componentLogger(log, 'source', name), logLevel: config.log.level, metrics, router },
           state,
+          links.get(name),
         ),
       );
       const runtime = new Runtime(config, log, state, lock, metrics, sources, sinks);
