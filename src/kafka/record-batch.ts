@@ -257,7 +257,10 @@ export class RecordBatch {
     buffer.writeInt32BE(-1, 12); // partition leader epoch: producers send -1
     buffer[16] = 2; // magic
     // Compression; CreateTime; the transactional bit.
-    buffer.writeInt16BE(this.attributes | (stamp.transactional === true ? TRANSACTIONAL : 0), ATTRIBUTES_OFFSET);
+    buffer.writeInt16BE(
+      this.attributes | (stamp.transactional === true ? TRANSACTIONAL : 0),
+      ATTRIBUTES_OFFSET,
+    );
     buffer.writeInt32BE(this.count - 1, 23); // last offset delta
     buffer.writeBigInt64BE(timestamp, 27);
     buffer.writeBigInt64BE(timestamp, 35);

@@ -42,7 +42,6 @@ export class TransactionAbortedError extends PgRelayError {
   }
 }
 
-
 /**
  * One transactional producer's transactions, spoken with the coordinators directly (the library's
  * transactions run through its own send path, which the sink does not use): InitProducerId with
@@ -200,7 +199,7 @@ export class KafkaTransaction {
       if (id === undefined || MOVED.has(id)) this.coordinators.delete(`${keyType}:${key}`);
       if (until === undefined ? attempt + 1 >= ATTEMPTS : until.aborted)
         throw new KafkaUnavailableError(`${this.where} (${name} for transaction ${this.id})`, error);
-      await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
+      await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]);
     }
   }
 
@@ -224,7 +223,10 @@ export class KafkaTransaction {
 }
 
 function groupByTopic(offsets: GroupOffsets['offsets']) {
-  const byTopic = new Map<string, { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }[]>();
+  const byTopic = new Map<
+    string,
+    { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }[]
+  >();
   for (const { topic, partition, offset } of offsets) {
     let list = byTopic.get(topic);
     if (list === undefined) byTopic.set(topic, (list = []));

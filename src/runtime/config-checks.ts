@@ -107,7 +107,9 @@ function exactlyOnce(config: ConfigParts): string[] {
     if (sink === undefined) continue;
     const named = `sink "${sinkName}"`;
     if (sink.type !== 'kafka') {
-      problems.push(`${at} needs a Kafka sink: ${named} is a ${sink.type} sink, which takes no part in Kafka transactions`);
+      problems.push(
+        `${at} needs a Kafka sink: ${named} is a ${sink.type} sink, which takes no part in Kafka transactions`,
+      );
       continue;
     }
     if (!sink.brokers.some((broker) => source.brokers.includes(broker))) {
@@ -116,7 +118,9 @@ function exactlyOnce(config: ConfigParts): string[] {
       );
     }
     if (sink.sources.length > 1) {
-      problems.push(`${at}: ${named} also reads ${sink.sources.filter((s) => s !== name).join(', ')}: it must read this source alone`);
+      problems.push(
+        `${at}: ${named} also reads ${sink.sources.filter((s) => s !== name).join(', ')}: it must read this source alone`,
+      );
     }
     if (sink.acks !== 'all') {
       problems.push(`${at} needs acks = "all" on ${named} (transactional producing is idempotent)`);

@@ -45,7 +45,10 @@ export interface StatusReport {
  */
 function exactlyOnceLinks(config: Config, log: Logger): Map<string, ExactlyOnceLink> {
   const links = new Map<string, ExactlyOnceLink>();
-  const instance = createHash('sha256').update(`${hostname()}\0${config.state.path}`).digest('hex').slice(0, 16);
+  const instance = createHash('sha256')
+    .update(`${hostname()}\0${config.state.path}`)
+    .digest('hex')
+    .slice(0, 16);
   for (const [name, source] of Object.entries(config.sources)) {
     if (source.type !== 'kafka' || !source.exactly_once) continue;
     const id = `pgrelay-${source.group_id}-${name}-${instance}`;
@@ -105,7 +108,8 @@ export class Runtime {
         const names = [...sinkConfig.handlers];
         // A trailing passthrough (the default chain) encodes just as the chain's own final encoder
         // does: leaving it to the encoder saves checking every record it makes.
-        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough') names.pop();
+        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough')
+          names.pop();
         for (const handlerName of names) {
           handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), sinkLog));
         }

@@ -156,7 +156,10 @@ export class ConsumerGroup {
    * such a transaction is about to move.
    */
   private async committedOffsets(partitions: TopicPartition[]): Promise<Map<string, bigint[]>> {
-    const topics = [...groupByTopic(partitions)].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+    const topics = [...groupByTopic(partitions)].map(([name, partitionIndexes]) => ({
+      name,
+      partitionIndexes,
+    }));
     for (let attempt = 0; ; attempt++) {
       try {
         const answer = await offsetFetchV8.api.async(

@@ -348,7 +348,9 @@ export class KafkaSource extends Source {
     const link = this.link;
     if (link !== undefined && [...this.givenUp].some((p) => p.progress.inFlight > 0)) {
       // A transaction must never commit their records once they are another member's: abort.
-      await link.exclusive(() => link.abort(`partitions moving to another member were not delivered within ${bound} ms`));
+      await link.exclusive(() =>
+        link.abort(`partitions moving to another member were not delivered within ${bound} ms`),
+      );
     }
     for (const partition of this.givenUp) {
       const abandoned = partition.progress.inFlight;
