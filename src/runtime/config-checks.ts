@@ -119,7 +119,7 @@ function exactlyOnce(config: ConfigParts): string[] {
     }
     if (sink.sources.length > 1) {
       problems.push(
-        `${at}: ${named} also reads ${sink.sources.filter((s) => s !== name).join(', ')}: it must read this source alone`,
+        `${at} needs ${named} to read this source alone: it also reads ${sink.sources.filter((s) => s !== name).join(', ')}`,
       );
     }
     if (sink.acks !== 'all') {
