@@ -25,6 +25,8 @@ const PRODUCER_STATE = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'UNKNOWN_PRODUCER_ID',
   'INVALID_PRODUCER_EPOCH',
+  // Transactional: the coordinator aborted the open transaction (its timeout) and moved the epoch on.
+  'PRODUCER_FENCED',
 ]);
 const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 /** What to do about a topic that does not appear: the broker would have created it by now if it did. */

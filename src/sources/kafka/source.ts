@@ -197,9 +197,16 @@ export class KafkaSource extends Source {
     this.fetcher = undefined;
     this.group = undefined;
     for (const partition of this.owned.values()) this.giveUp(partition);
+    const handedOut = this.offsets.inFlight > 0;
     for (const partition of this.givenUp) this.offsets.release(partition.progress);
     this.givenUp.clear();
     this.drain.check();
+    const link = this.link;
+    if (link !== undefined && handedOut && !this.abort.signal.aborted) {
+      // Out of the group with messages handed out: no transaction may carry them now, also not
+      // beside messages of the partitions this member is given when it joins again.
+      await link.exclusive(() => link.abort('the source left the consumer group'));
+    }
     await fetcher?.stop();
     await group
       ?.close()
