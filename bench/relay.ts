@@ -9,7 +9,14 @@ import { kafkaSink, kafkaSource } from '../test/fixtures/configs.js';
 import { relayMessages } from '../test/fixtures/events.js';
 import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { sharedKafka } from '../test/harness/services.js';
-import { adminClient, createTopics, produce, topicSize, uniqueName } from '../test/harness/topics.js';
+import {
+  adminClient,
+  committedOffsets,
+  createTopics,
+  produce,
+  topicSize,
+  uniqueName,
+} from '../test/harness/topics.js';
 import type { Admin } from '@platformatic/kafka';
 import type { BenchResult } from './report.js';
 
@@ -64,6 +71,73 @@ export async function benchRelay(): Promise<BenchResult> {
     await relay.stop();
     await relay.destroy();
     await admin.close();
+  }
+}
+
+/**
+ * The exactly-once relay (exactly_once = true: every delivery a transaction that also commits the
+ * consumed offsets) next to the at-least-once relay, both relaying the same topic on the same
+ * broker in this run. Each is timed from process start until the group committed every input
+ * offset: for the exactly-once relay that is when the last transaction committed, and the output
+ * topic's end offsets also count transaction markers, so they cannot tell.
+ */
+export async function benchExactlyOnceRelay(): Promise<BenchResult> {
+  const brokers = await sharedKafka();
+  const prefix = uniqueName('bench-eos');
+  const [source, atLeastOnce, exactlyOnce] = [`${prefix}.in`, `${prefix}.alo`, `${prefix}.eos`];
+  await createTopics(brokers, [source, atLeastOnce, exactlyOnce], PARTITIONS);
+  await produce(brokers, source, relayMessages(COUNT, { rows: 10_000 }));
+  const plain = await timedRelay(brokers, source, atLeastOnce, `${prefix}-alo`, false);
+  const transactional = await timedRelay(brokers, source, exactlyOnce, `${prefix}-eos`, true);
+  return {
+    name: 'Kafka → pgrelay → Kafka relay, exactly once (transactions)',
+    unit: 'messages',
+    count: COUNT,
+    seconds: transactional.seconds,
+    perSecond: COUNT / transactional.seconds,
+    peakRssMb: transactional.peakRssMb,
+    cpuMicrosPerUnit: transactional.cpuMicrosPerUnit,
+    baseline: { name: 'the at-least-once relay, same topic, this run', perSecond: COUNT / plain.seconds },
+    notes: [
+      `${PARTITIONS} partitions, default batch_size: one transaction per delivery of up to 1,000 messages`,
+      `at-least-once relay CPU ${plain.cpuMicrosPerUnit.toFixed(1)} µs per message, peak RSS ${Math.round(plain.peakRssMb ?? 0)} MB`,
+      `time from process start until every input offset is committed`,
+    ],
+  };
+}
+
+/** One relay process from `source` to `target` in group `group`, until the group committed every message. */
+async function timedRelay(
+  brokers: string[],
+  source: string,
+  target: string,
+  group: string,
+  exactlyOnce: boolean,
+) {
+  const relay = await PgrelayProcess.create(
+    kafkaSource('edge', { brokers, topics: [source], group_id: group, exactly_once: exactlyOnce }) +
+      kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: target, acks: 'all' }),
+  );
+  try {
+    const started = performance.now();
+    await relay.start({ waitRunning: false });
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const committed = await committedOffsets(brokers, group, source);
+      if ([...committed.values()].reduce((sum, offset) => sum + Math.max(0, offset), 0) >= COUNT) break;
+      if (Date.now() > deadline)
+        throw new Error(`bench: group ${group} did not commit ${COUNT} offsets in 10 minutes`);
+      await sleep(20);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      seconds,
+      cpuMicrosPerUnit: ((relay.cpuSeconds() ?? 0) / COUNT) * 1e6,
+      peakRssMb: relay.peakRssMb(),
+    };
+  } finally {
+    await relay.stop();
+    await relay.destroy();
   }
 }
 

@@ -3,7 +3,7 @@
  * scenario by scenario, then one table of them all. Prints figures; asserts nothing.
  * BENCH_ROWS (default 1,000,000) sizes scenario (a), BENCH_SNAPSHOT_ROWS (default 1,000,000)
  * scenario (s), BENCH_TRANSACTIONS (default 200,000) scenario (t); BENCH_ONLY selects scenarios by
- * name (i, a, t, b, r, s).
+ * name (i, a, t, b, r, x, s).
  */
 import os from 'node:os';
 import {
@@ -12,11 +12,11 @@ import {
   benchSingleRowTransactions,
   benchSmallTransactions,
 } from './pg-stream.js';
-import { benchRelay } from './relay.js';
+import { benchExactlyOnceRelay, benchRelay } from './relay.js';
 import { benchSnapshot } from './snapshot.js';
 import { type BenchResult, formatResult, formatTable } from './report.js';
 
-const only = (process.env.BENCH_ONLY ?? 'i,a,t,b,r,s').split(',');
+const only = (process.env.BENCH_ONLY ?? 'i,a,t,b,r,x,s').split(',');
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const transactions = Number(process.env.BENCH_TRANSACTIONS ?? 200_000);
 const snapshotRows = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     ['t', () => benchSingleRowTransactions(transactions)],
     ['b', () => benchSmallTransactions(5000, 30)],
     ['r', () => benchRelay()],
+    ['x', () => benchExactlyOnceRelay()],
     ['s', () => benchSnapshot(snapshotRows)],
   ];
   const all: BenchResult[] = [];

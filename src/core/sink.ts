@@ -101,6 +101,34 @@ export abstract class Sink extends Component {
     return Promise.resolve(false);
   }
 
+  /**
+   * Whether a delivery takes only whole source batches. An exactly-once sink commits a delivery
+   * with the offsets it completes, so no delivery may end in the middle of a batch.
+   */
+  protected get wholeBatches(): boolean {
+    return false;
+  }
+
+  /** Runs one delivery (taking events, writing, acknowledging, `delivered`); an exactly-once sink runs it alone. */
+  protected exclusively(delivery: () => Promise<void>): Promise<void> {
+    return delivery();
+  }
+
+  /** After a delivery was acknowledged: an exactly-once sink commits its transaction here. */
+  protected delivered(_signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Drops the batches not yet delivered, without acknowledging them: their source sends them again. */
+  protected discardQueued(): void {
+    this.queue.length = 0;
+    this.cursor = 0;
+    this.queuedEvents = 0;
+    this.queuedBytes = 0;
+    this.bufferedBytes = 0;
+    this.capacityWaiters.release();
+  }
+
   start(): void {
     this.loop ??= this.run();
   }
@@ -194,7 +222,10 @@ export abstract class Sink extends Component {
           await this.nextWake(wait);
           continue;
         }
-        await this.deliver(this.take(), signal);
+        await this.exclusively(async () => {
+          // Another holder of the link may have discarded the queue meanwhile.
+          if (this.queuedEvents > 0) await this.deliver(this.take(), signal);
+        });
       }
     } catch (error) {
       if (!signal.aborted) this.fail(error);
@@ -231,6 +262,10 @@ export abstract class Sink extends Component {
       const perEvent = batchBytes / Math.max(1, events.length);
       const fits = Math.floor((byteLimit - bytes) / Math.max(1, perEvent));
       let count = Math.min(events.length - pending.taken, size - delivery.events.length, fits);
+      if (this.wholeBatches && count < events.length - pending.taken) {
+        if (delivery.events.length > 0) break;
+        count = events.length - pending.taken;
+      }
       if (count === 0) {
         if (delivery.events.length > 0) break;
         // An oversized event goes alone, so it still moves (and fails loudly in write).
@@ -266,6 +301,7 @@ export abstract class Sink extends Component {
     this.stats.eventsOut += delivery.events.length - (this.stats.droppedTotal - droppedBefore);
     this.metrics.observeBatch(this, delivery.events.length, (performance.now() - started) / 1000);
     this.acknowledge(delivery);
+    await this.delivered(signal);
   }
 
   /** The handler chain; events a handler fails on are dead-lettered (when the kind can) or stop the sink. */

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { type KafkaConnection, clientOptions, logBrokerStates } from './client.js';
 import { KafkaRejectedError, KafkaUnavailableError } from './errors.js';
 import type { BatchStamp, RecordBatch } from './record-batch.js';
+import { KafkaTransaction } from './transaction.js';
 
 type ProduceResponse = produceV11.ProduceResponse;
 
@@ -64,11 +65,13 @@ export interface OutgoingBatch {
  * Sends record batches pgrelay encoded itself through @platformatic/kafka's connections: the library
  * keeps connections (TLS, SASL), metadata and the producer id; this class keeps the idempotence
  * sequence numbers and the retry policy. With acks = all it produces idempotently: a batch sent again
- * after a lost answer or a leader change is written once.
+ * after a lost answer or a leader change is written once. With a transactional id every batch is
+ * written inside `transaction`, which its owner commits or aborts.
  */
 export class KafkaProducer {
   readonly client: Producer;
   readonly idempotent: boolean;
+  readonly transaction: KafkaTransaction | undefined;
   private version: ProduceVersion = 11;
   private stampBase: Omit<BatchStamp, 'baseSequence'> = { producerId: -1n, producerEpoch: -1 };
   private readonly sequences = new Map<string, number>();
@@ -81,9 +84,15 @@ export class KafkaProducer {
     /** Names the component and brokers in errors. */
     private readonly where: string,
     log: Logger,
+    transactionalId?: string,
+    transactionTimeoutMs = 60_000,
   ) {
     this.client = new Producer({ ...clientOptions(connection), autocreateTopics: false });
     this.idempotent = acks === 'all';
+    this.transaction =
+      transactionalId === undefined
+        ? undefined
+        : new KafkaTransaction(this.client, transactionalId, transactionTimeoutMs, where);
     logBrokerStates(this.client, log);
   }
 
@@ -109,12 +118,16 @@ export class KafkaProducer {
   /**
    * A new producer id, every partition's sequence back to 0. After a batch failed for good the
    * sequences after it are void; the batches not yet written are encoded again under the new id.
+   * Transactional: the same producer id, a new epoch; the open transaction is aborted.
    */
   async resetProducerId(): Promise<void> {
     this.sequences.clear();
     if (!this.idempotent) return;
-    const { producerId, producerEpoch } = await this.client.initIdempotentProducer({});
-    this.stampBase = { producerId, producerEpoch };
+    const { producerId, producerEpoch } =
+      this.transaction === undefined
+        ? await this.client.initIdempotentProducer({})
+        : await this.transaction.init();
+    this.stampBase = { producerId, producerEpoch, transactional: this.transaction !== undefined };
   }
 
   /** Producer id, epoch and the partition's next sequence for a batch of `count` records (claimed). */
@@ -140,6 +153,7 @@ export class KafkaProducer {
    * partition's batches after a failed one stay pending); throws when the brokers stay unavailable.
    */
   async send(batches: OutgoingBatch[], signal?: AbortSignal): Promise<void> {
+    await this.transaction?.add(batches.filter((b) => b.state === 'pending'));
     let idle = 0;
     let refresh = false;
     let lastError: unknown;
@@ -233,7 +247,7 @@ export class KafkaProducer {
       items.push(outgoing);
     }
     const writer = Writer.create()
-      .appendString(null, true) // transactional id
+      .appendString(this.transaction?.id ?? null, true)
       .appendInt16(ACKS[this.acks])
       .appendInt32(this.timeoutMs)
       .appendArray(

@@ -143,6 +143,8 @@ export interface BatchStamp {
   producerId: bigint;
   producerEpoch: number;
   baseSequence: number;
+  /** Written inside a Kafka transaction: read_committed consumers see it only once it commits. */
+  transactional?: boolean;
 }
 
 /**
@@ -254,7 +256,11 @@ export class RecordBatch {
     buffer.writeInt32BE(end - 12, 8); // batch length: the bytes after this field
     buffer.writeInt32BE(-1, 12); // partition leader epoch: producers send -1
     buffer[16] = 2; // magic
-    buffer.writeInt16BE(this.attributes, ATTRIBUTES_OFFSET); // compression; CreateTime; not transactional
+    // Compression; CreateTime; the transactional bit.
+    buffer.writeInt16BE(
+      this.attributes | (stamp.transactional === true ? TRANSACTIONAL : 0),
+      ATTRIBUTES_OFFSET,
+    );
     buffer.writeInt32BE(this.count - 1, 23); // last offset delta
     buffer.writeBigInt64BE(timestamp, 27);
     buffer.writeBigInt64BE(timestamp, 35);
@@ -273,3 +279,5 @@ export class RecordBatch {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Batch attribute bit 4: the batch belongs to a transaction. */
+const TRANSACTIONAL = 0x10;

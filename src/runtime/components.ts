@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Handler } from '../core/handler.js';
+import type { ExactlyOnceLink } from '../kafka/exactly-once.js';
 import type { Sink, SinkContext, SinkSettings } from '../core/sink.js';
 import type { Source, SourceContext } from '../core/source.js';
 import { createEnrich } from '../handlers/enrich/handler.js';
@@ -21,12 +22,13 @@ export function createSource(
   config: SourceConfig,
   context: SourceContext,
   state: StateStore,
+  link?: ExactlyOnceLink,
 ): Source {
   switch (config.type) {
     case 'postgres':
       return new PostgresSource(name, config, config.slot ?? defaultSlot(name), context, state);
     case 'kafka':
-      return new KafkaSource(name, config, context);
+      return new KafkaSource(name, config, context, link);
   }
 }
 
@@ -35,10 +37,11 @@ export function createSink(
   config: SinkConfig,
   settings: SinkSettings,
   context: SinkContext,
+  link?: ExactlyOnceLink,
 ): Sink {
   switch (config.type) {
     case 'kafka':
-      return new KafkaSink(name, config, settings, context);
+      return new KafkaSink(name, config, settings, context, link);
     case 'stub':
       return new StubSink(name, config, settings, context);
   }

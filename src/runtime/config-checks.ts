@@ -77,6 +77,60 @@ export function crossCheck(config: ConfigParts, input: unknown, env: NodeJS.Proc
     );
   }
   problems.push(...sharedSlotsAndPublications(config, env));
+  problems.push(...exactlyOnce(config));
+  return problems;
+}
+
+/**
+ * exactly_once holds only where one transaction can carry both the output and the consumed
+ * offsets: one Kafka sink, fed by this source alone, on the source's own cluster, writing nothing
+ * outside the transaction (no dead letters) and with acks = "all" (transactions are idempotent).
+ */
+function exactlyOnce(config: ConfigParts): string[] {
+  const problems: string[] = [];
+  for (const [name, source] of Object.entries(config.sources)) {
+    if (source?.type !== 'kafka' || !source.exactly_once) continue;
+    const at = `${formatPath(['sources', name, 'exactly_once'])}: exactly once`;
+    if (source.dead_letter_topic !== undefined) {
+      problems.push(
+        `${at} cannot cover dead letters: they are written outside the transaction (remove dead_letter_topic; undecodable messages are then logged and skipped)`,
+      );
+    }
+    const fed = Object.entries(config.sinks).filter(([, sink]) => sink?.sources.includes(name));
+    if (fed.length !== 1) {
+      problems.push(
+        `${at} needs exactly one sink reading this source (${fed.length === 0 ? 'none does' : `${fed.length} do: ${fed.map(([n]) => `"${n}"`).join(', ')}`}): one transaction commits one sink's output with the offsets`,
+      );
+      continue;
+    }
+    const [sinkName, sink] = fed[0]!;
+    if (sink === undefined) continue;
+    const named = `sink "${sinkName}"`;
+    if (sink.type !== 'kafka') {
+      problems.push(
+        `${at} needs a Kafka sink: ${named} is a ${sink.type} sink, which takes no part in Kafka transactions`,
+      );
+      continue;
+    }
+    if (!sink.brokers.some((broker) => source.brokers.includes(broker))) {
+      problems.push(
+        `${at} needs the sink on the source's cluster: ${named} names brokers ${sink.brokers.join(', ')}, the source ${source.brokers.join(', ')} (a transaction cannot span clusters)`,
+      );
+    }
+    if (sink.sources.length > 1) {
+      problems.push(
+        `${at} needs ${named} to read this source alone: it also reads ${sink.sources.filter((s) => s !== name).join(', ')}`,
+      );
+    }
+    if (sink.acks !== 'all') {
+      problems.push(`${at} needs acks = "all" on ${named} (transactional producing is idempotent)`);
+    }
+    if (sink.dead_letter_topic !== undefined) {
+      problems.push(
+        `${at} cannot cover ${named}'s dead letters (dead_letter_topic): they are written outside the transaction`,
+      );
+    }
+  }
   return problems;
 }
 

@@ -51,7 +51,7 @@ export function planReload(
     for (const handler of sink.handlers) handlers[handler] = config.handlers[handler];
     return { sink, handlers };
   };
-  return {
+  const plan: ReloadPlan = {
     sources: diffComponents(running.sources, next.sources, failed.sources, (config, name) =>
       changedKeys(withoutDebug(running.sources[name]), withoutDebug(config), `sources.${name}`),
     ),
@@ -67,6 +67,34 @@ export function planReload(
     }),
     ...topLevel(running, next),
   };
+  restartExactlyOncePairs(plan, running, next);
+  return plan;
+}
+
+/**
+ * An exactly_once Kafka source and its one sink share a transaction link (and what the sink had not
+ * delivered is read again from the committed offsets): when one of them starts anew, so does the other.
+ */
+function restartExactlyOncePairs(plan: ReloadPlan, running: Config, next: Config): void {
+  const exactlyOnce = (config: SourceConfig | undefined) => config?.type === 'kafka' && config.exactly_once;
+  for (const [source, config] of Object.entries(next.sources)) {
+    if (!exactlyOnce(config) && !exactlyOnce(running.sources[source])) continue;
+    const sinks = Object.keys(next.sinks).filter((sink) => next.sinks[sink]!.sources.includes(source));
+    const moves = (changes: ComponentChanges, name: string) =>
+      name in changes.restarted || changes.added.includes(name);
+    if (moves(plan.sources, source)) {
+      for (const sink of sinks) restartWith(plan.sinks, sink, `its exactly_once source ${source} restarts`);
+    } else if (sinks.some((sink) => moves(plan.sinks, sink))) {
+      restartWith(plan.sources, source, 'its exactly_once sink restarts');
+    }
+  }
+}
+
+function restartWith(changes: ComponentChanges, name: string, why: string): void {
+  if (name in changes.restarted || changes.added.includes(name)) return;
+  changes.unchanged = changes.unchanged.filter((unchanged) => unchanged !== name);
+  delete changes.debug[name];
+  changes.restarted[name] = [why];
 }
 
 function diffComponents<C extends SourceConfig | SinkConfig>(

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Component } from '../core/component.js';
 import { errorMessage } from '../core/errors.js';
@@ -7,6 +9,7 @@ import { Router } from '../core/router.js';
 import type { Sink, SinkSettings } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { createPassthrough } from '../handlers/passthrough/handler.js';
+import { ExactlyOnceLink } from '../kafka/exactly-once.js';
 import type { StateStore } from '../state/store.js';
 import { createHandler, createSink, createSource } from './components.js';
 import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
@@ -56,6 +59,8 @@ export class Topology {
   private constructor(
     private readonly context: TopologyContext,
     sinks: Sink[],
+    /** Each exactly_once Kafka source's link to its one sink, by source name. */
+    private links: Map<string, ExactlyOnceLink>,
   ) {
     for (const sink of sinks) this.sinkMap.set(sink.name, sink);
     this.router = new Router(sinks, context.metrics);
@@ -63,14 +68,20 @@ export class Topology {
 
   /** Builds every component of `config`, none started. */
   static async build(config: Config, context: TopologyContext): Promise<Topology> {
+    const links = new Map<string, ExactlyOnceLink>();
+    for (const name of Object.keys(config.sources)) {
+      const link = exactlyOnceLink(config, name, context.log);
+      if (link !== undefined) links.set(name, link);
+    }
     const sinks: Sink[] = [];
     try {
-      for (const name of Object.keys(config.sinks)) sinks.push(await buildSink(config, name, context));
+      for (const name of Object.keys(config.sinks))
+        sinks.push(await buildSink(config, name, context, linkOfSink(config, name, links)));
     } catch (error) {
       await Promise.all(sinks.map((sink) => sink.stop(AT_ONCE)));
       throw error;
     }
-    const topology = new Topology(context, sinks);
+    const topology = new Topology(context, sinks, links);
     for (const name of Object.keys(config.sources)) topology.addSource(config, name);
     for (const component of topology.components()) {
       context.metrics.register(component);
@@ -127,24 +138,32 @@ export class Topology {
    * fails here, with nothing changed yet) for `next`.
    */
   async prepare(next: Config, plan: ReloadPlan): Promise<PreparedChange> {
+    // An exactly_once source and its sink restart together (planReload), on a link of their own.
+    const links = new Map<string, ExactlyOnceLink>();
+    for (const name of Object.keys(next.sources)) {
+      const moves = name in plan.sources.restarted || plan.sources.added.includes(name);
+      const link = moves ? exactlyOnceLink(next, name, this.context.log) : this.links.get(name);
+      if (link !== undefined) links.set(name, link);
+    }
     const built = new Map<string, Sink>();
     const discard = async () => {
       await Promise.all([...built.values()].map((sink) => sink.stop(AT_ONCE)));
     };
     try {
       for (const name of [...plan.sinks.added, ...Object.keys(plan.sinks.restarted)])
-        built.set(name, await buildSink(next, name, this.context));
+        built.set(name, await buildSink(next, name, this.context, linkOfSink(next, name, links)));
     } catch (error) {
       await discard();
       throw error;
     }
-    return { apply: (deadline) => this.apply(next, plan, built, deadline), discard };
+    return { apply: (deadline) => this.apply(next, plan, built, links, deadline), discard };
   }
 
   private async apply(
     next: Config,
     plan: ReloadPlan,
     built: Map<string, Sink>,
+    links: Map<string, ExactlyOnceLink>,
     deadline: AbortSignal,
   ): Promise<string[]> {
     const problems: string[] = [];
@@ -192,7 +211,10 @@ export class Topology {
       if (previous !== undefined) {
         sink.stats.carryOver(previous.stats);
         const leftovers = previous.takeUndelivered();
-        const kept = leftovers.filter(({ batch }) => sink.sources.includes(batch.source));
+        // An exactly_once source reads what its sink did not deliver again, from its committed offsets.
+        const kept = leftovers.filter(
+          ({ batch }) => sink.sources.includes(batch.source) && !links.has(batch.source),
+        );
         for (const { batch, ack } of kept) sink.accept(batch, ack);
         const given = giveUp(leftovers.filter((leftover) => !kept.includes(leftover)));
         if (given > 0)
@@ -217,6 +239,7 @@ export class Topology {
     this.router.rewire(this.sinks);
 
     // 4. Sources, built now: they read the positions the old instances stored.
+    this.links = links;
     for (const name of plan.sources.removed) {
       const source = this.sourceMap.get(name)!;
       this.sourceMap.delete(name);
@@ -260,6 +283,7 @@ export class Topology {
         keyToFix: keyToFixOf(config, 'source', name),
       },
       this.context.state,
+      this.links.get(name),
     );
     this.sourceMap.set(name, source);
     return source;
@@ -271,7 +295,38 @@ export class Topology {
   }
 }
 
-async function buildSink(config: Config, name: string, context: TopologyContext): Promise<Sink> {
+/**
+ * The link of an exactly_once Kafka source to its one sink (the config checks see to there being one).
+ * Its transactional id is the same on every run of this pgrelay (this machine, this state file), so a
+ * restart after kill -9 fences the dead run and aborts its open transaction at once, and differs
+ * between pgrelay processes sharing the group.
+ */
+function exactlyOnceLink(config: Config, name: string, log: Logger): ExactlyOnceLink | undefined {
+  const source = config.sources[name]!;
+  if (source.type !== 'kafka' || !source.exactly_once) return undefined;
+  const instance = createHash('sha256')
+    .update(`${hostname()}\0${config.state.path}`)
+    .digest('hex')
+    .slice(0, 16);
+  const id = `pgrelay-${source.group_id}-${name}-${instance}`;
+  return new ExactlyOnceLink(name, id, componentLogger(log, 'source', name));
+}
+
+function linkOfSink(
+  config: Config,
+  name: string,
+  links: Map<string, ExactlyOnceLink>,
+): ExactlyOnceLink | undefined {
+  const { sources } = config.sinks[name]!;
+  return sources.length === 1 ? links.get(sources[0]!) : undefined;
+}
+
+async function buildSink(
+  config: Config,
+  name: string,
+  context: TopologyContext,
+  link: ExactlyOnceLink | undefined,
+): Promise<Sink> {
   const sinkConfig = config.sinks[name]!;
   const log = componentLogger(context.log, 'sink', name);
   const handlers = [];
@@ -282,13 +337,19 @@ async function buildSink(config: Config, name: string, context: TopologyContext)
   for (const handlerName of names) {
     handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), log));
   }
-  return createSink(name, sinkConfig, sinkSettings(sinkConfig), {
-    log,
-    logLevel: config.log.level,
-    metrics: context.metrics,
-    chain: new HandlerChain(handlers, createPassthrough()),
-    keyToFix: keyToFixOf(config, 'sink', name),
-  });
+  return createSink(
+    name,
+    sinkConfig,
+    sinkSettings(sinkConfig),
+    {
+      log,
+      logLevel: config.log.level,
+      metrics: context.metrics,
+      chain: new HandlerChain(handlers, createPassthrough()),
+      keyToFix: keyToFixOf(config, 'sink', name),
+    },
+    link,
+  );
 }
 
 /** A sink's `handlers` entry: a [handlers.x] table, or a built-in type used by name. */

@@ -36,11 +36,15 @@ export function scanTopic(
   brokers: string[],
   topic: string,
   onMessage: (message: ConsumedMessage) => void,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const kcat = spawn(
       'kcat',
-      ['-b', brokers.join(','), '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-D', SEPARATOR],
+      [
+        ...['-b', brokers.join(','), '-X', `isolation.level=${isolation}`, '-C', '-t', topic],
+        ...['-o', 'beginning', '-e', '-q', '-J', '-D', SEPARATOR],
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let count = 0;
@@ -101,9 +105,13 @@ function consumedMessage(raw: KcatRecord): ConsumedMessage {
 }
 
 /** Every message of `topic` from the beginning (see scanTopic), in one array. */
-export async function readTopic(brokers: string[], topic: string): Promise<ConsumedMessage[]> {
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  isolation?: 'read_committed' | 'read_uncommitted',
+): Promise<ConsumedMessage[]> {
   const messages: ConsumedMessage[] = [];
-  await scanTopic(brokers, topic, (message) => messages.push(message));
+  await scanTopic(brokers, topic, (message) => messages.push(message), isolation);
   return messages;
 }
 

@@ -35,6 +35,23 @@ function encode(inputs: Input[], compression: Compression = 'none', initial = 64
 
 const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 
+test('a batch stamped as transactional carries the transactional attribute bit, in its checksum', () => {
+  const sealed = (transactional: boolean) => {
+    const batch = new RecordBatch(Buffer.alloc(256), 1_764_000_000_123);
+    const headers: RecordHeaders = { names: [], values: [], count: 0 };
+    batch.append(Buffer.from('k'), 0, 1, 'v', headers, recordBound(1, 'v', headers));
+    batch.close('gzip');
+    batch.seal({ producerId: 7n, producerEpoch: 1, baseSequence: 0, transactional });
+    return batch.bytes;
+  };
+  const bytes = sealed(true);
+  const transactional = readRecordsBatch(Reader.from(bytes));
+  assert.equal(transactional.attributes & 0x10, 0x10);
+  assert.equal(transactional.attributes & 7, 1, 'the compression bits stay');
+  assert.equal(transactional.crc, jsCRC32C(bytes.subarray(21)));
+  assert.equal(readRecordsBatch(Reader.from(sealed(false))).attributes & 0x10, 0);
+});
+
 /** Record batches are read back by @platformatic/kafka's own decoder, written independently of ours. */
 describe('record batch encoding', () => {
   const inputs: Input[] = [

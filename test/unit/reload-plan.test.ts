@@ -148,4 +148,32 @@ describe('planning a config reload', () => {
     ]);
     assert.deepEqual(statePlan.sources.unchanged, ['db1', 'db2']);
   });
+
+  test('an exactly_once source and its sink restart together', () => {
+    const relay = (sinkExtra: string, sourceExtra = '') => `
+[sources.edge]
+type = "kafka"
+brokers = ["k1:9092"]
+topics = ["in"]
+group_id = "relay"
+exactly_once = true
+${sourceExtra}
+[sinks.out]
+type = "kafka"
+sources = ["edge"]
+brokers = ["k1:9092"]
+topic_fallback = "out"
+${sinkExtra}`;
+    const sinkChanged = planReload(config(relay('')), config(relay('batch_size = 500')), NOTHING_FAILED);
+    assert.deepEqual(sinkChanged.sinks.restarted, { out: ['sinks.out.batch_size'] });
+    assert.deepEqual(sinkChanged.sources.restarted, { edge: ['its exactly_once sink restarts'] });
+    const sourceChanged = planReload(
+      config(relay('')),
+      config(relay('', 'session_timeout = "20s"')),
+      NOTHING_FAILED,
+    );
+    assert.deepEqual(sourceChanged.sources.restarted, { edge: ['sources.edge.session_timeout'] });
+    assert.deepEqual(sourceChanged.sinks.restarted, { out: ['its exactly_once source edge restarts'] });
+    assert.deepEqual(sourceChanged.sinks.unchanged, []);
+  });
 });

@@ -9,6 +9,7 @@ import {
   UnknownTopicError,
   classifyKafkaError,
 } from '../../kafka/errors.js';
+import type { ExactlyOnceLink } from '../../kafka/exactly-once.js';
 import { KafkaProducer, type OutgoingBatch } from '../../kafka/producer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, TopicAdmin, type TopicSettings } from '../../kafka/topics.js';
 import type { KafkaSinkConfig } from './config.js';
@@ -24,6 +25,8 @@ const PRODUCER_STATE = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'UNKNOWN_PRODUCER_ID',
   'INVALID_PRODUCER_EPOCH',
+  // Transactional: the coordinator aborted the open transaction (its timeout) and moved the epoch on.
+  'PRODUCER_FENCED',
 ]);
 const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 /** What to do about a topic that does not appear: the broker would have created it by now if it did. */
@@ -31,6 +34,12 @@ const UNKNOWN_TOPIC_HINT =
   "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
 /** How long a topic the broker creates on first use may take to appear. */
 const UNKNOWN_TOPIC_GRACE_MS = 15_000;
+/**
+ * How long a transaction may stay open before its coordinator aborts it. A transaction holds one
+ * delivery; one left open by a process that died holds read_committed readers of its partitions
+ * until then (or until the process starts again, which aborts it at once).
+ */
+const TRANSACTION_TIMEOUT_MS = 15_000;
 
 /**
  * Produces records to Kafka. A batch is acknowledged to the sources only after Kafka acknowledged it
@@ -57,10 +66,30 @@ export class KafkaSink extends Sink {
     private readonly config: KafkaSinkConfig,
     settings: SinkSettings,
     context: SinkContext,
+    /** Set when the sink's one source relays exactly once: every delivery is a transaction. */
+    private readonly link?: ExactlyOnceLink,
   ) {
     super(name, 'kafka', config.sources, settings, context);
     this.where = `Kafka ${config.brokers.join(',')}`;
-    this.producer = new KafkaProducer(config, config.acks, config.request_timeout, this.where, this.log);
+    this.producer = new KafkaProducer(
+      config,
+      config.acks,
+      config.request_timeout,
+      this.where,
+      this.log,
+      link?.transactionalId,
+      TRANSACTION_TIMEOUT_MS,
+    );
+    link?.attachSink({
+      transaction: this.producer.transaction,
+      discard: () => {
+        if (this.plan !== undefined) this.encoder.release(this.plan);
+        this.plan = undefined;
+        // The aborted transaction's epoch is void: the next delivery starts under a new one.
+        this.unsettled = true;
+        this.discardQueued();
+      },
+    });
     this.admin = new TopicAdmin(config);
     this.encoder = new BatchEncoder(
       config.compression,
@@ -68,7 +97,28 @@ export class KafkaSink extends Sink {
       2 * settings.batch.bytes + (1 << 20),
     );
     this.topics = new TopicRouter(config.topic_map, config.topic_routes, config.topic_fallback);
-    this.health.details = { brokers: config.brokers, dead_letters: this.deadLetters };
+    this.health.details = {
+      brokers: config.brokers,
+      dead_letters: this.deadLetters,
+      ...(link === undefined ? {} : { transactional_id: link.transactionalId }),
+    };
+  }
+
+  protected override get wholeBatches(): boolean {
+    return this.link !== undefined;
+  }
+
+  protected override exclusively(delivery: () => Promise<void>): Promise<void> {
+    return this.link === undefined ? delivery() : this.link.exclusive(delivery);
+  }
+
+  /** Exactly once: the delivery's records commit together with the offsets they complete. */
+  protected override async delivered(signal: AbortSignal): Promise<void> {
+    try {
+      await this.link?.commit(signal);
+    } catch (error) {
+      throw this.classify(error);
+    }
   }
 
   protected async open(): Promise<void> {
@@ -114,10 +164,20 @@ export class KafkaSink extends Sink {
       const failed = plan.batches.filter((b) => b.state === 'failed');
       if (failed.length === 0) return failure;
       for (const outgoing of failed) await this.refused(outgoing);
-      await this.producer.resetProducerId();
+      await this.newProducerEpoch(plan);
       await this.encode(plan, false);
       failure ??= await this.oversized(plan);
     }
+  }
+
+  /**
+   * A new producer id (or, transactional, epoch) for what the plan has not yet written. A new epoch
+   * aborts the open transaction, and what the plan wrote in it with it: all of it is written again.
+   */
+  private async newProducerEpoch(plan: DeliveryPlan): Promise<void> {
+    await this.producer.resetProducerId();
+    if (this.link === undefined) return;
+    for (const outgoing of plan.batches) if (outgoing.state === 'acked') outgoing.state = 'pending';
   }
 
   /** A batch the broker refused for good: learn from it, or stop the sink. */
@@ -164,7 +224,7 @@ export class KafkaSink extends Sink {
       const target = plan.targets[index]!;
       plan.end = index;
       // Batches after it were stamped already: sequences go on from a new producer id.
-      await this.producer.resetProducerId();
+      await this.newProducerEpoch(plan);
       await this.encode(plan, false);
       return new MessageTooLargeError(plan.records[index]!, target.name, bytes, target.limit);
     }

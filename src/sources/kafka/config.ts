@@ -18,6 +18,11 @@ export const kafkaSourceSchema = z
     dead_letter_topic: name.optional(),
     client_id: z.string().prefault('pgrelay'),
     session_timeout: duration('30s'),
+    /**
+     * Relay exactly once: the one Kafka sink this source feeds writes in transactions that also
+     * commit the offsets they consumed, so read_committed consumers see every message once.
+     */
+    exactly_once: z.boolean().prefault(false),
     connect_timeout: duration('10s'),
     tls: tls.optional(),
     sasl: sasl.optional(),

@@ -4,8 +4,11 @@ import {
   Consumer,
   type BaseOptions,
   type GroupAssignment,
+  type Connection,
   offsetCommitV8,
+  offsetFetchV8,
 } from '@platformatic/kafka';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PgRelayError } from '../../core/errors.js';
 import { protocolError } from '../../kafka/errors.js';
 import type { CommitOffset } from './offsets.js';
@@ -23,6 +26,13 @@ export function partitionKey({ topic, partition }: TopicPartition): string {
 /** ListOffsets timestamps: the first offset a partition still holds, and the next one it will write. */
 const EARLIEST = -2n;
 const LATEST = -1n;
+
+/**
+ * How long a partition's start waits for a transaction holding its offsets to end: its producer
+ * ends it, or its coordinator aborts it after the transaction timeout (pgrelay's: 15 s).
+ */
+const UNSTABLE_RETRY_MS = 200;
+const UNSTABLE_ATTEMPTS = 600;
 
 /** Answers to a commit saying the group is between generations: it is committed again once joined. */
 const BETWEEN_GENERATIONS = new Set([
@@ -108,6 +118,11 @@ export class ConsumerGroup {
     return this.consumer.generationId;
   }
 
+  /** The member id the group gave this member, null before it joined. */
+  get memberId(): string | null {
+    return this.consumer.memberId;
+  }
+
   /** Joins the group for `topics`; resolves once the first assignment is known. */
   async join(topics: string[]): Promise<void> {
     for (const topic of topics) this.consumer.topics.track(topic);
@@ -122,10 +137,7 @@ export class ConsumerGroup {
     partitions: TopicPartition[],
     start: 'earliest' | 'latest',
   ): Promise<Map<string, number>> {
-    const byTopic = groupByTopic(partitions);
-    const committed = await this.consumer.listCommittedOffsets({
-      topics: [...byTopic].map(([topic, list]) => ({ topic, partitions: list })),
-    });
+    const committed = await this.committedOffsets(partitions);
     const offsets = new Map<string, number>();
     const missing: TopicPartition[] = [];
     for (const p of partitions) {
@@ -135,6 +147,48 @@ export class ConsumerGroup {
     }
     for (const [key, offset] of await this.resetOffsets(missing, start)) offsets.set(key, offset);
     return offsets;
+  }
+
+  /**
+   * The group's committed offsets, stable ones only (KIP-447): while a transaction that commits
+   * offsets of these partitions is open (its producer may have died), the coordinator answers
+   * UNSTABLE_OFFSET_COMMIT and this asks again, so a partition never resumes from an offset that
+   * such a transaction is about to move.
+   */
+  private async committedOffsets(partitions: TopicPartition[]): Promise<Map<string, bigint[]>> {
+    const topics = [...groupByTopic(partitions)].map(([name, partitionIndexes]) => ({
+      name,
+      partitionIndexes,
+    }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await offsetFetchV8.api.async(
+          await this.coordinator(),
+          [{ groupId: this.options.groupId, memberEpoch: -1, topics }],
+          true,
+        );
+        const committed = new Map<string, bigint[]>();
+        for (const topic of answer.groups[0]?.topics ?? []) {
+          const list: bigint[] = [];
+          for (const p of topic.partitions) list[p.partitionIndex] = p.committedOffset;
+          committed.set(topic.name, list);
+        }
+        return committed;
+      } catch (error) {
+        if (protocolError(error) !== 'UNSTABLE_OFFSET_COMMIT' || attempt >= UNSTABLE_ATTEMPTS) throw error;
+        await sleep(UNSTABLE_RETRY_MS);
+      }
+    }
+  }
+
+  /** A connection of the commit pool to the group's coordinator. */
+  private async coordinator(): Promise<Connection> {
+    const consumer = this.consumer;
+    const coordinator = await consumer.findGroupCoordinator();
+    const metadata = await consumer.metadata({ topics: [] });
+    const broker = metadata.brokers.get(coordinator);
+    if (broker === undefined) throw new Error(`coordinator ${coordinator} is not among the known brokers`);
+    return this.commits.get(broker);
   }
 
   /** Each partition's first offset (`earliest`) or end (`latest`). */
@@ -166,11 +220,7 @@ export class ConsumerGroup {
     }
     const generation = consumer.generationId;
     try {
-      const coordinator = await consumer.findGroupCoordinator();
-      const metadata = await consumer.metadata({ topics: [] });
-      const broker = metadata.brokers.get(coordinator);
-      if (broker === undefined) throw new Error(`coordinator ${coordinator} is not among the known brokers`);
-      const connection = await this.commits.get(broker);
+      const connection = await this.coordinator();
       const topics = [...groupByTopic(offsets, (o) => o)].map(([name, list]) => ({
         name,
         partitions: list.map((o) => ({

@@ -6,6 +6,7 @@ import { PgRelayError, errorMessage } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { clientOptions, logBrokerStates } from '../../kafka/client.js';
+import type { ExactlyOnceLink, TransactionalSource } from '../../kafka/exactly-once.js';
 import { UnknownTopicError, classifyKafkaError } from '../../kafka/errors.js';
 import { RecordReader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
@@ -79,8 +80,11 @@ export class KafkaSource extends Source {
     name: string,
     private readonly config: KafkaSourceConfig,
     context: SourceContext,
+    /** exactly_once: offsets are committed in the sink's transactions, with what they delivered. */
+    private readonly link?: ExactlyOnceLink,
   ) {
     super(name, 'kafka', context);
+    link?.attachSource({ offsetsToCommit: () => this.offsetsToCommit(), rewind: () => this.rewind() });
     this.decode = createDecoder(config.format, name);
     this.offsets = new PartitionOffsets(() => this.scheduleCommit());
     this.backoff = new Backoff({ initialMs: config.retry_initial, maxMs: config.retry_max });
@@ -195,9 +199,16 @@ export class KafkaSource extends Source {
     this.fetcher = undefined;
     this.group = undefined;
     for (const partition of this.owned.values()) this.giveUp(partition);
+    const handedOut = this.offsets.inFlight > 0;
     for (const partition of this.givenUp) this.offsets.release(partition.progress);
     this.givenUp.clear();
     this.drain.check();
+    const link = this.link;
+    if (link !== undefined && handedOut && !this.abort.signal.aborted) {
+      // Out of the group with messages handed out: no transaction may carry them now, also not
+      // beside messages of the partitions this member is given when it joins again.
+      await link.exclusive(() => link.abort('the source left the consumer group'));
+    }
     await fetcher?.stop();
     await group
       ?.close()
@@ -337,6 +348,13 @@ export class KafkaSource extends Source {
     const deadline = AbortSignal.any([AbortSignal.timeout(bound), this.abort.signal]);
     await this.handover.until(deadline);
     await Promise.race([this.commit(), sleep(bound, undefined, { signal: deadline }).catch(() => undefined)]);
+    const link = this.link;
+    if (link !== undefined && [...this.givenUp].some((p) => p.progress.inFlight > 0)) {
+      // A transaction must never commit their records once they are another member's: abort.
+      await link.exclusive(() =>
+        link.abort(`partitions moving to another member were not delivered within ${bound} ms`),
+      );
+    }
     for (const partition of this.givenUp) {
       const abandoned = partition.progress.inFlight;
       if (abandoned > 0) {
@@ -534,6 +552,16 @@ export class KafkaSource extends Source {
   }
 
   private async commitReady(): Promise<void> {
+    const link = this.link;
+    if (link !== undefined) {
+      try {
+        await link.exclusive(() => link.commit(this.abort.signal));
+      } catch (error) {
+        this.log.warn({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
+        this.retryCommit();
+      }
+      return;
+    }
     const pending = this.offsets.take();
     if (pending === undefined) return;
     try {
@@ -546,11 +574,52 @@ export class KafkaSource extends Source {
       const between = error instanceof CommitRefusedError && error.rejoining;
       const level = between ? 'debug' : 'warn';
       this.log[level]({ err: error }, `committing offsets failed: ${errorMessage(error)}; will retry`);
-      if (!this.abort.signal.aborted) {
-        clearTimeout(this.commitTimer);
-        this.commitTimer = setTimeout(() => void this.commit(), COMMIT_RETRY_MS);
-      }
+      this.retryCommit();
     }
+  }
+
+  private retryCommit(): void {
+    if (this.abort.signal.aborted) return;
+    clearTimeout(this.commitTimer);
+    this.commitTimer = setTimeout(() => void this.commit(), COMMIT_RETRY_MS);
+  }
+
+  /** exactly_once: the offsets to commit in the sink's transaction, with this member's generation. */
+  private offsetsToCommit(): ReturnType<TransactionalSource['offsetsToCommit']> {
+    const group = this.group;
+    const memberId = group?.memberId;
+    if (group === undefined || memberId === null || memberId === undefined) return undefined;
+    const pending = this.offsets.take();
+    if (pending === undefined) return undefined;
+    return {
+      group: {
+        groupId: this.config.group_id,
+        generationId: group.generation,
+        memberId,
+        offsets: pending.offsets,
+      },
+      succeeded: () => pending.succeeded(),
+      failed: () => pending.failed(),
+    };
+  }
+
+  /**
+   * exactly_once: a transaction aborted with delivered messages in it. Every partition is read
+   * again from its committed offset; what was handed out and not committed is forgotten (the
+   * sink dropped it), partitions given up are released.
+   */
+  private rewind(): void {
+    for (const partition of this.givenUp) this.offsets.release(partition.progress);
+    this.givenUp.clear();
+    for (const partition of this.owned.values()) {
+      const start = partition.progress.committed;
+      partition.progress = this.offsets.assign(partition.topic, partition.partition, start);
+      partition.moveTo(start);
+    }
+    this.inFlightOrigins.clear();
+    this.drain.check();
+    this.handover.check();
+    this.fetcher?.wake();
   }
 
   private refreshHealth(): void {
