@@ -50,14 +50,22 @@ export class PartitionProgress {
     });
   }
 
-  /** Registers work handed out in order; `next` is the offset after it. Returns its acknowledgement. */
-  track(next: number): () => void {
-    const ticket = this.watermark.track(next);
+  /**
+   * Registers work handed out in order; `next` is the offset after it, `originMs` the produce time of
+   * its oldest message (for lag). Returns its acknowledgement.
+   */
+  track(next: number, originMs = 0): () => void {
+    const ticket = this.watermark.track(next, originMs);
     return () => this.watermark.ack(ticket);
   }
 
   get inFlight(): number {
     return this.watermark.inFlight;
+  }
+
+  /** The produce time of the oldest message handed out and not acknowledged; undefined when none. */
+  get oldestOrigin(): number | undefined {
+    return this.watermark.oldestOrigin;
   }
 
   /** Messages between the committed offset and the partition's end, as of the last fetch. */
@@ -136,6 +144,16 @@ export class PartitionOffsets {
     let count = 0;
     for (const progress of this.partitions.values()) count += progress.inFlight;
     return count;
+  }
+
+  /** The produce time of the oldest message handed out and not yet acknowledged, over every partition. */
+  get oldestOrigin(): number | undefined {
+    let oldest: number | undefined;
+    for (const progress of this.partitions.values()) {
+      const origin = progress.oldestOrigin;
+      if (origin !== undefined && origin > 0 && (oldest === undefined || origin < oldest)) oldest = origin;
+    }
+    return oldest;
   }
 
   get lag(): number {

@@ -60,9 +60,6 @@ export class KafkaSource extends Source {
   private readonly assigning = new Set<string>();
   /** Partitions given up whose handed-out messages may still be in flight. */
   private readonly givenUp = new Set<AssignedPartition>();
-  /** Origin time of each batch in flight, in hand-out order, for lag.seconds. */
-  private readonly inFlightOrigins = new Map<number, number>();
-  private nextBatch = 0;
   private readonly drain = new Drain(() => this.offsets.inFlight === 0);
   private readonly handover = new Drain(() => [...this.givenUp].every((p) => p.progress.inFlight === 0));
   private committing: Promise<void> | undefined;
@@ -410,20 +407,17 @@ export class KafkaSource extends Source {
     /** Hands the events gathered so far to the router; false once the partition stopped. */
     const flush = async (next: number): Promise<boolean> => {
       if (stopped()) return false;
-      const ack = progress.track(next);
+      const ack = progress.track(next, origin);
       partition.position = next;
       if (events.length === 0) {
         ack();
         return true;
       }
       const batchEvents = events;
-      const id = this.nextBatch++;
-      this.inFlightOrigins.set(id, origin);
       this.stats.batches++;
       const dispatched = this.router.dispatch(
         { source: this.name, events: batchEvents, bytes, originTimeMs: origin },
         () => {
-          this.inFlightOrigins.delete(id);
           this.stats.eventsOut += batchEvents.length;
           ack();
           this.drain.check();
@@ -482,7 +476,7 @@ export class KafkaSource extends Source {
       offset: message.offset,
       reason: error.message,
     };
-    const ack = partition.progress.track(message.offset + 1);
+    const ack = partition.progress.track(message.offset + 1, message.timestamp);
     partition.position = message.offset + 1;
     const deadLetters = this.deadLetters;
     if (deadLetters === undefined) {
@@ -616,7 +610,6 @@ export class KafkaSource extends Source {
       partition.progress = this.offsets.assign(partition.topic, partition.partition, start);
       partition.moveTo(start);
     }
-    this.inFlightOrigins.clear();
     this.drain.check();
     this.handover.check();
     this.fetcher?.wake();
@@ -624,10 +617,10 @@ export class KafkaSource extends Source {
 
   private refreshHealth(): void {
     const partitions = this.offsets.report();
-    const oldest = this.inFlightOrigins.values().next();
+    const oldest = this.offsets.oldestOrigin;
     this.health.lag = {
       messages: this.offsets.lag,
-      seconds: oldest.done ? 0 : Math.max(0, (Date.now() - oldest.value) / 1000),
+      seconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
     };
     const positions = Object.entries(partitions).map(([key, p]) => `${key}@${p.committed}`);
     this.health.position = positions.length === 0 ? null : positions.join(' ');
