@@ -34,7 +34,7 @@ describe('SlotPositions: an asynchronous position store', () => {
     assert.equal(store.writes.length, 1, 'no second write while the first is under way');
     positions.confirm();
     assert.equal(confirmed.at(-1), 0x100n, 'not confirmed past what is stored');
-    assert.equal(positions.resume, undefined);
+    assert.equal(positions.resume?.lsn, undefined, 'nothing stored yet');
 
     store.writes[0]!.finish();
     await new Promise(setImmediate);
