@@ -84,7 +84,8 @@ export class Runtime {
         const names = [...sinkConfig.handlers];
         // A trailing passthrough (the default chain) encodes just as the chain's own final encoder
         // does: leaving it to the encoder saves checking every record it makes.
-        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough') names.pop();
+        while (names.length > 0 && handlerType(config, names[names.length - 1]!) === 'passthrough')
+          names.pop();
         for (const handlerName of names) {
           handlers.push(await createHandler(handlerName, handlerConfig(config, handlerName), sinkLog));
         }
