@@ -12,6 +12,8 @@ import type { PositionStore, StreamPosition } from './positions.js';
  * text, so that pgrelay's locks do not share keys with an application's single-key locks.
  */
 const LOCK_NAMESPACE = 'pgrelay slot lease';
+const KEEPALIVES =
+  'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 2';
 /** Where the positions of sources with `standby = true` live, beside their slots. */
 export const POSITIONS_TABLE = 'pgrelay.positions';
 
@@ -80,6 +82,9 @@ export class SlotLease implements PositionStore {
     const { source, slot, interval } = this.host;
     const client = await this.host.connect();
     try {
+      // A holder whose machine vanished leaves its session idle: the server's keepalives end it (and
+      // free the lock) within about 20 s, not the operating system's default of two hours and more.
+      await client.query(KEEPALIVES);
       for (;;) {
         const { locked } = (
           await client.query<{ locked: boolean }>(
