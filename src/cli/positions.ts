@@ -79,6 +79,13 @@ ${CONFIG_HELP}
       }
       if (rows.length === 0 && !values.json)
         process.stderr.write(`${config.state.path}: no positions stored\n`);
+      for (const [name, source] of Object.entries(config.sources)) {
+        if (source.type === 'postgres' && source.standby)
+          process.stderr.write(
+            `${name}: standby = true: its position is in table pgrelay.positions of its database ` +
+              `(SELECT * FROM pgrelay.positions WHERE slot = '${source.slot ?? defaultSlot(name)}')\n`,
+          );
+      }
     } finally {
       state.close();
     }

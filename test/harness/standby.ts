@@ -14,7 +14,7 @@ export function standbySource(
   fixture: CdcFixture,
   tables: string[],
   app: string,
-  options: { interval?: string; retryInitial?: string } = {},
+  options: { interval?: string; retryInitial?: string; extra?: string } = {},
 ): string {
   return `
 [sources.db]
@@ -29,6 +29,7 @@ ${options.interval === undefined ? '' : `standby_interval = "${options.interval}
 status_interval = "500ms"
 retry_initial = "${options.retryInitial ?? '200ms'}"
 retry_max = "5s"
+${options.extra ?? ''}
 `;
 }
 

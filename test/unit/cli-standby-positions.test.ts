@@ -6,10 +6,11 @@ import { after, describe, test } from 'node:test';
 import { POSITION_COMMANDS } from '../../src/cli/positions.js';
 
 /**
- * rewind and reset-position change the state file; a source with standby = true keeps its position
- * in its database, so they refuse it and say what to run there instead of changing nothing.
+ * positions, rewind and reset-position read and change the state file; a source with standby = true
+ * keeps its position in its database: they say so, and the changes are refused with the SQL to run
+ * there instead of changing nothing.
  */
-describe('pgrelay rewind / reset-position: a standby source', () => {
+describe('pgrelay positions / rewind / reset-position: a standby source', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgrelay-cli-standby-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'pgrelay.toml');
@@ -26,6 +27,21 @@ describe('pgrelay rewind / reset-position: a standby source', () => {
       /source "db1" has standby = true: its position is in table pgrelay\.positions of its database, not in the state file\. With every pgrelay of it stopped, run there: DELETE FROM pgrelay\.positions WHERE slot = 'pgrelay_db1'/,
     );
     assert.equal(fs.existsSync(path.join(dir, 'state.db')), false, 'the state file was not touched');
+  });
+
+  test('positions says where the position is', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string) => written.push(chunk) > 0;
+    try {
+      assert.equal(await command('positions').run({ config: file }, []), 0);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.match(
+      written.join(''),
+      /db1: standby = true: its position is in table pgrelay\.positions of its database \(SELECT \* FROM pgrelay\.positions WHERE slot = 'pgrelay_db1'\)/,
+    );
   });
 
   test('rewind names the statement that only moves back', async () => {
