@@ -14,7 +14,7 @@ import {
   lastPerKey,
 } from '../helpers/churn.js';
 
-const ROWS = 50_000;
+const ROWS = 200_000;
 
 type TableProgress = { state: string; rows_done: number };
 
@@ -37,7 +37,7 @@ describe('PostgreSQL standby: kill -9 of the active instance mid-snapshot', () =
     await fx.sql(`CREATE TABLE items ${ITEMS_TABLE}`);
     await fx.sql(itemRows('items', ROWS));
     const sink = kafkaSink('out', fx, ['db'], `topic_fallback = "${fx.topic('items')}"`);
-    const extra = 'snapshot = "initial"\nsnapshot_chunk = 1000';
+    const extra = 'snapshot = "initial"\nsnapshot_chunk = 2000';
     relays = [
       await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_0', { extra }) + sink),
       await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_1', { extra }) + sink),
@@ -54,6 +54,14 @@ describe('PostgreSQL standby: kill -9 of the active instance mid-snapshot', () =
     load = churn(fx.dsn, 'items', ROWS + 1);
     await active.start({ waitRunning: false });
     await waitFor(
+      'relay_0 to begin the snapshot (it holds the lease)',
+      async () => ((await progress(active).catch(() => undefined)) !== undefined ? true : undefined),
+      120_000,
+      active.logFile,
+    );
+    await standby.start();
+    assert.equal(await sourceState(standby), 'standby');
+    await waitFor(
       'relay_0 to be part-way through the snapshot',
       async () => {
         const table = await progress(active).catch(() => undefined);
@@ -62,8 +70,6 @@ describe('PostgreSQL standby: kill -9 of the active instance mid-snapshot', () =
       120_000,
       active.logFile,
     );
-    await standby.start();
-    assert.equal(await sourceState(standby), 'standby');
     const atKill = (await progress(active))!;
     assert.notEqual(atKill.state, 'done', 'killed mid-snapshot');
     await active.kill();
