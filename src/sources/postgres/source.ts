@@ -62,6 +62,11 @@ export class PostgresSource extends Source {
   private inputStopped = false;
   private readonly abort = new AbortController();
   private timers: NodeJS.Timeout[] = [];
+  /**
+   * Set when the lease was lost during the session: whatever the session then ends with (its
+   * connections closed under it), it ends for that reason, and is retried (standing by).
+   */
+  private leaseLostInSession: SlotLeaseLostError | undefined;
   /** Set when the source must stop for good whatever its session ends with (the state file is gone). */
   private halted: PgRelayError | undefined;
   private finished = false;
@@ -175,7 +180,8 @@ export class PostgresSource extends Source {
       initialMs: this.config.retry_initial,
       maxMs: this.config.retry_max,
       signal,
-      classify: (error) => this.halted ?? classifyServerError(this.name, error, this.slot),
+      classify: (error) =>
+        this.halted ?? this.leaseLostInSession ?? classifyServerError(this.name, error, this.slot),
     }).run((ready) => this.session(ready), {
       cleanup: () => this.closeSession(),
       beforeRetry: async () => {
@@ -218,6 +224,7 @@ export class PostgresSource extends Source {
   private leaseLost(error: SlotLeaseLostError): void {
     if (this.abort.signal.aborted) return;
     this.log.warn({ err: error }, error.message);
+    this.leaseLostInSession = error;
     this.health.set('retrying', error);
     void this.closeSession();
   }
@@ -234,6 +241,7 @@ export class PostgresSource extends Source {
    * an error or stop(). 'done': the source's work is done (snapshot = "initial_only").
    */
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
+    this.leaseLostInSession = undefined;
     if (this.lease !== undefined && !this.lease.held)
       this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
     this.side = await this.connect();
