@@ -71,6 +71,7 @@ topic_fallback = "${topic}"
     );
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = relay.peakRssMb();
+    const cpuSeconds = relay.cpuSeconds();
     const perSecond = rows / seconds;
     return {
       name: '(s) snapshot = "initial" of N rows: PostgreSQL → pgrelay → Kafka (acks=all)',
@@ -79,12 +80,13 @@ topic_fallback = "${topic}"
       seconds,
       perSecond,
       peakRssMb,
+      ...(cpuSeconds === undefined ? {} : { cpuMicrosPerUnit: (cpuSeconds / rows) * 1e6 }),
       baseline: { name: 'psql COPY of the table to /dev/null', perSecond: rows / copySeconds },
       targets: [
         `>= 100,000 rows/s (go-pq-cdc 167k/s on a laptop, Debezium 83k/s): ${perSecond >= 100_000 ? 'met' : 'NOT met'}`,
         `peak RSS < 150 MB: ${(peakRssMb ?? Infinity) < 150 ? 'met' : 'NOT met'}`,
       ],
-      notes: ['includes pgrelay start-up (process, connections, slot creation) in the time'],
+      notes: ['includes pgrelay start-up (process, connections, slot creation) in the time and CPU'],
     };
   } finally {
     await relay.destroy();

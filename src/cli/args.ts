@@ -1,8 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { environmentFileOf, readEnvironmentFile } from '../config/env-file.js';
+import { environmentFileOf } from '../config/env-file.js';
 import { ConfigError } from '../core/errors.js';
 import { loadConfig } from '../runtime/config.js';
 import type { Config } from '../runtime/config-schema.js';
+import { EnvironmentFile } from './environment.js';
 
 export const DEFAULT_CONFIG = process.env.PGRELAY_CONFIG ?? '/etc/pgrelay/pgrelay.toml';
 
@@ -70,12 +71,26 @@ export function loadCommandConfig(
   values: Record<string, string | boolean | undefined>,
   positionals: string[],
 ): Config {
+  return commandConfigLoader(values, positionals)();
+}
+
+/**
+ * As loadCommandConfig, for reading the config again (a reload): each call reads the environment
+ * file and the config anew.
+ */
+export function commandConfigLoader(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+): () => Config {
   const file = configFile(values, positionals);
-  const envFile = environmentFileOf(file);
-  const { vars, unreadable } = readEnvironmentFile(envFile);
-  if (unreadable !== undefined) {
-    process.stderr.write(`pgrelay: warning: ${envFile}: ${unreadable}; its variables are not read\n`);
-  }
-  for (const [name, value] of Object.entries(vars)) process.env[name] ??= value;
-  return loadConfig(file);
+  const environment = new EnvironmentFile(environmentFileOf(file));
+  return () => {
+    const unreadable = environment.apply();
+    if (unreadable !== undefined) {
+      process.stderr.write(
+        `pgrelay: warning: ${environment.file}: ${unreadable}; its variables are not read\n`,
+      );
+    }
+    return loadConfig(file);
+  };
 }

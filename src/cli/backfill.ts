@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../runtime/config-schema.js';
 import { ConfigError, PgRelayError, errorMessage } from '../core/errors.js';
 import { SqlConditionError, checkCondition } from '../sources/postgres/snapshot/condition.js';
 import { qualify } from '../sources/postgres/config.js';
 import type { ProgressReport } from '../sources/postgres/snapshot/progress.js';
+import { apiUrl } from './api.js';
 import { CONFIG_HELP, type Command, configOption, loadCommandConfig } from './args.js';
 import { requireSource } from './positions.js';
 
@@ -12,19 +12,6 @@ class BackfillCommandError extends PgRelayError {
   constructor(message: string) {
     super('PGRELAY_BACKFILL_COMMAND', message);
   }
-}
-
-/** The running pgrelay's API, from [http] listen: a wildcard address is reached on loopback. */
-function apiUrl(config: Config): string {
-  const listen = config.http.listen;
-  if (listen === 'off') {
-    throw new ConfigError(`${config.file}: http.listen is "off": backfill talks to pgrelay's HTTP API`);
-  }
-  const separator = listen.lastIndexOf(':');
-  const host = listen.slice(0, separator);
-  const port = listen.slice(separator + 1);
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
-  return `http://${reachable}:${port}`;
 }
 
 async function call(url: string, init?: RequestInit): Promise<Response> {
@@ -98,7 +85,7 @@ ${CONFIG_HELP}
         throw error;
       }
     }
-    const api = apiUrl(config);
+    const api = apiUrl(config, 'backfill');
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (config.http.token !== undefined) headers.authorization = `Bearer ${config.http.token}`;
     const response = await call(`${api}/sources/${encodeURIComponent(source)}/backfill`, {

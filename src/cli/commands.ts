@@ -1,10 +1,17 @@
 import { displayConfig } from '../config/display.js';
 import { configSchema } from '../runtime/config-schema.js';
 import { createLogger } from '../core/log.js';
-import { createHttpServer, listen } from '../http/server.js';
+import { HttpApi } from '../http/server.js';
 import { Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../core/version.js';
-import { CONFIG_HELP, type Command, configFile, configOption, loadCommandConfig } from './args.js';
+import {
+  CONFIG_HELP,
+  type Command,
+  commandConfigLoader,
+  configFile,
+  configOption,
+  loadCommandConfig,
+} from './args.js';
 
 const run: Command = {
   name: 'run',
@@ -15,24 +22,37 @@ Runs until SIGTERM or SIGINT, then stops taking input, delivers what is in fligh
 and exits (within shutdown_timeout). A second signal exits at once; undelivered changes are sent
 again after a restart.
 
+SIGHUP reloads FILE (and the environment file beside it): an invalid file is refused, every
+problem logged, and pgrelay runs on as it was; otherwise only the sources and sinks whose
+configuration changed, or that had failed, restart, each after delivering what it holds, and
+positions are kept. state.path cannot change without a restart. See also: pgrelay reload.
+
+A source or sink that fails for good (wrong password, missing privilege, dropped slot) stops alone,
+holding its positions, while the others run on: its log line and /status name the config key to
+fix; fix it and reload. Exit status at the stop: 0, or 1 when the deadline cut delivery short or
+the state file could not store positions, or 3 when a source or sink had failed.
+
 Options:
 ${CONFIG_HELP}
   -h, --help          show this help`,
   options: configOption,
   maxArguments: 1,
   async run(values, positionals) {
-    const config = loadCommandConfig(values, positionals);
+    // SIGHUP's default action ends the process: take it before anything is built, and reload once
+    // the runtime runs.
+    const hangup: { asked: boolean; reload?: () => void } = { asked: false };
+    process.on('SIGHUP', () => (hangup.reload === undefined ? (hangup.asked = true) : hangup.reload()));
+    const load = commandConfigLoader(values, positionals);
+    const config = load();
     const log = createLogger(config.log.level);
     const runtime = await Runtime.create(config, log);
-    const http = config.http.listen === 'off' ? undefined : createHttpServer(runtime, log);
-    if (http !== undefined) {
-      try {
-        const bound = await listen(http, config.http.listen);
-        log.info({ listen: bound }, `HTTP API on http://${bound}`);
-      } catch (error) {
-        runtime.dispose();
-        throw new Error(`http.listen ${config.http.listen}: ${(error as Error).message}`, { cause: error });
-      }
+    const http = new HttpApi(runtime, log);
+    try {
+      const bound = await http.listen(config.http.listen);
+      if (bound !== undefined) log.info({ listen: bound }, `HTTP API on http://${bound}`);
+    } catch (error) {
+      runtime.dispose();
+      throw error;
     }
     runtime.start();
     log.info(
@@ -44,11 +64,16 @@ ${CONFIG_HELP}
       },
       `pgrelay ${VERSION} running`,
     );
+    hangup.reload = () => {
+      log.info({ signal: 'SIGHUP', config: config.file }, `SIGHUP: reloading ${config.file}`);
+      void runtime.reload(load, { moveHttp: (listen) => http.move(listen) });
+    };
+    if (hangup.asked) hangup.reload();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
-    log.info({ signal }, `${signal}: stopping (deadline ${config.shutdown_timeout} ms)`);
+    log.info({ signal }, `${signal}: stopping (deadline ${runtime.config.shutdown_timeout} ms)`);
     const force = (second: NodeJS.Signals) => {
       log.warn(
         { signal: second },
@@ -58,8 +83,9 @@ ${CONFIG_HELP}
     };
     process.once('SIGTERM', force);
     process.once('SIGINT', force);
+    const failed = () => runtime.failedComponents().map((c) => `${c.role} ${c.name}`);
     const clean = await runtime.stop();
-    await http?.close();
+    await http.close();
     const unstored = runtime.stateFailure;
     if (clean) log.info('stopped cleanly; positions stored');
     else if (unstored !== undefined)
@@ -68,7 +94,14 @@ ${CONFIG_HELP}
         `stopped; positions NOT stored (a restart sends again what was delivered since the last stored ones): ${unstored.message}`,
       );
     else log.warn('shutdown deadline passed before every batch was delivered; the rest will be sent again');
-    return clean ? 0 : 1;
+    const broken = failed();
+    if (broken.length === 0) return clean ? 0 : 1;
+    // Visible to systemd (the unit ends "failed", not restarted) and to whoever stopped it.
+    log.error(
+      { failed: broken },
+      `stopped while ${broken.join(', ')} had failed (see the error above naming the key to fix): exit status 3`,
+    );
+    return 3;
   },
 };
 

@@ -4,8 +4,9 @@ import { DEFAULT_CONFIG, parse } from './args.js';
 import { BACKFILL_COMMANDS } from './backfill.js';
 import { COMMANDS as CORE_COMMANDS } from './commands.js';
 import { POSITION_COMMANDS } from './positions.js';
+import { RELOAD_COMMANDS } from './reload.js';
 
-const COMMANDS = [...CORE_COMMANDS, ...POSITION_COMMANDS, ...BACKFILL_COMMANDS];
+const COMMANDS = [...CORE_COMMANDS, ...RELOAD_COMMANDS, ...POSITION_COMMANDS, ...BACKFILL_COMMANDS];
 
 const USAGE = `pgrelay ${VERSION}: streams PostgreSQL and Kafka changes into Kafka
 
@@ -20,7 +21,8 @@ and, as the systemd unit does, read the environment file beside it: NAME.env for
 Its variables fill \${VAR} references in the config; variables already set in the environment win.
 
 Run "pgrelay COMMAND --help" for a command's options.
-Exit status: 0 ok, 1 runtime failure, 2 bad config or usage.`;
+Exit status: 0 ok, 1 runtime failure, 2 bad config or usage, 3 (run) stopped while a source or
+sink had failed for good.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

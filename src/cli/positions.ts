@@ -2,7 +2,7 @@ import type { Config } from '../runtime/config-schema.js';
 import { ConfigError } from '../core/errors.js';
 import { clientConfig, connect, parseDsn } from '../sources/postgres/protocol/dsn.js';
 import { formatLsn, isLsn, lsnToBigInt } from '../core/lsn.js';
-import { defaultSlot } from '../sources/postgres/config.js';
+import { defaultSlot, publicationFor } from '../sources/postgres/config.js';
 import { SnapshotStore } from '../sources/postgres/snapshot/store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
@@ -142,7 +142,9 @@ ${CONFIG_HELP}
           `${text} is after the stored position ${stored.position}: rewind only moves back (skipping forward would lose changes)`,
         );
       }
-      state.put(name, formatLsn(target), { slot, rewoundFrom: stored?.position ?? null });
+      // The publication as the source resolves it, recorded as a streamed position records it.
+      const { name: publication } = publicationFor(name, source.publication, stored);
+      state.put(name, formatLsn(target), { slot, publication, rewoundFrom: stored?.position ?? null });
       process.stdout.write(`${name}: ${stored?.position ?? '(none)'} -> ${formatLsn(target)}\n`);
     } finally {
       state.close();

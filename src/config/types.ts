@@ -125,7 +125,7 @@ export const sinkCommon = {
   batch_bytes: size('1MB'),
   linger: duration('5ms'),
   /** Bytes a sink buffers before its sources wait. */
-  buffer: size('16MB'),
+  buffer: size('4MB'),
   retry_initial: duration('100ms'),
   retry_max: duration('30s'),
   debug: z.boolean().prefault(false),

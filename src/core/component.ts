@@ -13,7 +13,18 @@ export interface ComponentError {
   message: string;
   code: string | null;
   at: string;
+  /** The config key an operator fixes for this error (`sources.db1.dsn`), when one is known. */
+  config_key: string | null;
 }
+
+/** The config key to fix for an error, and what about it. */
+export interface KeyToFix {
+  key: string;
+  why: string;
+}
+
+/** Finds the config key behind a component's error; the runtime knows the config, core does not. */
+export type KeyToFixOf = (error: unknown) => KeyToFix | undefined;
 
 /** How far a component is behind its input; which fields apply depends on the kind. */
 export interface Lag {
@@ -31,6 +42,18 @@ export interface Lag {
   retained_wal_bytes?: number;
 }
 
+/**
+ * Something wrong that leaves a component running but not healthy (HTTP 503): data it should carry
+ * does not flow (a table not published), or it hurts others (a published table whose UPDATEs fail).
+ */
+export interface Problem {
+  /** Named like errors: PGRELAY_... */
+  code: string;
+  message: string;
+  /** What it concerns (tables), counted by the metrics. */
+  items: string[];
+}
+
 /** A component's state as /status reports it. */
 export class Health {
   state: ComponentState = 'starting';
@@ -42,14 +65,16 @@ export class Health {
   details: Record<string, unknown> = {};
   /** Stopped because its work is done (a snapshot-only source), not because of a failure or shutdown. */
   completed = false;
+  /** Problems of a running component; any makes it unhealthy. */
+  problems: Problem[] = [];
   /** The state the component's own work is in; `state` is this, unless a hold makes it 'retrying'. */
   private work: ComponentState = 'starting';
   /** Why the component's positions cannot be stored while its work goes on (see hold). */
   private held: unknown;
 
-  set(state: ComponentState, error?: unknown): void {
+  set(state: ComponentState, error?: unknown, fix?: KeyToFix): void {
     this.work = state;
-    this.show(error);
+    this.show(error, fix);
   }
 
   /**
@@ -67,7 +92,7 @@ export class Health {
     this.show();
   }
 
-  private show(error?: unknown): void {
+  private show(error?: unknown, fix?: KeyToFix): void {
     const state = this.work === 'running' && this.held !== undefined ? 'retrying' : this.work;
     if (state !== this.state) {
       this.state = state;
@@ -75,9 +100,10 @@ export class Health {
     }
     if (error !== undefined) {
       this.lastError = {
-        message: errorMessage(error),
+        message: errorMessage(error) + fixText(fix),
         code: errorCode(error) ?? null,
         at: new Date().toISOString(),
+        config_key: fix?.key ?? null,
       };
     }
   }
@@ -89,9 +115,15 @@ export class Health {
   }
 
   get healthy(): boolean {
+    if (this.problems.length > 0) return false;
     return (
       this.state === 'running' || this.state === 'standby' || (this.state === 'stopped' && this.completed)
     );
+  }
+
+  /** How many items the problem named `code` concerns (0 without it). */
+  problemItems(code: string): number {
+    return this.problems.find((p) => p.code === code)?.items.length ?? 0;
   }
 }
 
@@ -111,6 +143,21 @@ export class Stats {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + count;
     this.droppedTotal += count;
   }
+
+  /** Adds what the component this one replaces counted, so the counters never go down. */
+  carryOver(previous: Stats): void {
+    this.eventsIn += previous.eventsIn;
+    this.eventsOut += previous.eventsOut;
+    this.batches += previous.batches;
+    this.errors += previous.errors;
+    this.bytes += previous.bytes;
+    for (const [reason, count] of Object.entries(previous.dropped)) this.drop(reason, count);
+  }
+}
+
+/** "; fix sources.db1.dsn (its user and password)", appended to a failure's message. */
+function fixText(fix: KeyToFix | undefined): string {
+  return fix === undefined ? '' : `; fix ${fix.key} (${fix.why})`;
 }
 
 /** What sources and sinks have in common: a name, a kind, health, counters and a debug switch. */
@@ -124,7 +171,8 @@ export abstract class Component {
     readonly name: string,
     readonly type: string,
     readonly log: Logger,
-    private readonly baseLevel: string,
+    private baseLevel: string,
+    private readonly keyToFix?: KeyToFixOf,
   ) {}
 
   /** Per-event debug logging, switched by /debug/on|off. */
@@ -135,6 +183,12 @@ export abstract class Component {
   set debug(on: boolean) {
     this.debugOn = on;
     this.log.level = on ? 'debug' : this.baseLevel;
+  }
+
+  /** The log level while debug is off (`[log] level`, changed by a reload). */
+  set logLevel(level: string) {
+    this.baseLevel = level;
+    if (!this.debugOn) this.log.level = level;
   }
 
   /** The lifecycle policy (retry, fail, stop) for this component's work, reporting to its health. */
@@ -152,10 +206,15 @@ export abstract class Component {
     );
   }
 
+  /** Stops for good: the message names the config key to fix, when the runtime knows one. */
   protected fail(error: unknown): void {
     this.stats.errors++;
-    this.health.set('failed', error);
-    this.log.error({ err: error }, `${this.role} ${this.name} failed: ${errorMessage(error)}`);
+    const fix = this.keyToFix?.(error);
+    this.health.set('failed', error, fix);
+    this.log.error(
+      { err: error, config_key: fix?.key },
+      `${this.role} ${this.name} failed: ${errorMessage(error)}${fixText(fix)}`,
+    );
   }
 
   protected retrying(error: unknown, delayMs: number): void {

@@ -30,6 +30,9 @@ export class Metrics {
   private readonly batchDuration: Histogram<keyof ComponentLabels>;
   private readonly batchSize: Histogram<keyof ComponentLabels>;
   private readonly latency: Histogram<keyof ComponentLabels>;
+  private readonly reloads: Counter<'result'>;
+  private readonly lastReloadSuccessful: Gauge;
+  private readonly lastReloadSuccess: Gauge;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -172,10 +175,54 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
     });
+
+    // Named as Prometheus names its own (prometheus_config_last_reload_successful...).
+    this.reloads = new Counter({
+      name: 'pgrelay_config_reloads_total',
+      help: 'Config reloads (SIGHUP), by result: ok (applied) or failed (the running config kept).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    for (const result of ['ok', 'failed']) this.reloads.inc({ result }, 0);
+    this.lastReloadSuccessful = new Gauge({
+      name: 'pgrelay_config_last_reload_successful',
+      help: '1 when the last config reload (or the start) applied the config file, 0 when it was refused.',
+      registers: [this.registry],
+    });
+    this.lastReloadSuccessful.set(1);
+    this.lastReloadSuccess = new Gauge({
+      name: 'pgrelay_config_last_reload_success_timestamp_seconds',
+      help: 'When the config file was last applied (the start, or a reload), seconds since the epoch.',
+      registers: [this.registry],
+    });
+    this.lastReloadSuccess.set(Date.now() / 1000);
   }
 
   register(component: Component): void {
     this.components.push(component);
+  }
+
+  /** `next` took `previous`'s place (a reload restarted it): its series go on under the same labels. */
+  replace(previous: Component, next: Component): void {
+    const index = this.components.indexOf(previous);
+    if (index === -1) this.components.push(next);
+    else this.components[index] = next;
+  }
+
+  /** A component removed by a reload: its series go. */
+  remove(component: Component): void {
+    const index = this.components.indexOf(component);
+    if (index !== -1) this.components.splice(index, 1);
+    if (component.role === 'source') this.tableEvents.delete(component.name);
+    for (const histogram of [this.batchDuration, this.batchSize, this.latency])
+      histogram.remove(labelsOf(component));
+  }
+
+  /** A config reload ended: applied (`ok`) or refused, the running config kept. */
+  recordReload(ok: boolean, at: Date): void {
+    this.reloads.inc({ result: ok ? 'ok' : 'failed' });
+    this.lastReloadSuccessful.set(ok ? 1 : 0);
+    if (ok) this.lastReloadSuccess.set(at.getTime() / 1000);
   }
 
   /** Counts a source's batch per table (raw messages have none), as the router hands it out. */

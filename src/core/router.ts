@@ -6,26 +6,51 @@ import type { Sink } from './sink.js';
  * Explicit wiring from sources to sinks. A batch goes to every sink wired to its source; the source's
  * ack runs once all of them delivered it. Each sink buffers on its own, so one slow sink does not
  * stall the others until its buffer is full.
+ *
+ * A config reload replaces sinks while their sources run: hold() keeps new batches away from the sinks
+ * being replaced (their sources wait, as they wait for buffer room) until rewire() puts the new wiring
+ * in place, between two batches.
  */
 export class Router {
-  private readonly routes = new Map<string, Sink[]>();
+  private routes = new Map<string, Sink[]>();
+  private held = new Set<Sink>();
+  private holding: PromiseWithResolvers<void> | undefined;
 
   /** `metrics` counts what each source hands out, per table, for every kind of source alike. */
   constructor(
     sinks: readonly Sink[],
     private readonly metrics?: Metrics,
   ) {
-    for (const sink of sinks) {
-      for (const source of sink.sources) {
-        const list = this.routes.get(source) ?? [];
-        list.push(sink);
-        this.routes.set(source, list);
-      }
-    }
+    this.rewire(sinks);
   }
 
   sinksOf(source: string): readonly Sink[] {
     return this.routes.get(source) ?? [];
+  }
+
+  /**
+   * Batches bound for any of `sinks` wait (and so do their sources) until rewire(): the sinks can
+   * deliver what they hold and stop, and take nothing more.
+   */
+  hold(sinks: Iterable<Sink>): void {
+    for (const sink of sinks) this.held.add(sink);
+    this.holding ??= Promise.withResolvers<void>();
+  }
+
+  /** From the next batch on, the wiring of `sinks` (each reads its `sources`); held batches go on. */
+  rewire(sinks: readonly Sink[]): void {
+    const routes = new Map<string, Sink[]>();
+    for (const sink of sinks) {
+      for (const source of sink.sources) {
+        const list = routes.get(source) ?? [];
+        list.push(sink);
+        routes.set(source, list);
+      }
+    }
+    this.routes = routes;
+    this.held.clear();
+    this.holding?.resolve();
+    this.holding = undefined;
   }
 
   /**
@@ -46,7 +71,11 @@ export class Router {
   /** Hands `batch` to its sinks; resolves once they all have buffer room for more (backpressure). */
   async dispatch(batch: SourceBatch, onDelivered: Ack): Promise<void> {
     this.metrics?.countTables(batch);
-    const sinks = this.sinksOf(batch.source);
+    let sinks = this.sinksOf(batch.source);
+    while (this.holding !== undefined && sinks.some((sink) => this.held.has(sink))) {
+      await this.holding.promise;
+      sinks = this.sinksOf(batch.source);
+    }
     if (sinks.length === 0 || batch.events.length === 0) {
       onDelivered();
       return;

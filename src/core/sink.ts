@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Ack, SourceBatch } from './batch.js';
-import { Component } from './component.js';
+import { Component, type KeyToFixOf } from './component.js';
 import { errorMessage } from './errors.js';
 import type { RelayEvent } from './event.js';
 import { type SinkRecord, HandlerError } from './handler.js';
@@ -30,6 +30,8 @@ export interface SinkContext {
   logLevel: string;
   metrics: Metrics;
   chain: HandlerChain;
+  /** Names the config key behind a failure, for its message. */
+  keyToFix?: KeyToFixOf;
 }
 
 /** A source batch waiting in a sink, with how far the sink got through it. */
@@ -78,7 +80,7 @@ export abstract class Sink extends Component {
     protected readonly settings: SinkSettings,
     context: SinkContext,
   ) {
-    super('sink', name, type, context.log, context.logLevel);
+    super('sink', name, type, context.log, context.logLevel, context.keyToFix);
     this.metrics = context.metrics;
     this.chain = context.chain;
     this.lifecycle = this.supervisor({ ...settings.retry, signal: this.abort.signal });
@@ -146,6 +148,26 @@ export abstract class Sink extends Component {
       await this.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing sink failed'));
       if (this.health.state !== 'failed') this.health.set('stopped');
     }
+  }
+
+  /**
+   * After stop(): the batches this sink took and did not deliver (it failed, or the deadline cut
+   * delivery short), oldest first, each with its acknowledgement, no longer this sink's: the sink
+   * replacing it delivers them, or the caller gives them up by acknowledging them. What a batch had
+   * delivered already is left out; a delivery cut short in the middle is in, so it is sent again.
+   */
+  takeUndelivered(): { batch: SourceBatch; ack: Ack }[] {
+    const left = this.queue.splice(0).map(({ batch, ack, delivered }) => {
+      if (delivered === 0) return { batch, ack };
+      const remaining = batch.events.length - delivered;
+      const bytes = Math.round((batch.bytes * remaining) / batch.events.length);
+      return { batch: { ...batch, events: batch.events.slice(delivered), bytes }, ack };
+    });
+    this.cursor = 0;
+    this.queuedEvents = 0;
+    this.queuedBytes = 0;
+    this.bufferedBytes = 0;
+    return left;
   }
 
   /** Events buffered and not yet delivered. */
@@ -231,13 +253,14 @@ export abstract class Sink extends Component {
     const records = await this.runHandlers(delivery.events);
     if (records.length > 0) {
       const bytes = await this.lifecycle.attempt(() => this.write(records, signal));
-      // Finished past the stop deadline: the source may have stored its position and closed; this
-      // delivery stays unacknowledged and is sent again after the restart.
-      if (signal.aborted) return;
       this.stats.bytes += bytes;
       if (this.debug)
         for (const record of records) this.log.debug({ record: describeRecord(record) }, 'delivered');
     }
+    // Finished past the stop deadline: the source may have stored its position and closed, or the
+    // batches went to the sink replacing this one; this delivery stays unacknowledged and is sent
+    // again (after the restart, or by that sink).
+    if (signal.aborted) return;
     if (this.health.state !== 'running') this.health.set('running');
     this.stats.batches++;
     this.stats.eventsOut += delivery.events.length - (this.stats.droppedTotal - droppedBefore);

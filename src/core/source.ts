@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Component } from './component.js';
+import { Component, type KeyToFixOf } from './component.js';
 import { PgRelayError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { Router } from './router.js';
@@ -23,6 +23,8 @@ export interface SourceContext {
   logLevel: string;
   metrics: Metrics;
   router: Router;
+  /** Names the config key behind a failure, for its message. */
+  keyToFix?: KeyToFixOf;
 }
 
 /**
@@ -34,7 +36,7 @@ export abstract class Source extends Component {
   protected readonly metrics: Metrics;
 
   protected constructor(name: string, type: string, context: SourceContext) {
-    super('source', name, type, context.log, context.logLevel);
+    super('source', name, type, context.log, context.logLevel, context.keyToFix);
     this.router = context.router;
     this.metrics = context.metrics;
   }

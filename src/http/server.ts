@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { errorMessage } from '../core/errors.js';
 import { BackfillError } from '../core/source.js';
 import { type Runtime, UnknownComponentError } from '../runtime/runtime.js';
 import { StateError } from '../state/store.js';
@@ -25,7 +26,8 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const authorized = bearerCheck(runtime.config.http.token);
+  // Read at each request: a reload may set, change or remove the token.
+  const authorized = bearerCheck(() => runtime.config.http.token);
   const changes = { preHandler: authorized };
 
   app.get('/health', () => ({ status: 'ok' }));
@@ -93,10 +95,11 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
  * A preHandler answering 401 unless the request carries `Authorization: Bearer <token>`; with no
  * token configured every request passes. Digests are compared in constant time.
  */
-function bearerCheck(token: string | undefined) {
-  const expected = token === undefined ? undefined : digest(token);
+function bearerCheck(token: () => string | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (expected === undefined) return;
+    const configured = token();
+    if (configured === undefined) return;
+    const expected = digest(configured);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (match !== null && timingSafeEqual(digest(match[1]!), expected)) return;
     request.log.warn(
@@ -125,3 +128,55 @@ export async function listen(app: HttpServer, address: string): Promise<string> 
 }
 
 export type HttpServer = ReturnType<typeof createHttpServer>;
+
+/**
+ * The API where `[http] listen` says, movable by a config reload. A move closes the listener first
+ * (the new address may be the same port on another interface) and, when the new address cannot be
+ * bound, binds the old one again and throws: the reload is then refused as a whole.
+ */
+export class HttpApi {
+  private app: HttpServer | undefined;
+  private address = 'off';
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly log: Logger,
+  ) {}
+
+  /** Binds to `address` ("off": no API); the error names the address. Resolves with where it listens. */
+  async listen(address: string): Promise<string | undefined> {
+    if (address === 'off') return undefined;
+    const app = createHttpServer(this.runtime, this.log);
+    try {
+      const bound = await listen(app, address);
+      this.app = app;
+      this.address = address;
+      return bound;
+    } catch (error) {
+      await app.close();
+      throw new Error(`http.listen ${address}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  /** Moves the API to `address`, or leaves it where it was and throws. */
+  async move(address: string): Promise<void> {
+    const previous = this.address;
+    await this.close();
+    try {
+      const bound = await this.listen(address);
+      this.log.info({ listen: bound ?? 'off' }, bound ? `HTTP API moved to http://${bound}` : 'HTTP API off');
+    } catch (error) {
+      await this.listen(previous).catch((again: unknown) =>
+        this.log.error({ err: again }, `HTTP API could not return to ${previous}: ${errorMessage(again)}`),
+      );
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    this.address = 'off';
+    await app?.close();
+  }
+}

@@ -76,7 +76,7 @@ export function crossCheck(config: ConfigParts, input: unknown, env: NodeJS.Proc
       `${formatPath(['sources', source])}: no sink reads from this source (list it in a sink's sources)`,
     );
   }
-  problems.push(...sharedSlots(config, env));
+  problems.push(...sharedSlotsAndPublications(config, env));
   return problems;
 }
 
@@ -91,13 +91,15 @@ function listsOf(input: unknown, sink: string): { sources: string[]; handlers: s
 
 /**
  * Two sources reading one slot of one database would steal each other's changes (and the second
- * waits forever for the slot the first holds). The database is told by host, port and name as
+ * waits forever for the slot the first holds); two sources creating one publication would each
+ * keep it in line with their own tables. The database is told by host, port and name as
  * libpq resolves them, so DSNs that only spell it differently (URL or key=value, a default port
  * written out, other parameters) are still the same server.
  */
-function sharedSlots(config: ConfigParts, env: NodeJS.ProcessEnv): string[] {
+function sharedSlotsAndPublications(config: ConfigParts, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   const slots = new Map<string, string>();
+  const publications = new Map<string, string>();
   for (const [name, source] of Object.entries(config.sources)) {
     if (source?.type !== 'postgres') continue;
     let parsed: ReturnType<typeof parseDsn>;
@@ -117,6 +119,16 @@ function sharedSlots(config: ConfigParts, env: NodeJS.ProcessEnv): string[] {
       );
     }
     slots.set(key, name);
+    // A publication pgrelay creates follows one source's tables: two would undo each other's.
+    if (source.publication === undefined || !source.create_publication) continue;
+    const publication = JSON.stringify([host.toLowerCase(), port, database, source.publication]);
+    const owner = publications.get(publication);
+    if (owner !== undefined) {
+      problems.push(
+        `${formatPath(['sources', name, 'publication'])}: sources "${owner}" and "${name}" would share publication "${source.publication}" on ${host}:${port}/${database}, and pgrelay keeps a publication it creates in line with one source's tables (remove the key: each source gets pgrelay_<source name>; or create_publication = false on both to share a publication you manage)`,
+      );
+    }
+    publications.set(publication, name);
   }
   return problems;
 }

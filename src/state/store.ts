@@ -193,9 +193,16 @@ export class StateStore {
     return this.current;
   }
 
-  /** `listener` hears of each change: a failure beginning or changing, and undefined when a write succeeds. */
-  watch(listener: (failure: StateFailure | undefined) => void): void {
+  /**
+   * `listener` hears of each change: a failure beginning or changing, and undefined when a write
+   * succeeds. Returns what stops it hearing (a component a reload replaced must not be kept alive).
+   */
+  watch(listener: (failure: StateFailure | undefined) => void): () => void {
     this.watchers.push(listener);
+    return () => {
+      const index = this.watchers.indexOf(listener);
+      if (index !== -1) this.watchers.splice(index, 1);
+    };
   }
 
   /** The underlying database, for state that belongs to one component kind (snapshot progress). */

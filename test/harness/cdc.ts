@@ -47,14 +47,13 @@ export function parseEvents(messages: readonly ConsumedMessage[]): ChangeEvent[]
   return messages.map((m) => JSON.parse(m.value ?? 'null') as ChangeEvent);
 }
 
-/** TOML for a postgres source reading `tables` of the fixture's database. */
+/** TOML for a postgres source reading `tables` of the fixture's database (publication pgrelay_NAME, the default). */
 export function postgresSource(name: string, fixture: CdcFixture, tables: string[], extra = ''): string {
   return `
 [sources.${name}]
 type = "postgres"
 dsn = "${fixture.dsn}"
 slot = "pgrelay_${name}_${fixture.database}"
-publication = "pgrelay_${name}"
 tables = ${JSON.stringify(tables)}
 status_interval = "500ms"
 retry_initial = "200ms"

@@ -24,6 +24,13 @@ export async function fetchApi(url: string, init: RequestInit = {}): Promise<Res
   }
 }
 
+/** /status's last_error: `config_key` names the key to fix, when one would. */
+interface LastError {
+  message: string;
+  code: string | null;
+  config_key: string | null;
+}
+
 export interface StatusBody {
   status: string;
   sources: Record<
@@ -31,13 +38,10 @@ export interface StatusBody {
     {
       state: string;
       position: string | null;
-      last_error: { message: string; code: string | null } | null;
+      last_error: LastError | null;
     } & Record<string, unknown>
   >;
-  sinks: Record<
-    string,
-    { state: string; last_error: { message: string; code: string | null } | null } & Record<string, unknown>
-  >;
+  sinks: Record<string, { state: string; last_error: LastError | null } & Record<string, unknown>>;
 }
 
 /**
@@ -61,11 +65,22 @@ export class PgrelayProcess {
     this.configFile = path.join(dir, 'pgrelay.toml');
     this.logFile = path.join(dir, 'pgrelay.log');
     this.stateFile = stateFile ?? path.join(dir, 'state.db');
+    this.rewrite(configBody, httpKeys);
+  }
+
+  /** Writes the config file anew (for a reload), as create() does; `httpPort`: another API port. */
+  rewrite(configBody: string, httpKeys = '', httpPort = this.httpPort): void {
     // The body first, so its top-level keys (shutdown_timeout...) do not land in [state].
     fs.writeFileSync(
       this.configFile,
       `stats_interval = "off"\n${configBody}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n${httpKeys}\n[state]\npath = "${this.stateFile}"\n`,
     );
+  }
+
+  /** Sends `signal` (SIGHUP: reload) to the running process. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.child?.pid === undefined) throw new Error('pgrelay is not running');
+    process.kill(this.child.pid, signal);
   }
 
   /**

@@ -71,6 +71,37 @@ export class PostgresHandle {
     }
   }
 
+  /**
+   * Makes `role` log in with its password (scram-sha-256) over TCP, where the cluster trusts everyone
+   * else: a line before the others in pg_hba.conf, and the server told to reload it. Resolves once a
+   * wrong password is refused.
+   */
+  async requirePassword(role: string): Promise<void> {
+    const [{ hba_file: file }] = (await this.query<{ hba_file: string }>('SHOW hba_file')) as [
+      { hba_file: string },
+    ];
+    const line = `host all ${role} 127.0.0.1/32 scram-sha-256\n`;
+    fs.writeFileSync(file, line + fs.readFileSync(file, 'utf8'));
+    await this.query('SELECT pg_reload_conf()');
+    await waitFor(
+      `PostgreSQL to ask ${role} for a password`,
+      async () => {
+        const client = new pg.Client({
+          connectionString: `postgres://${role}:wrong@127.0.0.1:${this.port}/postgres`,
+        });
+        try {
+          await client.connect();
+          return undefined;
+        } catch (error) {
+          return (error as { code?: string }).code === '28P01' ? true : undefined;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      30_000,
+    );
+  }
+
   /** A new database, so tests sharing one cluster do not see each other's tables. */
   async createDatabase(prefix: string): Promise<string> {
     const name = `${prefix}_${Math.random().toString(36).slice(2, 8)}`

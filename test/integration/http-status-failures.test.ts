@@ -88,8 +88,9 @@ handlers = ["boom"]
       const status = await relay.until('/status', degraded('failed', 'sinks', 'out'));
       const error = status.sinks.out!.last_error!;
       assert.equal(error.code, 'PGRELAY_HANDLER');
+      assert.equal(error.config_key, 'handlers.boom');
       const match =
-        /^handler "boom" failed on insert of public\.t \(id ([0-9A-F]+\/[0-9A-F]+):0\): kaboom$/.exec(
+        /^handler "boom" failed on insert of public\.t \(id ([0-9A-F]+\/[0-9A-F]+):0\): kaboom; fix handlers\.boom \(fix the handler, or set sinks\.out\.dead_letter_topic to set such events aside\)$/.exec(
           error.message,
         );
       assert.ok(match, error.message);

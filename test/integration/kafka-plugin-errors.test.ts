@@ -127,8 +127,9 @@ describe('a user plugin that throws', () => {
     assert.equal(status.sinks.central!.last_error?.code, 'PGRELAY_HANDLER');
     assert.match(
       status.sinks.central!.last_error?.message ?? '',
-      /^handler "tenants" failed on insert of public\.items \(id 0\/100000C:0\): tenant "a\/b" does not make a valid topic name$/,
+      /^handler "tenants" failed on insert of public\.items \(id 0\/100000C:0\): tenant "a\/b" does not make a valid topic name; fix handlers\.tenants \(fix the handler, or set sinks\.central\.dead_letter_topic to set such events aside\)$/,
     );
+    assert.equal(status.sinks.central!.last_error?.config_key, 'handlers.tenants');
     const committed = (await committedOffsets(brokers, group, input)).get(0) ?? -1;
     assert.ok(committed <= BAD, `committed ${committed}: not past the failed event ${BAD}`);
     const early = seqs(await readTopic(brokers, out).catch(() => []));
@@ -136,8 +137,8 @@ describe('a user plugin that throws', () => {
       early.every((s) => s < BAD),
       `nothing at or after the failed event is delivered: ${early.join(',')}`,
     );
-    // Stopping cannot deliver what the failed sink holds: exit status 1 once shutdown_timeout passes.
-    assert.equal(await failing.stop(), 1);
+    // Stopping cannot deliver what the failed sink holds, and a sink had failed: exit status 3.
+    assert.equal(await failing.stop(), 3);
 
     // The operator adds a dead-letter topic and restarts: the held events are delivered now.
     await run(config(dlq));
@@ -192,7 +193,7 @@ describe('a user plugin that returns a record Kafka cannot write', () => {
     );
     const committed = (await committedOffsets(brokers, group, input)).get(0) ?? -1;
     assert.ok(committed <= BAD, `committed ${committed}: not past the failed event ${BAD}`);
-    assert.equal(await failing.stop(), 1);
+    assert.equal(await failing.stop(), 3, 'stopped while a sink had failed');
 
     await run(config(dlq));
     const [letter] = await readAtLeast(brokers, dlq, 1);

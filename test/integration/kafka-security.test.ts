@@ -81,7 +81,9 @@ describe('Kafka sink: SASL and TLS', () => {
     );
     assert.equal(status.sinks.badpass!.last_error!.code, 'PGRELAY_KAFKA_AUTH');
     assert.match(status.sinks.badpass!.last_error!.message, /SASL authentication failed/);
+    assert.equal(status.sinks.badpass!.last_error!.config_key, 'sinks.badpass.sasl.password');
     assert.equal(status.sinks.badca!.last_error!.code, 'PGRELAY_KAFKA_TLS');
     assert.match(status.sinks.badca!.last_error!.message, /tls\.ca_file/);
+    assert.equal(status.sinks.badca!.last_error!.config_key, 'sinks.badca.tls.ca_file');
   });
 });

@@ -81,8 +81,10 @@ describe('Kafka source: SASL and TLS', () => {
     const badpass = await failed(runs[0]!.process);
     assert.equal(badpass.last_error!.code, 'PGRELAY_KAFKA_AUTH');
     assert.match(badpass.last_error!.message, /SASL authentication failed/);
+    assert.equal(badpass.last_error!.config_key, 'sources.edge.sasl.password');
     const badca = await failed(runs[1]!.process);
     assert.equal(badca.last_error!.code, 'PGRELAY_KAFKA_TLS');
     assert.match(badca.last_error!.message, /tls\.ca_file/);
+    assert.equal(badca.last_error!.config_key, 'sources.edge.tls.ca_file');
   });
 });

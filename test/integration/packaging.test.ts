@@ -504,6 +504,21 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
       );
       assert.equal(settings.get('ExecStart'), `/usr/bin/pgrelay run -c /etc/pgrelay/${name}.toml`, unit);
       assert.equal(settings.get('Restart'), 'on-failure', unit);
+      // 2: a bad config; 3: stopped while a source or sink had failed for good. Neither is fixed by a restart.
+      assert.equal(settings.get('RestartPreventExitStatus'), '2 3', unit);
+      // A reload validates first, then signals: an invalid config fails `systemctl reload`.
+      const reloads = fs
+        .readFileSync(`/usr/lib/systemd/system/${unit}`, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('ExecReload='));
+      assert.deepEqual(
+        reloads,
+        [
+          `ExecReload=/usr/bin/pgrelay check-config --quiet -c /etc/pgrelay/${name}.toml`,
+          'ExecReload=/bin/kill -HUP $MAINPID',
+        ],
+        unit,
+      );
       assert.equal(settings.get('StateDirectory'), 'pgrelay', unit);
       assert.equal(settings.get('ReadWritePaths'), STATE_DIR, unit);
       for (const key of ['NoNewPrivileges', 'ProtectHome', 'PrivateTmp'])

@@ -32,7 +32,12 @@ describe('PostgreSQL → Kafka: backfill beside the stream', () => {
     await fx.sql('CREATE TABLE keyless (n int)');
     await createTopics(fx.brokers, [fx.topic('unused')]);
     relay = await PgrelayProcess.create(
-      postgresSource('db', fx, ['items', 'keyless'], 'snapshot_chunk = 2000') +
+      postgresSource(
+        'db',
+        fx,
+        ['items', 'keyless'],
+        'snapshot_chunk = 2000\ninsert_only_tables = ["keyless"]',
+      ) +
         kafkaSink('out', fx, ['db'], `topic_fallback = "${fx.topic('items')}"`) +
         `\n[sources.other]\ntype = "kafka"\nbrokers = ${JSON.stringify(fx.brokers)}\ntopics = ["${fx.topic('unused')}"]\ngroup_id = "${fx.topic('group')}"\n` +
         kafkaSink('other-out', fx, ['other'], `topic_fallback = "${fx.topic('other')}"`),

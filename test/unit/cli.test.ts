@@ -37,9 +37,12 @@ describe('pgrelay CLI', { concurrency: true }, () => {
   test('--help lists the commands; without a command it is a usage error', async () => {
     const help = await pgrelay(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['run', 'check-config', 'version'])
+    for (const command of ['run', 'check-config', 'reload', 'version'])
       assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
-    assert.match(help.stdout, /Exit status: 0 ok, 1 runtime failure, 2 bad config or usage\./);
+    assert.match(
+      help.stdout,
+      /Exit status: 0 ok, 1 runtime failure, 2 bad config or usage, 3 \(run\) stopped while a source or\nsink had failed for good\./,
+    );
     const bare = await pgrelay([]);
     assert.equal(bare.code, 2);
     assert.equal(bare.stdout, help.stdout);
@@ -51,6 +54,7 @@ describe('pgrelay CLI', { concurrency: true }, () => {
       'check-config':
         /^Usage: pgrelay check-config \[-c FILE \| FILE\] \[--quiet\]\n[\s\S]*secrets masked[\s\S]*-q, --quiet/,
       version: /^Usage: pgrelay version\n$/,
+      reload: /^Usage: pgrelay reload \[-c FILE \| FILE\] \[--no-wait\]\n[\s\S]*SIGHUP[\s\S]*--no-wait/,
     };
     for (const [command, usage] of Object.entries(expected)) {
       const result = await pgrelay([command, '--help']);

@@ -25,7 +25,7 @@ describe('SlotPositions: a position that cannot be stored is not confirmed', () 
   test('held while the state file refuses writes, stored and confirmed once it takes them again', async () => {
     const store = StateStore.open(path.join(dir, 'state.db'));
     const positions = new SlotPositions(
-      new StateFilePositions(store, 'db1', 'slot1'),
+      new StateFilePositions(store, 'db1', 'slot1', 'pgrelay_db1'),
       undefined,
       0,
       () => undefined,
@@ -58,7 +58,12 @@ describe('SlotPositions: a position that cannot be stored is not confirmed', () 
         () => Promise.resolve(store.get('db1')?.position === '0/400' ? true : undefined),
         30_000,
       );
-      assert.deepEqual(store.get('db1')?.meta, { slot: 'slot1', transaction: '0/500', delivered_events: 7 });
+      assert.deepEqual(store.get('db1')?.meta, {
+        slot: 'slot1',
+        publication: 'pgrelay_db1',
+        transaction: '0/500',
+        delivered_events: 7,
+      });
       assert.equal(store.failure, undefined, 'the write that succeeded cleared the failure');
       assert.equal(confirmedTo(statuses), '0/400', 'and the slot was confirmed up to it');
     } finally {

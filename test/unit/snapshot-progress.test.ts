@@ -67,6 +67,11 @@ describe('snapshot progress', () => {
     );
     assert.match(text, /^# TYPE pgrelay_snapshot_rows_per_second gauge$/m);
     board.close();
+    assert.doesNotMatch(
+      await metrics.registry.metrics(),
+      /component="db1"/,
+      'a closed board (its source stopped, or a reload replaced it) has no series left',
+    );
   });
 
   test('logs each running table every 10 s, and stops logging once nothing runs', () => {

@@ -163,6 +163,16 @@ describe('StateStore', () => {
     assert.equal(store.failure, undefined);
     assert.deepEqual(heard, ['PGRELAY_STATE_WRITE', undefined], 'and once more when a write succeeds');
     assert.equal(store.get('db1')?.position, '0/5');
+
+    // A listener that stopped watching (a source a reload replaced) hears nothing more.
+    const replaced: (string | undefined)[] = [];
+    const unwatch = store.watch((failure) => replaced.push(failure?.code));
+    unwatch();
+    store.database.pragma('query_only = ON');
+    assert.throws(() => store.put('db1', '0/6'), StateWriteError);
+    assert.deepEqual(replaced, []);
+    assert.deepEqual(heard, ['PGRELAY_STATE_WRITE', undefined, 'PGRELAY_STATE_WRITE']);
+    store.database.pragma('query_only = OFF');
     store.close();
   });
 

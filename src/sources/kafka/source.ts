@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
-import { Backoff, retry } from '../../core/backoff.js';
+import { Backoff } from '../../core/backoff.js';
 import { Drain } from '../../core/drain.js';
-import { PgRelayError, errorMessage, isRetriable } from '../../core/errors.js';
+import { PgRelayError, errorMessage } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { clientOptions, logBrokerStates } from '../../kafka/client.js';
@@ -72,6 +72,8 @@ export class KafkaSource extends Source {
   private rebalancing = false;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Ends the current session with the error that lost the member its group. */
+  private endSession: ((error: unknown) => void) | undefined;
 
   constructor(
     name: string,
@@ -113,30 +115,30 @@ export class KafkaSource extends Source {
 
   // ---- connection --------------------------------------------------------------------------------
 
-  /** Connects and joins the group, retrying with backoff; after that the group keeps itself joined. */
+  /**
+   * The supervisor's sessions: connect and join the group, then let the group keep itself joined
+   * until the member is lost (the session ends with that error) or the source stops.
+   */
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
-        await this.connect();
-        return;
-      } catch (error) {
-        await this.disconnect();
-        if (signal.aborted) return;
-        const classified = this.classify(error);
-        if (!isRetriable(classified)) {
-          this.fail(classified);
-          return;
-        }
-        await this.waitToRetry(classified);
-      }
-    }
+    await this.supervisor({
+      initialMs: this.config.retry_initial,
+      maxMs: this.config.retry_max,
+      signal,
+      classify: (error) => this.classify(error),
+    }).run((ready) => this.session(ready), { cleanup: () => this.disconnect() });
   }
 
-  private async waitToRetry(error: unknown): Promise<void> {
-    const delay = this.backoff.next();
-    this.retrying(error, delay);
-    await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  private async session(ready: () => void): Promise<'ended'> {
+    const ended = new Promise<'ended'>((resolve, reject) => {
+      this.endSession = reject;
+      this.abort.signal.addEventListener('abort', () => resolve('ended'), { once: true });
+    });
+    // A loss before the join finished surfaces from connect(); one after it, from `ended`.
+    ended.catch(() => undefined);
+    await this.connect();
+    ready();
+    return ended;
   }
 
   private async connect(): Promise<void> {
@@ -205,20 +207,14 @@ export class KafkaSource extends Source {
       .catch((error: unknown) => this.log.debug({ err: error }, 'disconnect failed'));
   }
 
-  /** The member fell out of the group and could not rejoin: start over (its partitions are gone). */
+  /** The member fell out of the group and could not rejoin: the session ends, and the supervisor decides. */
   private lost(error: unknown): void {
     if (this.abort.signal.aborted) return;
-    const classified = this.classify(error);
-    this.log.warn({ err: error }, `left consumer group ${this.config.group_id}: ${errorMessage(classified)}`);
-    this.loop = (this.loop ?? Promise.resolve()).then(async () => {
-      await this.disconnect();
-      if (!isRetriable(classified)) {
-        this.fail(classified);
-        return;
-      }
-      await this.waitToRetry(classified);
-      await this.run();
-    });
+    this.log.warn(
+      { err: error },
+      `left consumer group ${this.config.group_id}: ${errorMessage(this.classify(error))}`,
+    );
+    this.endSession?.(error);
   }
 
   private recovered(): void {
@@ -476,18 +472,17 @@ export class KafkaSource extends Source {
     } else {
       let truncated: boolean;
       try {
-        truncated = await retry(() => deadLetters.write(message, error), {
+        truncated = await this.supervisor({
           initialMs: this.config.retry_initial,
           maxMs: this.config.retry_max,
           signal: AbortSignal.any([this.abort.signal, partition.signal]),
-          onRetry: (e, delay) => this.retrying(e, delay),
-        });
+          classify: (e) => this.classify(e),
+        }).attempt(() => deadLetters.write(message, error));
       } catch (writeError) {
         if (this.abort.signal.aborted || partition.givenUp) return false;
         this.halt(writeError);
         return false;
       }
-      if (this.health.state === 'retrying') this.health.set('running');
       this.deadLettered.written++;
       if (truncated) this.deadLettered.truncated++;
       this.log.warn(

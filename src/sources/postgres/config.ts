@@ -12,7 +12,7 @@ const qualifiedTable = z
     'expected "schema.table", "table" (schema public) or "*" (all tables)',
   );
 
-const snapshotTable = z.string().regex(TABLE_PATTERN, 'expected "schema.table" or "table" (schema public)');
+const oneTable = z.string().regex(TABLE_PATTERN, 'expected "schema.table" or "table" (schema public)');
 
 /** An SQL condition must be one expression (condition.ts): never a way to run other statements. */
 function oneCondition(condition: string, ctx: z.RefinementCtx<string>): void {
@@ -23,9 +23,51 @@ function oneCondition(condition: string, ctx: z.RefinementCtx<string>): void {
   }
 }
 
-/** A source's replication slot when `slot` is not set: pgrelay_<name>, in the characters slots allow. */
-export function defaultSlot(sourceName: string): string {
+/** pgrelay_<name> in the characters slot names allow: a name per source, for slots and publications. */
+function perSource(sourceName: string): string {
   return `pgrelay_${sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** A source's replication slot when `slot` is not set. */
+export function defaultSlot(sourceName: string): string {
+  return perSource(sourceName);
+}
+
+/** A source's publication when `publication` is not set and the source has not streamed with another. */
+export function defaultPublication(sourceName: string): string {
+  return perSource(sourceName);
+}
+
+/** The default publication of pgrelay before it was per source: sources that streamed with it keep it. */
+export const LEGACY_PUBLICATION = 'pgrelay';
+
+/** Where a source's publication name came from, for the log and check-config. */
+export type PublicationOrigin = 'configured' | 'stored' | 'legacy' | 'default';
+
+/**
+ * The publication a source streams: `publication` when set; else the one its stored position was
+ * written with (recorded in the position's meta); else, for a position stored before that was
+ * recorded, "pgrelay", the default then (switching such a source to a new, empty publication would
+ * stream nothing from it); else pgrelay_<source name>.
+ */
+export function publicationFor(
+  sourceName: string,
+  configured: string | undefined,
+  stored: { meta: Record<string, unknown> } | undefined,
+): { name: string; origin: PublicationOrigin } {
+  if (configured !== undefined) return { name: configured, origin: 'configured' };
+  const recorded = stored?.meta.publication;
+  if (typeof recorded === 'string') return { name: recorded, origin: 'stored' };
+  if (stored !== undefined) return { name: LEGACY_PUBLICATION, origin: 'legacy' };
+  return { name: defaultPublication(sourceName), origin: 'default' };
+}
+
+/**
+ * The publication for `insert_only_tables`: it publishes inserts and truncates only (PostgreSQL sets
+ * the published actions per publication), so their tables need no replica identity.
+ */
+export function insertOnlyPublication(publication: string): string {
+  return `${publication.slice(0, 51)}_insert_only`;
 }
 
 /** "users" → "public.users" */
@@ -48,14 +90,22 @@ export const postgresSourceSchema = z
           ctx.issues.push({ code: 'custom', message: (error as Error).message, input: dsn });
         }
       }),
-    publication: name.prefault('pgrelay'),
+    /**
+     * Default: pgrelay_<source name>, or "pgrelay" (the default before) for a source whose stored
+     * position was written while it streamed with that one (see publicationFor).
+     */
+    publication: name.optional(),
     /** Defaults to pgrelay_<source name>. */
     slot: z
       .string()
       .regex(/^[a-z0-9_]{1,63}$/, 'slot names are lower-case letters, digits and underscores, at most 63')
       .optional(),
     tables: z.array(qualifiedTable).prefault([]),
+    /** Tables of `tables` published for inserts (and truncates) only: tables without a replica identity. */
+    insert_only_tables: z.array(oneTable).prefault([]),
     create_publication: z.boolean().prefault(true),
+    /** Backfill a table pgrelay adds to its publication after the source streamed (its rows written before). */
+    backfill_added_tables: z.boolean().prefault(true),
     create_slot: z.boolean().prefault(true),
     wal_retain: size(0),
     status_interval: duration('10s'),
@@ -67,9 +117,9 @@ export const postgresSourceSchema = z
     /** Rows that exist before streaming starts: never | initial (then stream) | initial_only (then stop). */
     snapshot: z.enum(['never', 'initial', 'initial_only']).prefault('never'),
     /** Tables the snapshot reads; default: `tables` (or the publication's tables). */
-    snapshot_tables: z.array(snapshotTable).optional(),
+    snapshot_tables: z.array(oneTable).optional(),
     /** Per table, an SQL condition limiting the rows the snapshot reads. */
-    snapshot_where: z.record(snapshotTable, z.string().superRefine(oneCondition)).prefault({}),
+    snapshot_where: z.record(oneTable, z.string().superRefine(oneCondition)).prefault({}),
     /** Rows per snapshot (and backfill) chunk: one query, one batch, one stored progress step. */
     snapshot_chunk: positiveInt(10_000),
     /**
@@ -86,6 +136,23 @@ export const postgresSourceSchema = z
         code: 'custom',
         path: ['standby'],
         message: 'standby = true takes turns on a stream, and snapshot = "initial_only" has none',
+      });
+    }
+    const tables = new Set(source.tables.map(qualify));
+    source.insert_only_tables.forEach((table, i) => {
+      if (!tables.has(qualify(table))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['insert_only_tables', i],
+          message: `"${table}" is not in tables: list it there too (insert_only_tables says which of them publish only inserts)`,
+        });
+      }
+    });
+    if (source.insert_only_tables.length > 0 && !source.create_publication) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['insert_only_tables'],
+        message: `needs create_publication = true: pgrelay publishes these tables in a publication of its own ("${insertOnlyPublication(source.publication ?? '<publication>')}")`,
       });
     }
     // Without snapshot_tables, and with tables empty or "*", the publication says which: known later.

@@ -61,21 +61,53 @@ export const publicationMissing = (source: string, publication: string, why: str
   );
 
 /**
- * The walsender met a change made when the publication did not exist (pgoutput reads publications
- * with the catalog as of each change): dropped while the slot still had changes to decode, or created
- * after the slot. Creating it again does not help those changes, nor does a restart; moving the slot
- * past the publication's creation does (PostgreSQL 15: pg_replication_slot_advance).
+/** Fixes for a table whose UPDATE and DELETE fail while it is published for them. */
+export function identityFixes(tables: readonly string[]): string {
+  const table = tables.length === 1 ? tables[0]! : '...';
+  return `ALTER TABLE ${table} REPLICA IDENTITY FULL, or give it a primary key`;
+}
+
+/** FOR ALL TABLES would publish updates of tables without a replica identity: the application's would fail. */
+export const allTablesWithoutIdentity = (source: string, publication: string, tables: readonly string[]) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_REPLICA_IDENTITY',
+    `source ${source}: tables = ["*"] would create publication "${publication}" FOR ALL TABLES, which publishes ` +
+      `updates and deletes of every table, and these have no replica identity: ${listed(tables)}. The ` +
+      `application's UPDATE and DELETE on them would fail, so pgrelay does not create it. Fix: ` +
+      `${identityFixes(tables)} (tables created later need one too), or list the tables to stream in tables ` +
+      `(insert_only_tables for those that need only their inserts)`,
+  );
+
+/** At most ten names, and how many more. */
+export function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 10).join(', ');
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
+}
+
+/**
+ * Where a slot cannot go on for want of its publication: the change the walsender failed on (its LSN
+ * when the server named it), or, found before streaming, the position the session resumes from.
  */
-export const publicationDropped = (
-  source: string,
-  slot: string,
-  publication: string,
-  at: string | undefined,
-) =>
+export type Undecodable = { change: string | undefined } | { resume: string };
+
+/**
+ * The slot has changes made when the publication did not exist (pgoutput reads publications with the
+ * catalog as of each change): it was dropped while the slot still had changes to decode, created
+ * after the slot, or publication now names another one. Creating it now does not help those
+ * changes, nor does a restart; moving the slot past the publication's creation does (PostgreSQL 15:
+ * pg_replication_slot_advance). The walsender reports it on the first such change; the source finds
+ * it before streaming when the publication is missing, and then does not create it.
+ */
+export const publicationDropped = (source: string, slot: string, publication: string, at: Undecodable) =>
   new PostgresSourceError(
     'PGRELAY_PG_PUBLICATION_DROPPED',
-    `source ${source}: replication slot "${slot}" cannot decode the change${at === undefined ? '' : ` at ${at}`}: ` +
-      `publication "${publication}" did not exist when it was made (it was dropped, or created after the slot). ` +
+    `source ${source}: replication slot "${slot}" ` +
+      ('resume' in at
+        ? `cannot decode its changes from ${at.resume}: publication "${publication}" does not exist (it was ` +
+          `dropped, or publication names another one than the source streamed with), and one created now did not ` +
+          `exist when they were made, so pgrelay does not create it. If publication was changed, set it back. `
+        : `cannot decode the change${at.change === undefined ? '' : ` at ${at.change}`}: publication ` +
+          `"${publication}" did not exist when it was made (it was dropped, or created after the slot). `) +
       `A slot reads each change with the catalog as of that change, so neither creating the publication again nor a ` +
       `restart gets past it. To go on: stop pgrelay; create the publication if it does not exist; move the slot past ` +
       `that point, in the source's database: SELECT pg_replication_slot_advance('${slot}', pg_current_wal_lsn()); ` +
@@ -95,6 +127,14 @@ export const permissionDenied = (source: string, detail: string, cause?: unknown
   new PostgresSourceError('PGRELAY_PG_PERMISSION', `source ${source}: permission denied: ${detail}`, {
     cause,
   });
+
+/** The session ends so that the next one names `publication` (retried at once, see PublicationKeeper). */
+export const restream = (source: string, publication: string) =>
+  new PostgresSourceError(
+    'PGRELAY_PG_RESTREAM',
+    `source ${source}: starting the stream again, with publication "${publication}"`,
+    { retriable: true },
+  );
 
 /** Another client streams from the slot (another pgrelay: active/passive); retried, so this one takes over. */
 export const slotInUse = (source: string, slot: string, pid: number) =>
@@ -128,7 +168,7 @@ export function classifyServerError(source: string, error: unknown, slot?: strin
   if (missingPublication !== null && slot !== undefined) {
     // The walsender's context names the change: 'slot "s", output plugin "pgoutput", ..., associated LSN 0/1925318'.
     const at = /associated LSN ([0-9A-F]+\/[0-9A-F]+)/.exec((error as pg.DatabaseError).where ?? '')?.[1];
-    return publicationDropped(source, slot, missingPublication[1]!, at);
+    return publicationDropped(source, slot, missingPublication[1]!, { change: at });
   }
   if (code === '42501' || /must be superuser or replication role/i.test(message)) {
     return permissionDenied(

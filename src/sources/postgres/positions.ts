@@ -52,6 +52,8 @@ export class StateFilePositions implements PositionStore {
     private readonly state: StateStore,
     private readonly source: string,
     private readonly slot: string,
+    /** Recorded with each position: the publication the source streams (see publicationFor). */
+    private readonly publication: string,
   ) {}
 
   read(): StreamPosition | undefined {
@@ -73,6 +75,7 @@ export class StateFilePositions implements PositionStore {
     const partial = position.partial;
     this.state.put(this.source, formatLsn(position.lsn), {
       slot: this.slot,
+      publication: this.publication,
       ...(partial === undefined
         ? {}
         : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),

@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { errorCode, errorMessage } from '../../core/errors.js';
-import { qualify } from './config.js';
 import * as errors from './errors.js';
 import { type Lsn, lsnToBigInt } from '../../core/lsn.js';
 import { literal, quoteIdent } from './protocol/replication.js';
@@ -22,80 +21,17 @@ export interface ExportedSlot {
 
 export interface SetupOptions {
   source: string;
-  publication: string;
   slot: string;
-  tables: readonly string[];
-  createPublication: boolean;
   createSlot: boolean;
   /** The stored position, if pgrelay has streamed from this slot before. */
   stored: Lsn | undefined;
   storedText: string | undefined;
 }
 
-/**
- * Checks (and where allowed creates) what decoding needs before the slot: wal_level and the
- * publication. Every problem an operator must fix is a named PostgresSourceError.
- */
-export async function preparePublication(
-  client: pg.Client,
-  options: SetupOptions,
-  log: Logger,
-): Promise<void> {
+/** Decoding needs wal_level = logical: a named failure otherwise, before anything is created. */
+export async function checkWalLevel(client: pg.Client, source: string): Promise<void> {
   const level = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
-  if (level !== 'logical') throw errors.walLevel(options.source, level);
-  await ensurePublication(client, options, log);
-}
-
-async function ensurePublication(client: pg.Client, options: SetupOptions, log: Logger): Promise<void> {
-  const { source, publication, tables } = options;
-  const existing = await client.query<{ puballtables: boolean }>(
-    'SELECT puballtables FROM pg_publication WHERE pubname = $1',
-    [publication],
-  );
-  if (existing.rowCount === 1) {
-    if (!existing.rows[0]!.puballtables && tables.length > 0 && !tables.includes('*')) {
-      const published = await client.query<{ name: string }>(
-        `SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1`,
-        [publication],
-      );
-      const have = new Set(published.rows.map((r) => r.name));
-      const missing = tables.map(qualify).filter((t) => !have.has(t));
-      if (missing.length > 0) {
-        log.warn(
-          { publication, missing },
-          `publication "${publication}" exists without ${missing.join(', ')}: their changes are not streamed (ALTER PUBLICATION ${publication} ADD TABLE ...)`,
-        );
-      }
-    }
-    return;
-  }
-  if (!options.createPublication)
-    throw errors.publicationMissing(source, publication, 'create_publication = false');
-  if (tables.length === 0) {
-    throw errors.publicationMissing(
-      source,
-      publication,
-      'tables is empty: list the tables to publish, or "*" for all',
-    );
-  }
-  const target = tables.includes('*')
-    ? 'FOR ALL TABLES'
-    : `FOR TABLE ${tables.map((t) => qualify(t).split('.').map(quoteIdent).join('.')).join(', ')}`;
-  try {
-    await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} ${target}`);
-  } catch (error) {
-    if (errorCode(error) === '42501')
-      throw errors.permissionDenied(
-        source,
-        `cannot create publication "${publication}": ${errorMessage(error)}`,
-        error,
-      );
-    if (errorCode(error) === '42P01')
-      throw errors.publicationMissing(source, publication, `it cannot be created: ${errorMessage(error)}`);
-    if (errorCode(error) === '42710') return; // created concurrently
-    throw error;
-  }
-  log.info({ publication, tables }, `created publication "${publication}"`);
+  if (level !== 'logical') throw errors.walLevel(source, level);
 }
 
 /** The slot, checked and created (at the server's current position) when missing and allowed. */

@@ -10,15 +10,16 @@ import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
 import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
-import { type PostgresSourceConfig, qualify } from './config.js';
-import { classifyServerError } from './errors.js';
+import type { PostgresSourceConfig } from './config.js';
+import { classifyServerError, restream } from './errors.js';
 import { SlotLease, type SlotLeaseLostError } from './lease.js';
 import { SlotPositions, StateFilePositions, type StreamPosition, describePosition } from './positions.js';
 import { type ParsedDsn, clientConfig, connect, parseDsn } from './protocol/dsn.js';
 import { ReplicationStream } from './protocol/replication.js';
 import { EventFactory } from './schema/events.js';
 import { TYPE_QUERY, TypeRegistry } from './schema/values.js';
-import { type SetupOptions, ensureSlot, preparePublication } from './setup.js';
+import { type PublicationKeeper, keeperFor } from './publication/keeper.js';
+import { type SetupOptions, checkWalLevel, ensureSlot } from './setup.js';
 import { InitialSnapshot } from './snapshot/initial.js';
 import { ProgressBoard } from './snapshot/progress.js';
 import { SnapshotStore } from './snapshot/store.js';
@@ -52,6 +53,11 @@ export class PostgresSource extends Source {
   private readonly progress: ProgressBoard;
   private readonly snapshot: InitialSnapshot;
   private readonly backfills: Backfills;
+  private readonly publications: PublicationKeeper;
+  /** publication_names of the running session. */
+  private streamed: readonly string[] = [];
+  /** A publication the next session names and this one could not: this one ends (see PublicationKeeper). */
+  private restream: string | undefined;
   /** True while the replication stream runs; backfills wait for it. */
   private streaming = false;
   private readonly streamingWaiters = new Waiters();
@@ -69,6 +75,7 @@ export class PostgresSource extends Source {
   private leaseLostInSession: SlotLeaseLostError | undefined;
   /** Set when the source must stop for good whatever its session ends with (the state file is gone). */
   private halted: PgRelayError | undefined;
+  private readonly unwatchState: () => void;
   private finished = false;
 
   constructor(
@@ -86,6 +93,12 @@ export class PostgresSource extends Source {
       options: SESSION_OPTIONS,
     });
     this.events = new EventFactory(name, this.dsn.host, this.dsn.database);
+    this.publications = keeperFor(name, config, slot, state.get(name), {
+      log: this.log,
+      health: this.health,
+      metrics: context.metrics,
+    });
+    const publication = this.publications.publication;
     this.lease = config.standby
       ? new SlotLease({
           source: name,
@@ -96,7 +109,7 @@ export class PostgresSource extends Source {
           lost: (error) => this.leaseLost(error),
         })
       : undefined;
-    const stateFile = new StateFilePositions(state, name, slot);
+    const stateFile = new StateFilePositions(state, name, slot, publication);
     this.positions = new SlotPositions(
       this.lease ?? stateFile,
       this.lease === undefined ? stateFile.read() : undefined,
@@ -108,7 +121,7 @@ export class PostgresSource extends Source {
     this.watermark = new Watermark<StreamPosition>(undefined, (position) => this.positions.advance(position));
     this.health.details = {
       slot,
-      publication: config.publication,
+      publication,
       host: this.dsn.host,
       database: this.dsn.database,
     };
@@ -125,6 +138,7 @@ export class PostgresSource extends Source {
     const host = {
       name,
       config,
+      publications: this.publications.publications,
       log: this.log,
       types: this.types,
       events: this.events,
@@ -142,7 +156,9 @@ export class PostgresSource extends Source {
     };
     this.snapshot = new InitialSnapshot(host);
     this.backfills = new Backfills(host);
-    state.watch((failure) => this.stateFailed(failure));
+    this.unwatchState = state.watch((failure) => this.stateFailed(failure));
+    // Built by a reload while the state file fails: the watchers heard of it before this source.
+    if (state.failure !== undefined) this.stateFailed(state.failure);
   }
 
   start(): void {
@@ -165,6 +181,7 @@ export class PostgresSource extends Source {
     await this.positions.flush();
     this.positions.confirm();
     this.positions.close();
+    this.unwatchState();
     for (const timer of this.timers) clearInterval(timer);
     this.progress.close();
     await this.closeSession();
@@ -246,8 +263,13 @@ export class PostgresSource extends Source {
       this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
     this.side = await this.connect();
     if (this.halted !== undefined) throw this.halted;
-    if (this.config.snapshot !== 'initial_only')
-      await preparePublication(this.side, this.setupOptions(), this.log);
+    let added: string[] = [];
+    if (this.config.snapshot !== 'initial_only') {
+      await checkWalLevel(this.side, this.name);
+      const prepared = await this.publications.prepare(this.side, this.positions.resume?.lsn);
+      this.streamed = prepared.publications;
+      if (prepared.resumed) added = prepared.added;
+    }
     this.types.load((await this.side.query(TYPE_QUERY)).rows);
     const snapshot = await this.snapshot.run(this.side, this.setupOptions());
     if (snapshot.action === 'stop') return 'done';
@@ -282,7 +304,7 @@ export class PostgresSource extends Source {
     this.lease?.check();
     // Logical messages carry heartbeats, `messages = true` and backfill watermarks (any time).
     await stream.run(
-      { slot: this.slot, publication: this.config.publication, startLsn: stored?.lsn ?? 0n, messages: true },
+      { slot: this.slot, publications: this.streamed, startLsn: stored?.lsn ?? 0n, messages: true },
       {
         onMessage: (message) => (this.inputStopped ? undefined : changes.onMessage(message)),
         onKeepalive: (walEnd) => {
@@ -298,12 +320,16 @@ export class PostgresSource extends Source {
         this.streamingWaiters.release();
         this.backfills.resume();
         this.log.info(
-          { slot: this.slot, publication: this.config.publication, from: describePosition(from) },
+          { slot: this.slot, publications: this.streamed, from: describePosition(from) },
           `streaming from slot "${this.slot}" at ${describePosition(from)}`,
         );
         this.startTimers();
+        this.backfillAdded(added);
       },
     );
+    const publication = this.restream;
+    this.restream = undefined;
+    if (publication !== undefined) throw restream(this.name, publication);
     return 'ended';
   }
 
@@ -349,10 +375,7 @@ export class PostgresSource extends Source {
     const stored = this.positions.resume;
     return {
       source: this.name,
-      publication: this.config.publication,
       slot: this.slot,
-      tables: this.config.tables.map((t) => (t === '*' ? t : qualify(t))),
-      createPublication: this.config.create_publication,
       createSlot: this.config.create_slot,
       stored: stored?.lsn,
       storedText: stored === undefined ? undefined : describePosition(stored),
@@ -464,6 +487,45 @@ export class PostgresSource extends Source {
       this.log.debug({ err: error }, 'lag query failed');
     }
     this.health.lag = lag;
+    await this.checkPublications();
+  }
+
+  /** Tables that dropped out of the publications (dropped and recreated) are added again, and backfilled. */
+  private async checkPublications(): Promise<void> {
+    const side = this.side;
+    if (side === undefined || !this.streaming || this.config.snapshot === 'initial_only') return;
+    const { added, restream } = await this.publications.check(
+      side,
+      this.positions.delivered.lsn,
+      this.streamed,
+    );
+    this.backfillAdded(added);
+    if (restream !== undefined && this.restream === undefined) {
+      this.restream = restream;
+      await this.stream?.stop();
+    }
+  }
+
+  /**
+   * Tables added to a publication after the source streamed: what was written to them before was
+   * not streamed (a table dropped and recreated, or added to tables), so they are backfilled.
+   */
+  private backfillAdded(tables: readonly string[]): void {
+    for (const table of tables) {
+      const gap = `rows written to ${table} before it was published were not streamed`;
+      if (!this.config.backfill_added_tables) {
+        this.log.warn(
+          { table },
+          `${gap} (backfill_added_tables = false): pgrelay backfill -c CONFIG --source ${this.name} --table ${table} sends them`,
+        );
+        continue;
+      }
+      this.backfills.start({ table }).then(
+        (id) => this.log.info({ table, backfill: id }, `${gap}: backfill ${id} sends them`),
+        (error: unknown) =>
+          this.log.warn({ table, err: error }, `${gap}, and cannot be backfilled: ${errorMessage(error)}`),
+      );
+    }
   }
 
   private async heartbeat(): Promise<void> {

@@ -188,7 +188,7 @@ async function checkTable(client: pg.Client, host: RowsHost, table: string, wher
 
 function planBackfill(client: pg.Client, host: RowsHost, table: string, where: string | undefined) {
   return planRead(client, table, host.types, {
-    publication: host.config.publication,
+    publications: host.publications,
     requirePublished: true,
     where,
   });

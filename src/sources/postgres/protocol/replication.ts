@@ -5,7 +5,8 @@ import { PG_EPOCH_MICROS } from './pgoutput.js';
 
 export interface StreamOptions {
   slot: string;
-  publication: string;
+  /** publication_names: pgoutput sends a table's changes that any of them publishes. */
+  publications: readonly string[];
   /** Where decoding starts; 0 = the slot's confirmed position. */
   startLsn: Lsn;
   /** Ask pgoutput for logical decoding messages (needed for heartbeats and `messages = true`). */
@@ -33,8 +34,8 @@ const XLOG_HEADER = 25;
 /**
  * A logical replication stream (START_REPLICATION over a walsender connection) on node-postgres.
  * Messages of one socket read are queued and handled in order right after it (so the handler sees
- * whether more is already queued); while a handler waits (backpressure), the socket is paused and
- * the server waits. Every standby status is ours (sendStatus): nothing is acknowledged on its own.
+ * whether more is already queued); the socket stays paused until they are, so while a handler waits
+ * (backpressure) the server waits. Every standby status is ours (sendStatus): nothing is acknowledged on its own.
  *
  * Ours rather than pg-logical-replication's transport: its per-message LSN strings, queue objects,
  * promise per message (emitAsync) and automatic acknowledgement timer cost about an eighth of the
@@ -79,7 +80,7 @@ export class ReplicationStream {
     connection.on('copyData', ({ chunk }) => this.receive(chunk, handlers));
     const parameters = [
       `proto_version '1'`,
-      `publication_names ${literal(quoteIdent(options.publication))}`,
+      `publication_names ${literal(options.publications.map(quoteIdent).join(','))}`,
       `messages '${options.messages}'`,
     ];
     const started = client.query(
@@ -129,6 +130,10 @@ export class ReplicationStream {
         // After the rest of this socket read is parsed, so the handler sees what else is queued.
         if (!this.draining) {
           this.draining = true;
+          // Queued messages are views into pg-protocol's buffer, which it reuses for the next read
+          // (moving a partial message to its start). A resumed socket emits every read it buffered
+          // in one synchronous loop, before any microtask: pausing now ends that loop after this read.
+          this.connection?.stream.pause();
           queueMicrotask(() => void this.drain(handlers));
         }
         return;
@@ -138,19 +143,15 @@ export class ReplicationStream {
     }
   }
 
+  /** Handles the queued messages in order, the socket paused (receive()) until all are handled. */
   private async drain(handlers: StreamHandlers): Promise<void> {
     const connection = this.connection;
-    let paused = false;
     try {
       while (this.head < this.queue.length && !this.stopping) {
         const message = this.queue[this.head]!;
         this.queue[this.head++] = undefined;
         const pending = handlers.onMessage(message);
-        if (pending !== undefined) {
-          if (!paused) connection?.stream.pause();
-          paused = true;
-          await pending;
-        }
+        if (pending !== undefined) await pending;
       }
       this.queue = [];
       this.head = 0;
@@ -161,7 +162,7 @@ export class ReplicationStream {
     } finally {
       this.draining = false;
     }
-    if (paused && !this.stopping) connection?.stream.resume();
+    if (!this.stopping) connection?.stream.resume();
   }
 
   private fail(error: unknown): void {

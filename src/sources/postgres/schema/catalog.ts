@@ -43,13 +43,13 @@ export async function indexColumns(
 
 /**
  * A table as pgoutput would send it: its columns (a publication's column list, generated columns
- * left out), replica identity and keys, and the publication's row filter. `publication` undefined:
- * the table need not be published; `requirePublished`: it must be.
+ * left out), replica identity and keys, and the publication's row filter. `publications` undefined:
+ * the table need not be published; `requirePublished`: one of them must publish it.
  */
 export async function lookUpTable(
   client: pg.Client,
   name: string,
-  options: { publication: string | undefined; requirePublished: boolean },
+  options: { publications: readonly string[] | undefined; requirePublished: boolean },
 ): Promise<TableCatalogEntry> {
   const qualified = qualify(name);
   const dot = qualified.indexOf('.');
@@ -70,18 +70,19 @@ export async function lookUpTable(
   if (row === undefined) throw new UnreadableTableError(`table ${qualified} does not exist`);
   const oid = Number(row.oid);
   const published =
-    options.publication === undefined
+    options.publications === undefined
       ? undefined
       : (
           await client.query<{ columns: string[]; rowfilter: string | null }>(
             `SELECT attnames::text[] AS columns, rowfilter FROM pg_publication_tables
-              WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`,
-            [options.publication, schema, table],
+              WHERE pubname = ANY($1) AND schemaname = $2 AND tablename = $3`,
+            [options.publications, schema, table],
           )
         ).rows[0];
   if (published === undefined && options.requirePublished) {
+    const names = options.publications!.map((p) => `"${p}"`).join(' or ');
     throw new UnreadableTableError(
-      `table ${qualified} is not in publication "${options.publication}": its changes are not streamed`,
+      `table ${qualified} is not in publication ${names}: its changes are not streamed`,
     );
   }
   const attributes = await client.query<{ name: string; type: string }>(

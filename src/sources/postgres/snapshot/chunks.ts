@@ -42,7 +42,11 @@ export async function planRead(
   client: pg.Client,
   name: string,
   types: TypeRegistry,
-  options: { publication: string | undefined; requirePublished: boolean; where?: string | undefined },
+  options: {
+    publications: readonly string[] | undefined;
+    requirePublished: boolean;
+    where?: string | undefined;
+  },
 ): Promise<ReadPlan> {
   const where = options.where === undefined ? undefined : checkCondition(options.where);
   const entry = await lookUpTable(client, name, options);

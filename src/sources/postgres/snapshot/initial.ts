@@ -21,6 +21,8 @@ const COMPLETION_RETRY_MS = 1000;
 export interface RowsHost {
   readonly name: string;
   readonly config: PostgresSourceConfig;
+  /** The source's publications (its own and the insert-only one): what rows are read as. */
+  readonly publications: readonly string[];
   readonly log: Logger;
   readonly types: TypeRegistry;
   readonly store: SnapshotStore;
@@ -171,8 +173,8 @@ export class InitialSnapshot {
     let names = config.snapshot_tables ?? (config.tables.includes('*') ? [] : config.tables);
     if (names.length === 0) {
       const published = await side.query<{ name: string }>(
-        `SELECT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
-        [config.publication],
+        `SELECT DISTINCT schemaname || '.' || tablename AS name FROM pg_publication_tables WHERE pubname = ANY($1) ORDER BY 1`,
+        [this.host.publications],
       );
       names = published.rows.map((r) => r.name);
     }
@@ -190,9 +192,9 @@ export class InitialSnapshot {
   }
 
   private plan(client: pg.Client, table: string, requirePublished: boolean) {
-    const { config, types } = this.host;
+    const { config, types, publications } = this.host;
     const where = Object.entries(config.snapshot_where).find(([name]) => qualify(name) === table)?.[1];
-    return planRead(client, table, types, { publication: config.publication, requirePublished, where });
+    return planRead(client, table, types, { publications, requirePublished, where });
   }
 
   /**

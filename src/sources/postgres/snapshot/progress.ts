@@ -94,13 +94,15 @@ export class TableProgress {
 export class ProgressBoard {
   private readonly tables = new Map<string, TableProgress>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly boards: Set<ProgressBoard>;
 
   constructor(
     readonly source: string,
     private readonly log: Logger,
     metrics: Metrics,
   ) {
-    boardsOf(metrics).add(this);
+    this.boards = boardsOf(metrics);
+    this.boards.add(this);
   }
 
   /** Shows `progress` (replacing an earlier run of the same kind and table) and logs it while it runs. */
@@ -127,14 +129,20 @@ export class ProgressBoard {
     return [...this.tables.values()];
   }
 
+  /** The source stopped: no more log lines, and its gauges go (a reload may replace or remove it). */
   close(): void {
+    this.stopLogging();
+    this.boards.delete(this);
+  }
+
+  private stopLogging(): void {
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
   private logRunning(): void {
     const running = this.all().filter((p) => p.state === 'running');
-    if (running.length === 0) return this.close();
+    if (running.length === 0) return this.stopLogging();
     const at = Date.now();
     for (const progress of running) this.log.info({ progress: progress.report(at) }, progress.describe(at));
   }
