@@ -29,6 +29,20 @@ export function requireSource(config: Config, name: string | undefined): string 
   return name;
 }
 
+/**
+ * A source with standby = true keeps its position in its database (pgrelay.positions), which the
+ * state file's commands would not move: say how to do it there instead of changing nothing.
+ */
+function refuseStandby(config: Config, name: string, sql: (slot: string) => string): void {
+  const source = config.sources[name]!;
+  if (source.type !== 'postgres' || !source.standby) return;
+  const slot = source.slot ?? defaultSlot(name);
+  throw new ConfigError(
+    `source "${name}" has standby = true: its position is in table pgrelay.positions of its database, ` +
+      `not in the state file. With every pgrelay of it stopped, run there: ${sql(slot)}`,
+  );
+}
+
 const positions: Command = {
   name: 'positions',
   summary: 'list the stored source positions',
@@ -37,7 +51,8 @@ const positions: Command = {
 Prints every position in the state file: PostgreSQL sources store the commit end LSN of the last
 transaction every sink delivered, and, when the next transaction was part-delivered, how many of
 its events ("+N events of X/Y", X/Y its commit LSN): a restart skips those. The slot's
-confirmed_flush_lsn trails the LSN by wal_retain.
+confirmed_flush_lsn trails the LSN by wal_retain. Sources with standby = true keep theirs in table
+pgrelay.positions of their database instead.
 
 Options:
 ${CONFIG_HELP}
@@ -64,6 +79,13 @@ ${CONFIG_HELP}
       }
       if (rows.length === 0 && !values.json)
         process.stderr.write(`${config.state.path}: no positions stored\n`);
+      for (const [name, source] of Object.entries(config.sources)) {
+        if (source.type === 'postgres' && source.standby)
+          process.stderr.write(
+            `${name}: standby = true: its position is in table pgrelay.positions of its database ` +
+              `(SELECT * FROM pgrelay.positions WHERE slot = '${source.slot ?? defaultSlot(name)}')\n`,
+          );
+      }
     } finally {
       state.close();
     }
@@ -95,6 +117,13 @@ ${CONFIG_HELP}
     const text = values.lsn as string | undefined;
     if (text === undefined || !isLsn(text))
       throw new ConfigError('--lsn X/Y is required (an LSN in hexadecimal, e.g. 0/16B3748)');
+    refuseStandby(
+      config,
+      name,
+      (slot) =>
+        `UPDATE pgrelay.positions SET lsn = '${text}', transaction_lsn = NULL, delivered_events = NULL ` +
+        `WHERE slot = '${slot}' AND lsn >= '${text}'`,
+    );
     const target = lsnToBigInt(text);
     const slot = source.slot ?? defaultSlot(name);
     const confirmed = await slotConfirmed(source.dsn, slot);
@@ -143,6 +172,7 @@ ${CONFIG_HELP}
   run(values) {
     const config = loadCommandConfig(values, []);
     const name = requireSource(config, values.source as string | undefined);
+    refuseStandby(config, name, (slot) => `DELETE FROM pgrelay.positions WHERE slot = '${slot}'`);
     const state = openForChange(config);
     try {
       const removed = state.list(name);

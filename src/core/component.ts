@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import { errorCode, errorMessage } from './errors.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
-export type ComponentState = 'starting' | 'running' | 'retrying' | 'failed' | 'stopped';
+/**
+ * `standby`: a source that another pgrelay process streams (its replication slot is taken): it waits
+ * to take over, and counts as healthy.
+ */
+export type ComponentState = 'starting' | 'running' | 'standby' | 'retrying' | 'failed' | 'stopped';
 export type ComponentRole = 'source' | 'sink';
 
 export interface ComponentError {
@@ -112,7 +116,9 @@ export class Health {
 
   get healthy(): boolean {
     if (this.problems.length > 0) return false;
-    return this.state === 'running' || (this.state === 'stopped' && this.completed);
+    return (
+      this.state === 'running' || this.state === 'standby' || (this.state === 'stopped' && this.completed)
+    );
   }
 
   /** How many items the problem named `code` concerns (0 without it). */

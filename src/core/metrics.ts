@@ -8,7 +8,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 const SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
-const STATES: readonly ComponentState[] = ['starting', 'running', 'retrying', 'failed', 'stopped'];
+const STATES: readonly ComponentState[] = ['starting', 'running', 'standby', 'retrying', 'failed', 'stopped'];
 
 /** Every metric about one source or sink carries these labels, so queries join across them. */
 const LABELS = ['component', 'role', 'type'] as const;
@@ -99,7 +99,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'pgrelay_component_up',
-      help: '1 while a component is running (or stopped with its work done), else 0.',
+      help: '1 while a component is running, standing by, or stopped with its work done, else 0.',
       labelNames: LABELS,
       registers: [this.registry],
       collect() {

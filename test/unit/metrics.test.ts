@@ -59,12 +59,18 @@ describe('metrics', () => {
     assert.deepEqual(series(text, 'pgrelay_component_state'), [
       'pgrelay_component_state{component="db1",role="source",type="postgres",state="starting"} 0',
       'pgrelay_component_state{component="db1",role="source",type="postgres",state="running"} 0',
+      'pgrelay_component_state{component="db1",role="source",type="postgres",state="standby"} 0',
       'pgrelay_component_state{component="db1",role="source",type="postgres",state="retrying"} 0',
       'pgrelay_component_state{component="db1",role="source",type="postgres",state="failed"} 1',
       'pgrelay_component_state{component="db1",role="source",type="postgres",state="stopped"} 0',
     ]);
     assert.deepEqual(series(text, 'pgrelay_component_up'), [
       'pgrelay_component_up{component="db1",role="source",type="postgres"} 0',
+    ]);
+    // A standby (another instance streams the source) is up: healthy, waiting to take over.
+    source.health.set('standby');
+    assert.deepEqual(series(await metrics.registry.metrics(), 'pgrelay_component_up'), [
+      'pgrelay_component_up{component="db1",role="source",type="postgres"} 1',
     ]);
     assert.match(text, /^pgrelay_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
   });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { formatLsn } from '../../src/core/lsn.js';
-import { SlotPositions } from '../../src/sources/postgres/positions.js';
+import { SlotPositions, StateFilePositions } from '../../src/sources/postgres/positions.js';
 import { StateStore } from '../../src/state/store.js';
 import { waitFor } from '../harness/processes.js';
 
@@ -24,7 +24,12 @@ describe('SlotPositions: a position that cannot be stored is not confirmed', () 
 
   test('held while the state file refuses writes, stored and confirmed once it takes them again', async () => {
     const store = StateStore.open(path.join(dir, 'state.db'));
-    const positions = new SlotPositions(store, 'db1', 'slot1', 'pgrelay_db1', 0, () => undefined);
+    const positions = new SlotPositions(
+      new StateFilePositions(store, 'db1', 'slot1', 'pgrelay_db1'),
+      undefined,
+      0,
+      () => undefined,
+    );
     const statuses: bigint[] = [];
     positions.startSession({ lsn: 0x100n }, 0x100n, (_received, flushed) => statuses.push(flushed));
     try {

@@ -122,8 +122,22 @@ export const postgresSourceSchema = z
     snapshot_where: z.record(oneTable, z.string().superRefine(oneCondition)).prefault({}),
     /** Rows per snapshot (and backfill) chunk: one query, one batch, one stored progress step. */
     snapshot_chunk: positiveInt(10_000),
+    /**
+     * Active/passive: several pgrelay processes with this source, one streaming, the others standing
+     * by; the position lives in the source database (pgrelay.positions), not the state file.
+     */
+    standby: z.boolean().prefault(false),
+    /** How often a standby checks whether it can take the slot over. */
+    standby_interval: duration('2s'),
   })
   .superRefine((source, ctx) => {
+    if (source.standby && source.snapshot === 'initial_only') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['standby'],
+        message: 'standby = true takes turns on a stream, and snapshot = "initial_only" has none',
+      });
+    }
     const tables = new Set(source.tables.map(qualify));
     source.insert_only_tables.forEach((table, i) => {
       if (!tables.has(qualify(table))) {

@@ -1,4 +1,5 @@
 import { type Lsn, formatLsn, lsnToBigInt, maxLsn } from '../../core/lsn.js';
+import { PgRelayError } from '../../core/errors.js';
 import { StateError, type StateStore } from '../../state/store.js';
 
 /**
@@ -11,7 +12,7 @@ export interface StreamPosition {
   readonly partial?: { readonly commitLsn: Lsn; readonly events: number };
 }
 
-/** Positions are written to SQLite at most this often (each write is an fsync). */
+/** Positions are stored at most this often (each write to SQLite is an fsync). */
 const PERSIST_INTERVAL_MS = 100;
 /** While the state file cannot be written (a full disk), each source tries again this often. */
 const PERSIST_RETRY_MS = 1000;
@@ -37,10 +38,56 @@ export function describePosition(position: StreamPosition): string {
 export type SendStatus = (received: Lsn, flushed: Lsn, replyRequested: boolean) => void;
 
 /**
+ * Where a source's position is stored. A synchronous store returns once the position is stored, an
+ * asynchronous one resolves then; either throws (rejects) when it is not stored. A retriable
+ * StateError is tried again; any other failure is its owner's to report (a lost slot lease).
+ */
+export interface PositionStore {
+  write(position: StreamPosition): void | Promise<void>;
+}
+
+/** Positions in the state file (SQLite): the single-instance default. */
+export class StateFilePositions implements PositionStore {
+  constructor(
+    private readonly state: StateStore,
+    private readonly source: string,
+    private readonly slot: string,
+    /** Recorded with each position: the publication the source streams (see publicationFor). */
+    private readonly publication: string,
+  ) {}
+
+  read(): StreamPosition | undefined {
+    const row = this.state.get(this.source);
+    if (row === undefined) return undefined;
+    const { transaction, delivered_events: events } = row.meta as {
+      transaction?: string;
+      delivered_events?: number;
+    };
+    return {
+      lsn: lsnToBigInt(row.position),
+      ...(transaction !== undefined && typeof events === 'number'
+        ? { partial: { commitLsn: lsnToBigInt(transaction), events } }
+        : {}),
+    };
+  }
+
+  write(position: StreamPosition): void {
+    const partial = position.partial;
+    this.state.put(this.source, formatLsn(position.lsn), {
+      slot: this.slot,
+      publication: this.publication,
+      ...(partial === undefined
+        ? {}
+        : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
+    });
+  }
+}
+
+/**
  * A PostgreSQL source's positions. `delivered`: every sink holds everything up to it; `stored`: what
- * SQLite holds, what a restart resumes from, written no more often than every 100 ms; `confirmed`:
- * what PostgreSQL was told (confirmed_flush_lsn) = stored − wal_retain, never more, never backwards,
- * never inside a part-delivered transaction.
+ * the position store holds, what a restart (or another instance taking over) resumes from, written no
+ * more often than every 100 ms; `confirmed`: what PostgreSQL was told (confirmed_flush_lsn) = stored −
+ * wal_retain, never more, never backwards, never inside a part-delivered transaction.
  */
 export class SlotPositions {
   delivered: StreamPosition = { lsn: 0n };
@@ -51,36 +98,35 @@ export class SlotPositions {
   private persistTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private sendStatus: SendStatus | undefined;
+  /** An asynchronous write under way; `again`: persist once more when it ends (delivered moved). */
+  private writing: Promise<void> | undefined;
+  private again = false;
 
   constructor(
-    private readonly state: StateStore,
-    private readonly source: string,
-    private readonly slot: string,
-    /** Recorded with each position: the publication the source streams (see publicationFor). */
-    private readonly publication: string,
+    private readonly store: PositionStore,
+    /** What the store held when the source started (undefined: nothing, or read later: takeOver). */
+    stored: StreamPosition | undefined,
     private readonly walRetain: number,
     /** Runs when `delivered` moves. */
     private readonly onDelivered: (position: StreamPosition) => void,
   ) {
-    const row = state.get(source);
-    if (row !== undefined) {
-      const { transaction, delivered_events: events } = row.meta as {
-        transaction?: string;
-        delivered_events?: number;
-      };
-      this.stored = {
-        lsn: lsnToBigInt(row.position),
-        ...(transaction !== undefined && typeof events === 'number'
-          ? { partial: { commitLsn: lsnToBigInt(transaction), events } }
-          : {}),
-      };
-      this.delivered = this.stored;
-    }
+    this.stored = stored;
+    if (stored !== undefined) this.delivered = stored;
   }
 
-  /** What SQLite holds: where a restart resumes; undefined when this source never streamed. */
+  /** What the store holds: where a restart resumes; undefined when this source never streamed. */
   get resume(): StreamPosition | undefined {
     return this.stored;
+  }
+
+  /**
+   * This instance took the slot over from another one, which stored `position` (undefined: none did):
+   * resume from there, even behind what this instance delivered itself before (the other one may
+   * have stored nothing later, and starting at or before a stored position loses nothing).
+   */
+  takeOver(position: StreamPosition | undefined): void {
+    this.stored = position;
+    if (position !== undefined) this.setDelivered(position);
   }
 
   /**
@@ -129,28 +175,48 @@ export class SlotPositions {
    * Stores the delivered position; only then may PostgreSQL hear of it. When the state file cannot
    * be written, the stored position (and so the slot's) stays where it was, the store reports why,
    * and the write is tried again (a full disk) until it succeeds; a file that is gone is not.
+   * An asynchronous store (the source database) writes one position at a time, then the latest.
    */
   persist(): void {
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
+    if (this.writing !== undefined) {
+      this.again = true;
+      return;
+    }
     const delivered = this.delivered;
     if (delivered.lsn === 0n) return;
     if (this.stored !== undefined && !isAfter(delivered, this.stored)) return;
-    const partial = delivered.partial;
+    let pending: void | Promise<void>;
     try {
-      this.state.put(this.source, formatLsn(delivered.lsn), {
-        slot: this.slot,
-        publication: this.publication,
-        ...(partial === undefined
-          ? {}
-          : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
-      });
+      pending = this.store.write(delivered);
     } catch (error) {
-      if (!(error instanceof StateError)) throw error;
-      if (error.retriable) this.schedule(PERSIST_RETRY_MS);
+      this.writeFailed(error);
       return;
     }
-    this.stored = delivered;
+    if (pending === undefined) {
+      this.stored = delivered;
+      return;
+    }
+    this.writing = pending.then(
+      () => {
+        this.writing = undefined;
+        if (this.stored === undefined || isAfter(delivered, this.stored)) this.stored = delivered;
+        this.confirm();
+        this.persistAgain();
+      },
+      (error: unknown) => {
+        this.writing = undefined;
+        this.writeFailed(error);
+        this.persistAgain();
+      },
+    );
+  }
+
+  /** Stores the delivered position and waits until it is stored (or its write failed). */
+  async flush(): Promise<void> {
+    this.persist();
+    while (this.writing !== undefined) await this.writing;
   }
 
   /** Standby status: confirmed_flush = stored − wal_retain, never past what is stored, never backwards. */
@@ -168,6 +234,17 @@ export class SlotPositions {
     this.closed = true;
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
+  }
+
+  private persistAgain(): void {
+    if (!this.again) return;
+    this.again = false;
+    this.persist();
+  }
+
+  private writeFailed(error: unknown): void {
+    if (!(error instanceof PgRelayError)) throw error;
+    if (error instanceof StateError && error.retriable) this.schedule(PERSIST_RETRY_MS);
   }
 
   /** Persists and confirms in `delayMs`, unless a write is due already or the source stopped. */

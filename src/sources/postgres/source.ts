@@ -12,7 +12,8 @@ import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
 import type { PostgresSourceConfig } from './config.js';
 import { classifyServerError, restream } from './errors.js';
-import { SlotPositions, type StreamPosition, describePosition } from './positions.js';
+import { SlotLease, type SlotLeaseLostError } from './lease.js';
+import { SlotPositions, StateFilePositions, type StreamPosition, describePosition } from './positions.js';
 import { type ParsedDsn, clientConfig, connect, parseDsn } from './protocol/dsn.js';
 import { ReplicationStream } from './protocol/replication.js';
 import { EventFactory } from './schema/events.js';
@@ -46,6 +47,8 @@ export class PostgresSource extends Source {
   private readonly events: EventFactory;
   private readonly watermark: Watermark<StreamPosition>;
   private readonly positions: SlotPositions;
+  /** standby = true: the right to stream the slot and store its position (lease.ts). */
+  private readonly lease: SlotLease | undefined;
   private readonly drain = new Drain(() => this.watermark.inFlight === 0);
   private readonly progress: ProgressBoard;
   private readonly snapshot: InitialSnapshot;
@@ -65,6 +68,11 @@ export class PostgresSource extends Source {
   private inputStopped = false;
   private readonly abort = new AbortController();
   private timers: NodeJS.Timeout[] = [];
+  /**
+   * Set when the lease was lost during the session: whatever the session then ends with (its
+   * connections closed under it), it ends for that reason, and is retried (standing by).
+   */
+  private leaseLostInSession: SlotLeaseLostError | undefined;
   /** Set when the source must stop for good whatever its session ends with (the state file is gone). */
   private halted: PgRelayError | undefined;
   private readonly unwatchState: () => void;
@@ -91,9 +99,25 @@ export class PostgresSource extends Source {
       metrics: context.metrics,
     });
     const publication = this.publications.publication;
-    this.positions = new SlotPositions(state, name, slot, publication, config.wal_retain, (position) => {
-      this.health.position = describePosition(position);
-    });
+    this.lease = config.standby
+      ? new SlotLease({
+          source: name,
+          slot,
+          interval: config.standby_interval,
+          log: this.log,
+          connect: () => this.connect(),
+          lost: (error) => this.leaseLost(error),
+        })
+      : undefined;
+    const stateFile = new StateFilePositions(state, name, slot, publication);
+    this.positions = new SlotPositions(
+      this.lease ?? stateFile,
+      this.lease === undefined ? stateFile.read() : undefined,
+      config.wal_retain,
+      (position) => {
+        this.health.position = describePosition(position);
+      },
+    );
     this.watermark = new Watermark<StreamPosition>(undefined, (position) => this.positions.advance(position));
     this.health.details = {
       slot,
@@ -154,7 +178,7 @@ export class PostgresSource extends Source {
     await this.backfills.stop();
     await this.drain.until(deadline);
     this.abort.abort();
-    this.positions.persist();
+    await this.positions.flush();
     this.positions.confirm();
     this.positions.close();
     this.unwatchState();
@@ -162,6 +186,8 @@ export class PostgresSource extends Source {
     this.progress.close();
     await this.closeSession();
     await this.loop;
+    // Last, once the final position is stored: a standby takes over from it.
+    await this.lease?.release();
     if (this.health.state !== 'failed') this.health.set('stopped');
   }
 
@@ -171,16 +197,19 @@ export class PostgresSource extends Source {
       initialMs: this.config.retry_initial,
       maxMs: this.config.retry_max,
       signal,
-      classify: (error) => this.halted ?? classifyServerError(this.name, error, this.slot),
+      classify: (error) =>
+        this.halted ?? this.leaseLostInSession ?? classifyServerError(this.name, error, this.slot),
     }).run((ready) => this.session(ready), {
       cleanup: () => this.closeSession(),
       beforeRetry: async () => {
         // Resume from an exact position: let in-flight batches land first (their acks still count).
         await this.drain.until(signal);
-        this.positions.persist();
+        await this.positions.flush();
       },
     });
     this.finished = true;
+    // Failed (or done): a standby takes over. Stopped: stop() releases it after the last write.
+    if (outcome !== 'stopped') await this.lease?.release();
     // snapshot = "initial_only" completed: the source stops, not failed.
     if (outcome === 'done') {
       await this.closeSession();
@@ -198,6 +227,25 @@ export class PostgresSource extends Source {
     else this.halt(failure);
   }
 
+  /** Another instance holds the slot: this one waits to take over, healthy. */
+  private standingBy(why: string): void {
+    if (this.health.state === 'standby') return;
+    this.health.set('standby');
+    this.log.info(
+      { slot: this.slot },
+      `source ${this.name}: standing by: ${why}; checking every ${this.config.standby_interval} ms`,
+    );
+  }
+
+  /** The position session ended: stop streaming at once, so only the new holder streams. */
+  private leaseLost(error: SlotLeaseLostError): void {
+    if (this.abort.signal.aborted) return;
+    this.log.warn({ err: error }, error.message);
+    this.leaseLostInSession = error;
+    this.health.set('retrying', error);
+    void this.closeSession();
+  }
+
   /** Ends the session now and the source for good: the supervisor reports `error` (failed). */
   private halt(error: PgRelayError): void {
     if (this.halted !== undefined || this.finished || this.abort.signal.aborted) return;
@@ -210,6 +258,9 @@ export class PostgresSource extends Source {
    * an error or stop(). 'done': the source's work is done (snapshot = "initial_only").
    */
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
+    this.leaseLostInSession = undefined;
+    if (this.lease !== undefined && !this.lease.held)
+      this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
     this.side = await this.connect();
     if (this.halted !== undefined) throw this.halted;
     let added: string[] = [];
@@ -229,7 +280,14 @@ export class PostgresSource extends Source {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       return 'ended';
     }
-    if (snapshot.from !== undefined) this.positions.snapshotStored({ lsn: snapshot.from });
+    if (snapshot.from !== undefined) {
+      if (this.lease === undefined) this.positions.snapshotStored({ lsn: snapshot.from });
+      else {
+        // The snapshot's ledger stored it in the state file; a standby reads the source database.
+        this.positions.advance({ lsn: snapshot.from });
+        await this.positions.flush();
+      }
+    }
     const stored = this.positions.resume;
     const slot = await ensureSlot(this.side, this.setupOptions(), this.log);
     const from = stored ?? { lsn: slot.confirmed };
@@ -242,6 +300,8 @@ export class PostgresSource extends Source {
       stream.sendStatus(received, flushed, reply),
     );
     const changes = new ChangeStream(this.streamHost(stream), from);
+    // Lost while setting up: closeSession() ran before this stream existed to be stopped.
+    this.lease?.check();
     // Logical messages carry heartbeats, `messages = true` and backfill watermarks (any time).
     await stream.run(
       { slot: this.slot, publications: this.streamed, startLsn: stored?.lsn ?? 0n, messages: true },

@@ -1,0 +1,265 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { errorCode, errorMessage } from '../../core/errors.js';
+import { formatLsn, lsnToBigInt } from '../../core/lsn.js';
+import { PostgresSourceError, permissionDenied } from './errors.js';
+import type { PositionStore, StreamPosition } from './positions.js';
+
+/**
+ * The first key of every lease's advisory lock (the second is the slot's): hashtext() of a fixed
+ * text, so that pgrelay's locks do not share keys with an application's single-key locks.
+ */
+const LOCK_NAMESPACE = 'pgrelay slot lease';
+const KEEPALIVES =
+  'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 2';
+/** Where the positions of sources with `standby = true` live, beside their slots. */
+export const POSITIONS_TABLE = 'pgrelay.positions';
+
+/** This instance no longer holds the slot's lease: its position session ended. Retried: it stands by. */
+export class SlotLeaseLostError extends PostgresSourceError {
+  constructor(source: string, slot: string, cause?: unknown) {
+    super(
+      'PGRELAY_PG_LEASE_LOST',
+      `source ${source}: the lease on slot "${slot}" is lost (its position session ended${
+        cause === undefined ? '' : `: ${errorMessage(cause)}`
+      }); the stream stops, positions are no longer stored, and another pgrelay may take over`,
+      { cause, retriable: true },
+    );
+  }
+}
+
+export interface LeaseHost {
+  source: string;
+  slot: string;
+  /** How often a standby checks whether it can take over. */
+  interval: number;
+  log: Logger;
+  connect(): Promise<pg.Client>;
+  /** The lease was lost while held: stop streaming now. */
+  lost(error: SlotLeaseLostError): void;
+}
+
+interface PositionRow {
+  lsn: string;
+  transaction_lsn: string | null;
+  delivered_events: string | null;
+}
+
+/**
+ * The right to stream a slot and store its position, for sources with `standby = true`: a
+ * session-level advisory lock on the slot's name, held by one connection, the position session, on
+ * which alone this instance writes the slot's position (table pgrelay.positions). A write that
+ * succeeds proves the lock was held when it was made: the lock lives exactly as long as the
+ * session, and a session the server terminated (or whose client died) runs nothing more. Another
+ * instance gets the lock only after this session is gone, and then reads a position no older than
+ * the last one written here. Streaming needs the slot as well, which PostgreSQL gives to one
+ * walsender at a time; the lock holder waits for a previous holder's walsender to go first.
+ */
+export class SlotLease implements PositionStore {
+  /** Names this instance in the table and the log. */
+  readonly holder = `${os.hostname()}:${process.pid}`;
+  private client: pg.Client | undefined;
+
+  constructor(private readonly host: LeaseHost) {}
+
+  get held(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Throws SlotLeaseLostError unless the lease is held. */
+  check(): void {
+    if (this.client === undefined) throw new SlotLeaseLostError(this.host.source, this.host.slot);
+  }
+
+  /**
+   * Waits until this instance holds the lease and no walsender holds the slot any more, calling
+   * `standingBy` while another instance holds either; returns the position stored under the lease
+   * (undefined: none yet, the source never streamed in standby mode).
+   */
+  async acquire(signal: AbortSignal, standingBy: (why: string) => void): Promise<StreamPosition | undefined> {
+    const { source, slot, interval } = this.host;
+    const client = await this.host.connect();
+    try {
+      // A holder whose machine vanished leaves its session idle: the server's keepalives end it (and
+      // free the lock) within about 20 s, not the operating system's default of two hours and more.
+      await client.query(KEEPALIVES);
+      for (;;) {
+        const { locked } = (
+          await client.query<{ locked: boolean }>(
+            'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked',
+            [LOCK_NAMESPACE, slot],
+          )
+        ).rows[0]!;
+        if (locked) break;
+        standingBy(await describeHolder(client, slot));
+        await sleep(interval, undefined, { signal });
+      }
+      for (;;) {
+        const slotRow = (
+          await client.query<{ pid: number | null }>(
+            'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+            [slot],
+          )
+        ).rows[0];
+        if (slotRow?.pid === null || slotRow === undefined) break;
+        // The previous holder's walsender outlives its position session until its connection is seen gone.
+        standingBy(
+          `slot "${slot}" is still streamed by server process ${slotRow.pid} (the previous holder's)`,
+        );
+        await sleep(interval, undefined, { signal });
+      }
+      await ensureTable(client, source);
+      const stored = (
+        await client.query<PositionRow>(
+          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events
+             FROM ${POSITIONS_TABLE} WHERE slot = $1`,
+          [slot],
+        )
+      ).rows[0];
+      this.hold(client);
+      this.host.log.info(
+        { slot, holder: this.holder },
+        `source ${source}: holds the lease on slot "${slot}"${stored === undefined ? '' : `, stored at ${stored.lsn}`}`,
+      );
+      return stored === undefined ? undefined : toPosition(stored);
+    } catch (error) {
+      if (this.client !== client) await client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Stores `position` on the position session: only while the lease is held. */
+  async write(position: StreamPosition): Promise<void> {
+    const client = this.client;
+    if (client === undefined) throw new SlotLeaseLostError(this.host.source, this.host.slot);
+    try {
+      await client.query(
+        `INSERT INTO ${POSITIONS_TABLE} (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at)
+         VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now())
+         ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
+           transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
+           holder = excluded.holder, updated_at = excluded.updated_at`,
+        [
+          this.host.slot,
+          this.host.source,
+          formatLsn(position.lsn),
+          position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
+          position.partial?.events ?? null,
+          this.holder,
+        ],
+      );
+    } catch (error) {
+      // Unsure whether the lock still stands behind this session: give it up rather than stream on.
+      const lost = new SlotLeaseLostError(this.host.source, this.host.slot, error);
+      if (this.client === client) {
+        this.client = undefined;
+        await client.end().catch(() => undefined);
+        this.host.lost(lost);
+      }
+      throw lost;
+    }
+  }
+
+  /** Ends the position session, and with it the lock: a standby may take over. */
+  async release(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private hold(client: pg.Client): void {
+    this.client = client;
+    const onLost = (error?: unknown) => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      void client.end().catch(() => undefined);
+      this.host.lost(new SlotLeaseLostError(this.host.source, this.host.slot, error));
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+  }
+}
+
+/** Who holds the lease on `slot`: its server process, and the pgrelay that last stored a position. */
+async function describeHolder(client: pg.Client, slot: string): Promise<string> {
+  const { pid } = (
+    await client.query<{ pid: number | null }>(
+      `SELECT (SELECT pid FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                  AND classid = hashtext($1)::oid AND objid = hashtext($2)::oid LIMIT 1) AS pid`,
+      [LOCK_NAMESPACE, slot],
+    )
+  ).rows[0]!;
+  const stored = (await tableExists(client))
+    ? (
+        await client.query<{ holder: string }>(`SELECT holder FROM ${POSITIONS_TABLE} WHERE slot = $1`, [
+          slot,
+        ])
+      ).rows[0]
+    : undefined;
+  return (
+    `slot "${slot}" is leased by server process ${pid ?? '(gone since)'}` +
+    (stored === undefined ? '' : `; the last position was stored by pgrelay ${stored.holder}`)
+  );
+}
+
+async function tableExists(client: pg.Client): Promise<boolean> {
+  const row = (
+    await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [POSITIONS_TABLE])
+  ).rows[0]!;
+  return row.found;
+}
+
+/** Creates pgrelay.positions when it is missing, and checks this user may read and write it. */
+async function ensureTable(client: pg.Client, source: string): Promise<void> {
+  if (!(await tableExists(client))) {
+    try {
+      await client.query('CREATE SCHEMA IF NOT EXISTS pgrelay');
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${POSITIONS_TABLE} (
+           slot name PRIMARY KEY,
+           source text NOT NULL,
+           lsn pg_lsn NOT NULL,
+           transaction_lsn pg_lsn,
+           delivered_events bigint,
+           holder text NOT NULL,
+           updated_at timestamptz NOT NULL
+         )`,
+      );
+    } catch (error) {
+      // Two sources of one database creating it at once: the other one's statement won.
+      if (!['23505', '42P06', '42P07'].includes(errorCode(error) ?? '')) {
+        throw errorCode(error) === '42501'
+          ? permissionDenied(
+              source,
+              `cannot create ${POSITIONS_TABLE} (standby = true keeps positions there): ${errorMessage(error)}; ` +
+                `create it as its owner, or GRANT CREATE ON DATABASE to this user`,
+              error,
+            )
+          : error;
+      }
+    }
+  }
+  const allowed = (
+    await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE') AS ok`, [
+      POSITIONS_TABLE,
+    ])
+  ).rows[0]!;
+  if (!allowed.ok)
+    throw permissionDenied(
+      source,
+      `standby = true stores positions in ${POSITIONS_TABLE}, which this user may not read, insert into and update ` +
+        `(GRANT SELECT, INSERT, UPDATE ON ${POSITIONS_TABLE} TO ...)`,
+    );
+}
+
+function toPosition(row: PositionRow): StreamPosition {
+  return {
+    lsn: lsnToBigInt(row.lsn),
+    ...(row.transaction_lsn !== null && row.delivered_events !== null
+      ? { partial: { commitLsn: lsnToBigInt(row.transaction_lsn), events: Number(row.delivered_events) } }
+      : {}),
+  };
+}
