@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeEvent } from '../src/core/event.js';
 import { lsnToBigInt } from '../src/core/lsn.js';
 import type { StoredPosition } from '../src/state/store.js';
@@ -11,6 +12,7 @@ import { ITEMS_TABLE, caughtUp, churn, itemRows } from '../test/helpers/churn.js
 import { pgrelay } from '../test/helpers/cli.js';
 import { ReconnectingClient } from '../test/helpers/reconnecting-client.js';
 import { BATCH_SIZE } from './fault-case.js';
+import { streamingAgain } from './recovery.js';
 import { type Counts, type FaultMark, type Kill, tally } from './tally.js';
 
 /**
@@ -185,6 +187,39 @@ export class PostgresFeed {
       marks,
       options.kills,
     );
+  }
+
+  /**
+   * `faults` faults under the mixed load: each a random moment (0.5 to 4 s) after a transaction of
+   * `largeRows` began, `inject`ed, then waited on until the source streams again; `describe(i)` names
+   * fault i in the log. The load stops at the end and what Kafka holds is counted against the audit.
+   */
+  async underFaults(options: {
+    faults: number;
+    largeRows: number;
+    random: () => number;
+    log: (line: string) => void;
+    describe: (fault: number) => string;
+    inject: () => Promise<void>;
+  }): Promise<{ counts: Counts; recoveries: (number | undefined)[]; settled: string | undefined }> {
+    this.startLoad();
+    const marks: FaultMark[] = [];
+    const recoveries: (number | undefined)[] = [];
+    for (let fault = 0; fault < options.faults; fault++) {
+      const large = this.bulk(options.largeRows);
+      await sleep(500 + options.random() * 3500);
+      marks.push(await this.mark());
+      const faultAt = Date.now();
+      await options.inject();
+      const recovery = await streamingAgain(this.relay, 'db', faultAt);
+      recoveries.push(recovery);
+      options.log(`${options.describe(fault)}: streaming again after ${recovery ?? 'never'} ms`);
+      await large;
+      if (recovery === undefined) break;
+    }
+    await this.stopLoad();
+    const settled = await this.settle();
+    return { counts: await this.count(marks), recoveries, settled };
   }
 
   /** Stops the load and the relay, and drops the slot so it pins no WAL for the rest of the run. */

@@ -1,9 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaServer } from '../../test/harness/kafka.js';
 import { BATCH_SIZE, type FaultCase, result } from '../fault-case.js';
 import { PostgresFeed } from '../postgres-feed.js';
-import { streamingAgain } from '../recovery.js';
-import type { FaultMark } from '../tally.js';
 
 export interface BrokerKillOptions {
   kills: number;
@@ -25,29 +22,18 @@ export function brokerKill({ kills, largeRows }: BrokerKillOptions): FaultCase {
           sink: 'request_timeout = "5s"',
         });
         try {
-          feed.startLoad();
-          const marks: FaultMark[] = [];
-          const recoveries: (number | undefined)[] = [];
-          for (let kill = 0; kill < kills; kill++) {
-            const large = feed.bulk(largeRows);
-            await sleep(500 + random() * 3500);
-            marks.push(await feed.mark());
-            const faultAt = Date.now();
-            await kafka.stop('SIGKILL');
-            await kafka.start();
-            const recovery = await streamingAgain(feed.relay, 'db', faultAt);
-            recoveries.push(recovery);
-            log(`broker kill ${kill + 1}/${kills}: streaming again after ${recovery ?? 'never'} ms`);
-            await large;
-            if (recovery === undefined) break;
-          }
-          await feed.stopLoad();
-          const settled = await feed.settle();
-          return result(this, await feed.count(marks), {
-            bound: { perFault: BATCH_SIZE },
-            recoveries,
-            problems: [settled],
+          const { counts, recoveries, settled } = await feed.underFaults({
+            faults: kills,
+            largeRows,
+            random,
+            log,
+            describe: (kill) => `broker kill ${kill + 1}/${kills}`,
+            inject: async () => {
+              await kafka.stop('SIGKILL');
+              await kafka.start();
+            },
           });
+          return result(this, counts, { bound: { perFault: BATCH_SIZE }, recoveries, problems: [settled] });
         } finally {
           await feed.destroy();
         }
