@@ -22,8 +22,8 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
     fx = await cdcFixture('bigtx');
   });
 
-  /** A relay on its own table and topic, with the transaction written while it is down. */
-  async function relayWithBacklog(name: string): Promise<{ relay: PgrelayProcess; topic: string }> {
+  /** A relay (not started) on a table and topic of its own. */
+  async function relayOn(name: string): Promise<{ relay: PgrelayProcess; table: string; topic: string }> {
     const table = `rows_${name}`;
     const topic = fx.topic(name);
     await fx.sql(`CREATE TABLE ${table} (id int PRIMARY KEY, payload text)`);
@@ -31,11 +31,12 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
       postgresSource(name, fx, [table]) +
         kafkaSink('out', fx, [name], `topic_fallback = "${topic}"\nbatch_size = 500`),
     );
-    await relay.start();
-    assert.equal(await relay.stop(), 0);
-    await fx.sql(`INSERT INTO ${table} SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
-    await relay.start();
-    await waitFor(
+    return { relay, table, topic };
+  }
+
+  /** Waits until a fifth of the transaction, and not all of it, is delivered. */
+  async function midway(relay: PgrelayProcess): Promise<void> {
+    const partly = await waitFor(
       'a fifth of the transaction to be delivered',
       async () => {
         const stats = (await (await relay.get('/stats')).json()) as {
@@ -46,7 +47,18 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
       },
       120_000,
       relay.logFile,
-    ).then((midway) => assert.ok(midway, 'the stop came before the transaction was delivered'));
+    );
+    assert.ok(partly, 'the stop came before the transaction was delivered');
+  }
+
+  /** A relay on its own table and topic, with the transaction written while it is down. */
+  async function relayWithBacklog(name: string): Promise<{ relay: PgrelayProcess; topic: string }> {
+    const { relay, table, topic } = await relayOn(name);
+    await relay.start();
+    assert.equal(await relay.stop(), 0);
+    await fx.sql(`INSERT INTO ${table} SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
+    await relay.start();
+    await midway(relay);
     return { relay, topic };
   }
 
@@ -96,13 +108,7 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
   });
 
   test('after SIGTERM nothing is sent twice, also for a transaction left open while the slot moved on', async () => {
-    const table = 'rows_open';
-    const topic = fx.topic('open');
-    await fx.sql(`CREATE TABLE ${table} (id int PRIMARY KEY, payload text)`);
-    const relay = await PgrelayProcess.create(
-      postgresSource('open', fx, [table]) +
-        kafkaSink('out', fx, ['open'], `topic_fallback = "${topic}"\nbatch_size = 500`),
-    );
+    const { relay, table, topic } = await relayOn('open');
     const writer = new pg.Client({ connectionString: fx.dsn, query_timeout: STATEMENT_MS });
     try {
       await relay.start();
@@ -125,18 +131,7 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
         relay.logFile,
       );
       await writer.query('COMMIT');
-      await waitFor(
-        'a fifth of the transaction to be delivered',
-        async () => {
-          const stats = (await (await relay.get('/stats')).json()) as {
-            sinks: { out: { events_out: number } };
-          };
-          const out = stats.sinks.out.events_out;
-          return out >= ROWS / 5 && out < ROWS ? true : out >= ROWS ? false : undefined;
-        },
-        120_000,
-        relay.logFile,
-      ).then((midway) => assert.ok(midway, 'the stop came before the transaction was delivered'));
+      await midway(relay);
       assert.equal(await relay.stop(), 0);
       const stored = await storedEvents(relay, 'open');
       assert.equal(
