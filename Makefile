@@ -28,7 +28,7 @@ TEST_TIMEOUT_MS := 600000
 .PHONY: build deps debs lint test test-unit demo bench faults stage deb rpm packages clean distclean help
 
 help:
-	@echo "make build    compile TypeScript into dist/ (installs Node 24 and npm deps when missing)"
+	@echo "make build    compile TypeScript into dist/ and bundle dist/pgrelay.js (installs Node 24 and npm deps when missing)"
 	@echo "make demo     throwaway PostgreSQL + Kafka + pgrelay; rows become Kafka messages"
 	@echo "make test     unit and integration tests against real PostgreSQL and Kafka"
 	@echo "make bench    throughput, latency and memory figures next to their baselines"
@@ -49,6 +49,7 @@ debs:
 
 build: deps
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs dist/src/cli/main.js dist/pgrelay.js
 
 lint: deps
 	npx eslint .

@@ -52,9 +52,12 @@ build_stage() {
   rm -rf "$tmp"
   mkdir -p "$app"
 
-  log "compiling src/ and plugins/ into $APP/dist"
-  "$NODE" "$ROOT/node_modules/typescript/bin/tsc" -p "$PACKAGING/tsconfig.json" --outDir "$app/dist"
-  # src/core/version.ts reads the version from ../../../package.json: the app root.
+  # tsc's output goes to a scratch directory: the package runs the bundle of it (made below, once
+  # node_modules is in place) and ships the example plugin.
+  local compiled=$tmp.compiled
+  rm -rf "$compiled"
+  log "compiling src/ and plugins/"
+  "$NODE" "$ROOT/node_modules/typescript/bin/tsc" -p "$PACKAGING/tsconfig.json" --outDir "$compiled"
   cp "$ROOT/package.json" "$ROOT/package-lock.json" "$app/"
 
   # No install scripts: the one addon (better-sqlite3) ships Node-API prebuilds, checked below
@@ -71,6 +74,11 @@ build_stage() {
   done
   prune_foreign_addons "$app/node_modules"
   prune_npm_extras "$app/node_modules"
+  # The bundle holds pgrelay and its pure-JavaScript dependencies; node_modules serves the addons it
+  # leaves out (scripts/bundle.mjs) and carries every bundled package's license.
+  log "bundling $APP/dist/pgrelay.js"
+  mkdir -p "$app/dist"
+  "$NODE" "$ROOT/scripts/bundle.mjs" "$compiled/src/cli/main.js" "$app/dist/pgrelay.js"
 
   # npm keeps whatever modes the tarballs had; nothing under the app is executed directly.
   find "$app" -type d -exec chmod 0755 {} +
@@ -96,7 +104,8 @@ build_stage() {
   # Starting points the README points operators to: a Kafka-to-Kafka relay config (an instance's
   # /etc/pgrelay/NAME.toml) and a handler plugin to copy to /etc/pgrelay/plugins/.
   install -D -m 0644 "$ROOT/conf/kafka-relay.toml" "$doc/examples/kafka-relay.toml"
-  install -m 0644 "$app/dist/plugins/examples/tenant-topics.js" "$doc/examples/"
+  install -m 0644 "$compiled/plugins/examples/tenant-topics.js" "$doc/examples/"
+  rm -rf "$compiled"
   # A Grafana dashboard and Prometheus alert rules (with their promtool unit tests) to import.
   install -D -m 0644 -t "$doc/contrib" "$PACKAGING/contrib/grafana/pgrelay-dashboard.json" \
     "$PACKAGING/contrib/prometheus/pgrelay-alerts.yml" "$PACKAGING/contrib/prometheus/pgrelay-alerts.test.yml"
@@ -145,7 +154,7 @@ render_unit() {
 
 # The man page is the CLI's own --help text, so it cannot disagree with it.
 man_page() {
-  local pgrelay=("$1$APP/node/bin/node" "$1$APP/dist/src/cli/main.js") command
+  local pgrelay=("$1$APP/node/bin/node" "$1$APP/dist/pgrelay.js") command
   printf '.TH PGRELAY 1 "%s" "pgrelay %s" "User Commands"\n' \
     "$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)" "$VERSION"
   printf '.SH NAME\npgrelay \\- streams PostgreSQL and Kafka changes into Kafka\n'

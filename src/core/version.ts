@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
+import packageJson from '../../package.json' with { type: 'json' };
 
-/** From package.json, which sits at the application root in a checkout and in the packages. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** From package.json; the bundle (scripts/bundle.mjs) carries it inside. */
+export const VERSION: string = packageJson.version;

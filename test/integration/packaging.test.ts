@@ -293,8 +293,7 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
     const expected: Record<string, string> = {
       '/usr/bin/pgrelay': '-rwxr-xr-x',
       '/usr/lib/pgrelay/node/bin/node': '-rwxr-xr-x',
-      '/usr/lib/pgrelay/dist/src/cli/main.js': '-rw-r--r--',
-      '/usr/lib/pgrelay/dist/src/handlers/enrich/handler.js': '-rw-r--r--',
+      '/usr/lib/pgrelay/dist/pgrelay.js': '-rw-r--r--',
       '/usr/lib/pgrelay/package.json': '-rw-r--r--',
       '/usr/lib/pgrelay/node_modules/better-sqlite3/prebuilds/linux-x64.node': '-rw-r--r--',
       '/usr/lib/systemd/system/pgrelay.service': '-rw-r--r--',
@@ -315,10 +314,12 @@ describe('the DEB and RPM packages', { timeout: LOCK_MS + BUILD_MS + TESTS_MS },
     const paths = [...listing.keys()];
     assert.deepEqual(
       paths.filter((p) =>
-        /\/dist\/(test|bench)\b|\.map$|node_modules\/(typescript|eslint|prettier|@types)\//.test(p),
+        /\/dist\/(src|plugins|test|bench)\b|\.map$|node_modules\/(typescript|eslint|prettier|@types|esbuild)\//.test(
+          p,
+        ),
       ),
       [],
-      'no tests, benchmarks, source maps or dev dependencies',
+      'the bundle and no compiled modules, tests, benchmarks, source maps or dev dependencies',
     );
     assert.deepEqual(
       paths.filter((p) => p.endsWith('.node') && !/[/.]linux-x64(-gnu)?\.node$/.test(p)),
