@@ -28,7 +28,10 @@ export const kafkaSinkSchema = z
     /** Topic for events no map or route matches; without it they are dropped and counted. */
     topic_fallback: name.optional(),
     acks: z.enum(['all', 'leader', 'none']).prefault('all'),
-    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).prefault('none'),
+    // lz4 by default: the broker receives, stores and replicates about a quarter of the bytes; with
+    // the same CPU per row in pgrelay, a 1M-row snapshot and transaction ran 17-20% faster beside the
+    // broker on 2 cores (README, Performance). Every Kafka client reads it.
+    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).prefault('lz4'),
     client_id: z.string().prefault('pgrelay'),
     connect_timeout: duration('10s'),
     request_timeout: duration('30s'),
