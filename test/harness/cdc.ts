@@ -74,3 +74,11 @@ retry_max = "1s"
 ${extra}
 `;
 }
+
+/**
+ * SQL for a text of `bytes` random hex digits: lz4 (the Kafka sink's default compression) cannot
+ * shrink it, so a row holding it stays as large in Kafka as it is in PostgreSQL.
+ */
+export function incompressibleText(bytes: number): string {
+  return `(SELECT string_agg(md5(g || ':' || random()), '') FROM generate_series(1, ${Math.ceil(bytes / 32)}) g)`;
+}

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
+import {
+  type CdcFixture,
+  cdcFixture,
+  incompressibleText,
+  kafkaSink,
+  postgresSource,
+} from '../harness/cdc.js';
 import { readAtLeast } from '../harness/kcat.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { createTopics } from '../harness/topics.js';
@@ -36,7 +42,7 @@ describe('Kafka sink: a row too large for its topic, dead-lettered', () => {
 
   test('the row goes to the dead-letter topic, cut, with its coordinates; the rows around it are delivered', async () => {
     await fx.sql(
-      `INSERT INTO notes VALUES (1, 'fits'), (42, repeat('0123456789abcdef', 4000)), (3, 'fits too')`,
+      `INSERT INTO notes VALUES (1, 'fits'), (42, ${incompressibleText(64_000)}), (3, 'fits too')`,
     );
     const events = await fx.events(fx.topic('small'), 2);
     assert.deepEqual(

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CdcFixture, cdcFixture, kafkaSink, postgresSource } from '../harness/cdc.js';
+import {
+  type CdcFixture,
+  cdcFixture,
+  incompressibleText,
+  kafkaSink,
+  postgresSource,
+} from '../harness/cdc.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { createTopics } from '../harness/topics.js';
 import { waitFor } from '../harness/processes.js';
@@ -29,7 +35,7 @@ describe('Kafka sink: a message too large for the topic', () => {
     await fx.sql(`INSERT INTO notes VALUES (1, 'fits'), (2, 'fits too')`);
     await fx.events(fx.topic('small'), 2);
     const position = (await relay.status()).sources.db!.position;
-    await fx.sql(`INSERT INTO notes VALUES (3, 'fits as well'), (42, repeat(md5(random()::text), 2000))`);
+    await fx.sql(`INSERT INTO notes VALUES (3, 'fits as well'), (42, ${incompressibleText(64_000)})`);
     const status = await waitFor(
       'the sink to fail',
       async () => {
