@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { clientConfig, connect, parseDsn } from '../sources/postgres/protocol/dsn.js';
 import { formatLsn, isLsn, lsnToBigInt } from '../core/lsn.js';
 import { defaultSlot, publicationFor } from '../sources/postgres/config.js';
-import { SnapshotStore } from '../sources/postgres/snapshot/store.js';
+import { StateFileSnapshots } from '../sources/postgres/snapshot/state-file-store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
 import { CONFIG_HELP, type Command, configOption, loadCommandConfig } from './args.js';
@@ -172,12 +172,17 @@ ${CONFIG_HELP}
   run(values) {
     const config = loadCommandConfig(values, []);
     const name = requireSource(config, values.source as string | undefined);
-    refuseStandby(config, name, (slot) => `DELETE FROM pgrelay.positions WHERE slot = '${slot}'`);
+    refuseStandby(
+      config,
+      name,
+      (slot) =>
+        `DELETE FROM pgrelay.positions WHERE slot = '${slot}'; DELETE FROM pgrelay.snapshot_progress WHERE slot = '${slot}'`,
+    );
     const state = openForChange(config);
     try {
       const removed = state.list(name);
       state.delete(name);
-      const snapshots = SnapshotStore.forget(state, name);
+      const snapshots = StateFileSnapshots.forget(state, name);
       for (const row of removed) process.stdout.write(`${name}: forgot ${row.position}\n`);
       if (removed.length === 0) process.stdout.write(`${name}: no position was stored\n`);
       if (snapshots > 0) process.stdout.write(`${name}: forgot snapshot progress of ${snapshots} table(s)\n`);

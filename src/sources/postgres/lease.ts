@@ -2,10 +2,11 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { errorCode, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { formatLsn, lsnToBigInt } from '../../core/lsn.js';
-import { PostgresSourceError, permissionDenied } from './errors.js';
+import { PostgresSourceError } from './errors.js';
 import type { PositionStore, StreamPosition } from './positions.js';
+import { POSITIONS_TABLE, ensureSharedTables, tableExists } from './shared-tables.js';
 
 /**
  * The first key of every lease's advisory lock (the second is the slot's): hashtext() of a fixed
@@ -14,8 +15,6 @@ import type { PositionStore, StreamPosition } from './positions.js';
 const LOCK_NAMESPACE = 'pgrelay slot lease';
 const KEEPALIVES =
   'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 2';
-/** Where the positions of sources with `standby = true` live, beside their slots. */
-export const POSITIONS_TABLE = 'pgrelay.positions';
 
 /** This instance no longer holds the slot's lease: its position session ended. Retried: it stands by. */
 export class SlotLeaseLostError extends PostgresSourceError {
@@ -55,12 +54,16 @@ interface PositionRow {
  * session, and a session the server terminated (or whose client died) runs nothing more. Another
  * instance gets the lock only after this session is gone, and then reads a position no older than
  * the last one written here. Streaming needs the slot as well, which PostgreSQL gives to one
- * walsender at a time; the lock holder waits for a previous holder's walsender to go first.
+ * walsender at a time; the lock holder waits for a previous holder's walsender to go first. The
+ * snapshot and backfill progress of the source is written on the same session (run()), so fenced the
+ * same way.
  */
 export class SlotLease implements PositionStore {
   /** Names this instance in the table and the log. */
   readonly holder = `${os.hostname()}:${process.pid}`;
   private client: pg.Client | undefined;
+  /** The work on the position session, one at a time: a transaction is never interleaved. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly host: LeaseHost) {}
 
@@ -110,7 +113,7 @@ export class SlotLease implements PositionStore {
         );
         await sleep(interval, undefined, { signal });
       }
-      await ensureTable(client, source);
+      await ensureSharedTables(client, source);
       const stored = (
         await client.query<PositionRow>(
           `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events
@@ -131,28 +134,50 @@ export class SlotLease implements PositionStore {
   }
 
   /** Stores `position` on the position session: only while the lease is held. */
-  async write(position: StreamPosition): Promise<void> {
+  write(position: StreamPosition): Promise<void> {
+    return this.run((client) => this.store(client, position));
+  }
+
+  /** Stores `position` on `client`, the position session in run(): in the work's transaction, if any. */
+  async store(client: pg.Client, position: StreamPosition): Promise<void> {
+    await client.query(
+      `INSERT INTO ${POSITIONS_TABLE} (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at)
+       VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now())
+       ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
+         transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
+         holder = excluded.holder, updated_at = excluded.updated_at`,
+      [
+        this.host.slot,
+        this.host.source,
+        formatLsn(position.lsn),
+        position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
+        position.partial?.events ?? null,
+        this.holder,
+      ],
+    );
+  }
+
+  /**
+   * Runs `work` on the position session once the work before it ended: only while the lease is held
+   * (else SlotLeaseLostError). A failure ends the lease (and rolls back a transaction the work began).
+   */
+  run<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const turn = this.queue.then(() => this.runHeld(work));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async runHeld<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = this.client;
     if (client === undefined) throw new SlotLeaseLostError(this.host.source, this.host.slot);
     try {
-      await client.query(
-        `INSERT INTO ${POSITIONS_TABLE} (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at)
-         VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now())
-         ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
-           transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
-           holder = excluded.holder, updated_at = excluded.updated_at`,
-        [
-          this.host.slot,
-          this.host.source,
-          formatLsn(position.lsn),
-          position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
-          position.partial?.events ?? null,
-          this.holder,
-        ],
-      );
+      return await work(client);
     } catch (error) {
       // Unsure whether the lock still stands behind this session: give it up rather than stream on.
-      const lost = new SlotLeaseLostError(this.host.source, this.host.slot, error);
+      const lost =
+        error instanceof SlotLeaseLostError
+          ? error
+          : new SlotLeaseLostError(this.host.source, this.host.slot, error);
       if (this.client === client) {
         this.client = undefined;
         await client.end().catch(() => undefined);
@@ -162,8 +187,9 @@ export class SlotLease implements PositionStore {
     }
   }
 
-  /** Ends the position session, and with it the lock: a standby may take over. */
+  /** Ends the position session, and with it the lock, once the work on it ended: a standby may take over. */
   async release(): Promise<void> {
+    await this.queue;
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);
@@ -192,7 +218,7 @@ async function describeHolder(client: pg.Client, slot: string): Promise<string> 
       [LOCK_NAMESPACE, slot],
     )
   ).rows[0]!;
-  const stored = (await tableExists(client))
+  const stored = (await tableExists(client, POSITIONS_TABLE))
     ? (
         await client.query<{ holder: string }>(`SELECT holder FROM ${POSITIONS_TABLE} WHERE slot = $1`, [
           slot,
@@ -203,56 +229,6 @@ async function describeHolder(client: pg.Client, slot: string): Promise<string> 
     `slot "${slot}" is leased by server process ${pid ?? '(gone since)'}` +
     (stored === undefined ? '' : `; the last position was stored by pgrelay ${stored.holder}`)
   );
-}
-
-async function tableExists(client: pg.Client): Promise<boolean> {
-  const row = (
-    await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [POSITIONS_TABLE])
-  ).rows[0]!;
-  return row.found;
-}
-
-/** Creates pgrelay.positions when it is missing, and checks this user may read and write it. */
-async function ensureTable(client: pg.Client, source: string): Promise<void> {
-  if (!(await tableExists(client))) {
-    try {
-      await client.query('CREATE SCHEMA IF NOT EXISTS pgrelay');
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${POSITIONS_TABLE} (
-           slot name PRIMARY KEY,
-           source text NOT NULL,
-           lsn pg_lsn NOT NULL,
-           transaction_lsn pg_lsn,
-           delivered_events bigint,
-           holder text NOT NULL,
-           updated_at timestamptz NOT NULL
-         )`,
-      );
-    } catch (error) {
-      // Two sources of one database creating it at once: the other one's statement won.
-      if (!['23505', '42P06', '42P07'].includes(errorCode(error) ?? '')) {
-        throw errorCode(error) === '42501'
-          ? permissionDenied(
-              source,
-              `cannot create ${POSITIONS_TABLE} (standby = true keeps positions there): ${errorMessage(error)}; ` +
-                `create it as its owner, or GRANT CREATE ON DATABASE to this user`,
-              error,
-            )
-          : error;
-      }
-    }
-  }
-  const allowed = (
-    await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE') AS ok`, [
-      POSITIONS_TABLE,
-    ])
-  ).rows[0]!;
-  if (!allowed.ok)
-    throw permissionDenied(
-      source,
-      `standby = true stores positions in ${POSITIONS_TABLE}, which this user may not read, insert into and update ` +
-        `(GRANT SELECT, INSERT, UPDATE ON ${POSITIONS_TABLE} TO ...)`,
-    );
 }
 
 function toPosition(row: PositionRow): StreamPosition {

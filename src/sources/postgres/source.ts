@@ -22,7 +22,8 @@ import { type PublicationKeeper, keeperFor } from './publication/keeper.js';
 import { type SetupOptions, checkWalLevel, ensureSlot } from './setup.js';
 import { InitialSnapshot } from './snapshot/initial.js';
 import { ProgressBoard } from './snapshot/progress.js';
-import { SnapshotStore } from './snapshot/store.js';
+import { SourceDatabaseSnapshots } from './snapshot/database-store.js';
+import { StateFileSnapshots } from './snapshot/state-file-store.js';
 import { ChangeStream, HEARTBEAT_PREFIX } from './stream.js';
 
 /**
@@ -142,7 +143,10 @@ export class PostgresSource extends Source {
       log: this.log,
       types: this.types,
       events: this.events,
-      store: new SnapshotStore(state, name),
+      store:
+        this.lease === undefined
+          ? new StateFileSnapshots(state, name, stateFile)
+          : new SourceDatabaseSnapshots(this.lease, name, slot),
       progress: this.progress,
       connect: (replication = false) => this.connect(replication),
       emitRows: (events: ChangeEvent[], bytes: number, onDelivered: () => void) =>
@@ -237,13 +241,18 @@ export class PostgresSource extends Source {
     );
   }
 
-  /** The position session ended: stop streaming at once, so only the new holder streams. */
+  /**
+   * The position session ended: stop streaming at once, so only the new holder streams, and stop
+   * the backfills, which the new holder continues from what is stored (this one, should it hold the
+   * lease again, from there too).
+   */
   private leaseLost(error: SlotLeaseLostError): void {
     if (this.abort.signal.aborted) return;
     this.log.warn({ err: error }, error.message);
     this.leaseLostInSession = error;
     this.health.set('retrying', error);
     void this.closeSession();
+    void this.backfills.stop();
   }
 
   /** Ends the session now and the source for good: the supervisor reports `error` (failed). */
@@ -261,6 +270,9 @@ export class PostgresSource extends Source {
     this.leaseLostInSession = undefined;
     if (this.lease !== undefined && !this.lease.held)
       this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
+    // As this instance, or the one that held the slot before, left them.
+    await this.snapshot.restore();
+    await this.backfills.restore();
     this.side = await this.connect();
     if (this.halted !== undefined) throw this.halted;
     let added: string[] = [];
@@ -280,14 +292,7 @@ export class PostgresSource extends Source {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       return 'ended';
     }
-    if (snapshot.from !== undefined) {
-      if (this.lease === undefined) this.positions.snapshotStored({ lsn: snapshot.from });
-      else {
-        // The snapshot's ledger stored it in the state file; a standby reads the source database.
-        this.positions.advance({ lsn: snapshot.from });
-        await this.positions.flush();
-      }
-    }
+    if (snapshot.from !== undefined) this.positions.snapshotStored({ lsn: snapshot.from });
     const stored = this.positions.resume;
     const slot = await ensureSlot(this.side, this.setupOptions(), this.log);
     const from = stored ?? { lsn: slot.confirmed };
@@ -318,7 +323,11 @@ export class PostgresSource extends Source {
         this.health.set('running');
         this.streaming = true;
         this.streamingWaiters.release();
-        this.backfills.resume();
+        this.backfills
+          .resume()
+          .catch((error: unknown) =>
+            this.log.warn({ err: error }, `backfills cannot be continued yet: ${errorMessage(error)}`),
+          );
         this.log.info(
           { slot: this.slot, publications: this.streamed, from: describePosition(from) },
           `streaming from slot "${this.slot}" at ${describePosition(from)}`,
