@@ -6,7 +6,7 @@ import { errorMessage } from '../../core/errors.js';
 import { formatLsn, lsnToBigInt } from '../../core/lsn.js';
 import { PostgresSourceError } from './errors.js';
 import type { PositionStore, StreamPosition } from './positions.js';
-import { POSITIONS_TABLE, ensureSharedTables, tableExists } from './shared-tables.js';
+import { LEASES_TABLE, POSITIONS_TABLE, ensureSharedTables, tableExists } from './shared-tables.js';
 
 /**
  * The first key of every lease's advisory lock (the second is the slot's): hashtext() of a fixed
@@ -40,6 +40,17 @@ export interface LeaseHost {
   lost(error: SlotLeaseLostError): void;
 }
 
+/** Who holds a slot's lease, as /status shows it. */
+export interface LeaseHolder {
+  /** The pgrelay (host:pid) holding it; null: its server process has not named itself (yet). */
+  instance: string | null;
+  /** The server process of the holder's position session. */
+  server_pid: number;
+  /** When it took the lease (ISO 8601); null when unknown. */
+  since: string | null;
+  this_instance: boolean;
+}
+
 interface PositionRow {
   lsn: string;
   transaction_lsn: string | null;
@@ -64,11 +75,18 @@ export class SlotLease implements PositionStore {
   private client: pg.Client | undefined;
   /** The work on the position session, one at a time: a transaction is never interleaved. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Who holds the lease: this instance, or the one a standby saw last; undefined: nobody known. */
+  private known: LeaseHolder | undefined;
 
   constructor(private readonly host: LeaseHost) {}
 
   get held(): boolean {
     return this.client !== undefined;
+  }
+
+  /** Who holds the lease, as far as this instance knows (a standby looks every standby_interval). */
+  get holderNow(): LeaseHolder | undefined {
+    return this.known;
   }
 
   /** Throws SlotLeaseLostError unless the lease is held. */
@@ -96,9 +114,12 @@ export class SlotLease implements PositionStore {
           )
         ).rows[0]!;
         if (locked) break;
-        standingBy(await describeHolder(client, slot));
+        this.known = await currentHolder(client, slot);
+        standingBy(describeHolder(slot, this.known));
         await sleep(interval, undefined, { signal });
       }
+      await ensureSharedTables(client, source);
+      this.known = await this.announce(client);
       for (;;) {
         const slotRow = (
           await client.query<{ pid: number | null }>(
@@ -113,7 +134,6 @@ export class SlotLease implements PositionStore {
         );
         await sleep(interval, undefined, { signal });
       }
-      await ensureSharedTables(client, source);
       const stored = (
         await client.query<PositionRow>(
           `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events
@@ -128,9 +148,25 @@ export class SlotLease implements PositionStore {
       );
       return stored === undefined ? undefined : toPosition(stored);
     } catch (error) {
-      if (this.client !== client) await client.end().catch(() => undefined);
+      if (this.client !== client) {
+        this.known = undefined;
+        await client.end().catch(() => undefined);
+      }
       throw error;
     }
+  }
+
+  /** Names this instance as the lease's holder (for the others' /status), from now on. */
+  private async announce(client: pg.Client): Promise<LeaseHolder> {
+    const row = (
+      await client.query<{ pid: number; since: string }>(
+        `INSERT INTO ${LEASES_TABLE} (slot, holder, server_pid, since) VALUES ($1, $2, pg_backend_pid(), now())
+         ON CONFLICT (slot) DO UPDATE SET holder = excluded.holder, server_pid = excluded.server_pid, since = excluded.since
+         RETURNING server_pid AS pid, ${ISO_TIME('since')} AS since`,
+        [this.host.slot, this.holder],
+      )
+    ).rows[0]!;
+    return { instance: this.holder, server_pid: row.pid, since: row.since, this_instance: true };
   }
 
   /** Stores `position` on the position session: only while the lease is held. */
@@ -180,6 +216,7 @@ export class SlotLease implements PositionStore {
           : new SlotLeaseLostError(this.host.source, this.host.slot, error);
       if (this.client === client) {
         this.client = undefined;
+        this.known = undefined;
         await client.end().catch(() => undefined);
         this.host.lost(lost);
       }
@@ -192,6 +229,7 @@ export class SlotLease implements PositionStore {
     await this.queue;
     const client = this.client;
     this.client = undefined;
+    this.known = undefined;
     await client?.end().catch(() => undefined);
   }
 
@@ -200,6 +238,7 @@ export class SlotLease implements PositionStore {
     const onLost = (error?: unknown) => {
       if (this.client !== client) return;
       this.client = undefined;
+      this.known = undefined;
       void client.end().catch(() => undefined);
       this.host.lost(new SlotLeaseLostError(this.host.source, this.host.slot, error));
     };
@@ -208,8 +247,14 @@ export class SlotLease implements PositionStore {
   }
 }
 
-/** Who holds the lease on `slot`: its server process, and the pgrelay that last stored a position. */
-async function describeHolder(client: pg.Client, slot: string): Promise<string> {
+/** `column` (timestamptz) as ISO 8601 in UTC, milliseconds: as /status writes times. */
+const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * Who holds the lease on `slot`: the server process holding the lock, and the pgrelay that named
+ * itself from that process (undefined: nobody holds it now).
+ */
+async function currentHolder(client: pg.Client, slot: string): Promise<LeaseHolder | undefined> {
   const { pid } = (
     await client.query<{ pid: number | null }>(
       `SELECT (SELECT pid FROM pg_locks
@@ -218,16 +263,28 @@ async function describeHolder(client: pg.Client, slot: string): Promise<string> 
       [LOCK_NAMESPACE, slot],
     )
   ).rows[0]!;
-  const stored = (await tableExists(client, POSITIONS_TABLE))
+  if (pid === null) return undefined;
+  const named = (await tableExists(client, LEASES_TABLE))
     ? (
-        await client.query<{ holder: string }>(`SELECT holder FROM ${POSITIONS_TABLE} WHERE slot = $1`, [
-          slot,
-        ])
+        await client.query<{ holder: string; since: string }>(
+          `SELECT holder, ${ISO_TIME('since')} AS since FROM ${LEASES_TABLE} WHERE slot = $1 AND server_pid = $2`,
+          [slot, pid],
+        )
       ).rows[0]
     : undefined;
+  return {
+    instance: named?.holder ?? null,
+    server_pid: pid,
+    since: named?.since ?? null,
+    this_instance: false,
+  };
+}
+
+function describeHolder(slot: string, holder: LeaseHolder | undefined): string {
+  if (holder === undefined) return `slot "${slot}" was leased by another pgrelay, gone since`;
   return (
-    `slot "${slot}" is leased by server process ${pid ?? '(gone since)'}` +
-    (stored === undefined ? '' : `; the last position was stored by pgrelay ${stored.holder}`)
+    `slot "${slot}" is leased by ${holder.instance === null ? '' : `pgrelay ${holder.instance}, `}server process ${holder.server_pid}` +
+    (holder.since === null ? '' : `, since ${holder.since}`)
   );
 }
 

@@ -6,6 +6,8 @@ import { permissionDenied } from './errors.js';
 export const POSITIONS_TABLE = 'pgrelay.positions';
 /** Their snapshot and backfill progress (snapshot/database-store.ts). */
 export const SNAPSHOTS_TABLE = 'pgrelay.snapshot_progress';
+/** Who holds each slot's lease, and since when: what the instances standing by show (lease.ts). */
+export const LEASES_TABLE = 'pgrelay.leases';
 
 interface SharedTable {
   name: string;
@@ -27,6 +29,18 @@ const TABLES: readonly SharedTable[] = [
        delivered_events bigint,
        holder text NOT NULL,
        updated_at timestamptz NOT NULL
+     )`,
+    privileges: 'SELECT, INSERT, UPDATE',
+  },
+  {
+    name: LEASES_TABLE,
+    keeps: 'which instance holds a slot',
+    // server_pid: the holder's position session, which holds the lock (pg_locks tells whether it still does).
+    create: `CREATE TABLE IF NOT EXISTS ${LEASES_TABLE} (
+       slot name PRIMARY KEY,
+       holder text NOT NULL,
+       server_pid int NOT NULL,
+       since timestamptz NOT NULL
      )`,
     privileges: 'SELECT, INSERT, UPDATE',
   },

@@ -135,6 +135,13 @@ export class PostgresSource extends Source {
         get: () => this.progress.report(kind),
       });
     }
+    const lease = this.lease;
+    // Every instance of a standby source shows who streams: itself, or the one it stands by for.
+    if (lease !== undefined)
+      Object.defineProperty(this.health.details, 'holder', {
+        enumerable: true,
+        get: () => lease.holderNow ?? null,
+      });
     // What snapshots and backfills use of this source: connections, the router, its state.
     const host = {
       name,
