@@ -280,12 +280,59 @@ async function currentHolder(client: pg.Client, slot: string): Promise<LeaseHold
   };
 }
 
-function describeHolder(slot: string, holder: LeaseHolder | undefined): string {
-  if (holder === undefined) return `slot "${slot}" was leased by another pgrelay, gone since`;
+/** A standby source's position as pgrelay.positions holds it. */
+export interface SharedPosition {
+  lsn: string;
+  transaction_lsn: string | null;
+  delivered_events: number | null;
+  /** The instance that stored it. */
+  stored_by: string;
+  updated_at: string;
+}
+
+/**
+ * What `pgrelay positions` shows of a standby source: its stored position (undefined: none yet) and
+ * who holds its slot now (undefined: nobody).
+ */
+export async function readSharedPosition(
+  client: pg.Client,
+  slot: string,
+): Promise<{ stored: SharedPosition | undefined; holder: LeaseHolder | undefined }> {
+  const stored = (await tableExists(client, POSITIONS_TABLE))
+    ? (
+        await client.query<Omit<SharedPosition, 'delivered_events'> & { delivered_events: string | null }>(
+          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events,
+                  holder AS stored_by, ${ISO_TIME('updated_at')} AS updated_at
+             FROM ${POSITIONS_TABLE} WHERE slot = $1`,
+          [slot],
+        )
+      ).rows[0]
+    : undefined;
+  return {
+    stored:
+      stored === undefined
+        ? undefined
+        : {
+            ...stored,
+            delivered_events: stored.delivered_events === null ? null : Number(stored.delivered_events),
+          },
+    holder: await currentHolder(client, slot),
+  };
+}
+
+/** Who holds the lease, in words: the log of a standby, `pgrelay positions`. */
+export function holderText(holder: LeaseHolder | undefined): string {
+  if (holder === undefined) return 'nobody';
   return (
-    `slot "${slot}" is leased by ${holder.instance === null ? '' : `pgrelay ${holder.instance}, `}server process ${holder.server_pid}` +
+    `${holder.instance === null ? '' : `pgrelay ${holder.instance}, `}server process ${holder.server_pid}` +
     (holder.since === null ? '' : `, since ${holder.since}`)
   );
+}
+
+function describeHolder(slot: string, holder: LeaseHolder | undefined): string {
+  return holder === undefined
+    ? `slot "${slot}" was leased by another pgrelay, gone since`
+    : `slot "${slot}" is leased by ${holderText(holder)}`;
 }
 
 function toPosition(row: PositionRow): StreamPosition {
