@@ -235,6 +235,7 @@ function printShared(
               ...(stored.transaction_lsn === null
                 ? {}
                 : { transaction: stored.transaction_lsn, delivered_events: stored.delivered_events }),
+              ...(stored.publication === null ? {} : { publication: stored.publication }),
               stored_by: stored.stored_by,
             },
             updatedAt: stored.updated_at,

@@ -36,6 +36,8 @@ export interface LeaseHost {
   interval: number;
   log: Logger;
   connect(): Promise<pg.Client>;
+  /** The publication the source streams: recorded with each position. */
+  publication(): string;
   /** The lease was lost while held: stop streaming now. */
   lost(error: SlotLeaseLostError): void;
 }
@@ -55,6 +57,13 @@ interface PositionRow {
   lsn: string;
   transaction_lsn: string | null;
   delivered_events: string | null;
+  publication: string | null;
+}
+
+/** What the last holder stored: where to resume, and the publication it streamed (unrecorded: undefined). */
+export interface LeaseTaken {
+  position: StreamPosition | undefined;
+  publication: string | undefined;
 }
 
 /**
@@ -97,9 +106,10 @@ export class SlotLease implements PositionStore {
   /**
    * Waits until this instance holds the lease and no walsender holds the slot any more, calling
    * `standingBy` while another instance holds either; returns the position stored under the lease
-   * (undefined: none yet, the source never streamed in standby mode).
+   * (undefined: none yet, the source never streamed in standby mode) and the publication it was
+   * streamed with.
    */
-  async acquire(signal: AbortSignal, standingBy: (why: string) => void): Promise<StreamPosition | undefined> {
+  async acquire(signal: AbortSignal, standingBy: (why: string) => void): Promise<LeaseTaken> {
     const { source, slot, interval } = this.host;
     const client = await this.host.connect();
     try {
@@ -136,7 +146,8 @@ export class SlotLease implements PositionStore {
       }
       const stored = (
         await client.query<PositionRow>(
-          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events
+          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn,
+                  delivered_events::text AS delivered_events, publication
              FROM ${POSITIONS_TABLE} WHERE slot = $1`,
           [slot],
         )
@@ -146,7 +157,10 @@ export class SlotLease implements PositionStore {
         { slot, holder: this.holder },
         `source ${source}: holds the lease on slot "${slot}"${stored === undefined ? '' : `, stored at ${stored.lsn}`}`,
       );
-      return stored === undefined ? undefined : toPosition(stored);
+      return {
+        position: stored === undefined ? undefined : toPosition(stored),
+        publication: stored?.publication ?? undefined,
+      };
     } catch (error) {
       if (this.client !== client) {
         this.known = undefined;
@@ -177,11 +191,12 @@ export class SlotLease implements PositionStore {
   /** Stores `position` on `client`, the position session in run(): in the work's transaction, if any. */
   async store(client: pg.Client, position: StreamPosition): Promise<void> {
     await client.query(
-      `INSERT INTO ${POSITIONS_TABLE} (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at)
-       VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now())
+      `INSERT INTO ${POSITIONS_TABLE}
+         (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at, publication)
+       VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now(), $7)
        ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
          transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
-         holder = excluded.holder, updated_at = excluded.updated_at`,
+         holder = excluded.holder, updated_at = excluded.updated_at, publication = excluded.publication`,
       [
         this.host.slot,
         this.host.source,
@@ -189,6 +204,7 @@ export class SlotLease implements PositionStore {
         position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
         position.partial?.events ?? null,
         this.holder,
+        this.host.publication(),
       ],
     );
   }
@@ -288,6 +304,8 @@ export interface SharedPosition {
   /** The instance that stored it. */
   stored_by: string;
   updated_at: string;
+  /** The publication streamed; null when unrecorded (stored before pgrelay recorded it). */
+  publication: string | null;
 }
 
 /**
@@ -302,7 +320,7 @@ export async function readSharedPosition(
     ? (
         await client.query<Omit<SharedPosition, 'delivered_events'> & { delivered_events: string | null }>(
           `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events,
-                  holder AS stored_by, ${ISO_TIME('updated_at')} AS updated_at
+                  holder AS stored_by, ${ISO_TIME('updated_at')} AS updated_at, publication
              FROM ${POSITIONS_TABLE} WHERE slot = $1`,
           [slot],
         )

@@ -15,6 +15,8 @@ interface SharedTable {
   keeps: string;
   create: string;
   privileges: string;
+  /** Columns added after the table first shipped: added to a table an older pgrelay created. */
+  added?: readonly { column: string; type: string }[];
 }
 
 const TABLES: readonly SharedTable[] = [
@@ -28,9 +30,12 @@ const TABLES: readonly SharedTable[] = [
        transaction_lsn pg_lsn,
        delivered_events bigint,
        holder text NOT NULL,
-       updated_at timestamptz NOT NULL
+       updated_at timestamptz NOT NULL,
+       publication text
      )`,
     privileges: 'SELECT, INSERT, UPDATE',
+    // The publication the source streams, recorded as the state file records it (see publicationFor).
+    added: [{ column: 'publication', type: 'text' }],
   },
   {
     name: LEASES_TABLE,
@@ -76,8 +81,8 @@ export async function tableExists(client: pg.Client, table: string): Promise<boo
 }
 
 /**
- * Creates the tables of standby sources (schema pgrelay) when they are missing, and checks this user
- * may read and write them.
+ * Creates the tables of standby sources (schema pgrelay) when they are missing, adds the columns a
+ * table an older pgrelay created lacks, and checks this user may read and write them.
  */
 export async function ensureSharedTables(client: pg.Client, source: string): Promise<void> {
   for (const table of TABLES) {
@@ -93,6 +98,13 @@ export async function ensureSharedTables(client: pg.Client, source: string): Pro
           await client.query(table.create);
         },
       );
+    for (const { column, type } of table.added ?? []) {
+      if (await hasColumn(client, table.name, column)) continue;
+      const alter = `ALTER TABLE ${table.name} ADD COLUMN IF NOT EXISTS ${column} ${type}`;
+      await ddl(client, source, `cannot add column ${column} to ${what}`, `run as its owner: ${alter}`, () =>
+        client.query(alter),
+      );
+    }
     const allowed = (
       await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1, $2) AS ok`, [
         table.name,
@@ -108,6 +120,17 @@ export async function ensureSharedTables(client: pg.Client, source: string): Pro
   }
 }
 
+async function hasColumn(client: pg.Client, table: string, column: string): Promise<boolean> {
+  const row = (
+    await client.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_attribute
+                       WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped) AS found`,
+      [table, column],
+    )
+  ).rows[0]!;
+  return row.found;
+}
+
 /** A schema change: another instance making it at once is fine; a refusal says what to run instead. */
 async function ddl(
   client: pg.Client,
@@ -120,7 +143,7 @@ async function ddl(
     await change();
   } catch (error) {
     // Two sources of one database creating it at once: the other one's statement won.
-    if (['23505', '42P06', '42P07'].includes(errorCode(error) ?? '')) return;
+    if (['23505', '42P06', '42P07', '42701'].includes(errorCode(error) ?? '')) return;
     throw errorCode(error) === '42501'
       ? permissionDenied(source, `${what}: ${errorMessage(error)}; ${remedy}`, error)
       : error;

@@ -10,7 +10,7 @@ import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
 import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
-import type { PostgresSourceConfig } from './config.js';
+import { type PostgresSourceConfig, publicationFor } from './config.js';
 import { classifyServerError, restream } from './errors.js';
 import { SlotLease, type SlotLeaseLostError } from './lease.js';
 import { SlotPositions, StateFilePositions, type StreamPosition, describePosition } from './positions.js';
@@ -107,6 +107,7 @@ export class PostgresSource extends Source {
           interval: config.standby_interval,
           log: this.log,
           connect: () => this.connect(),
+          publication: () => this.publications.publication,
           lost: (error) => this.leaseLost(error),
         })
       : undefined;
@@ -143,10 +144,13 @@ export class PostgresSource extends Source {
         get: () => lease.holderNow ?? null,
       });
     // What snapshots and backfills use of this source: connections, the router, its state.
+    const keeper = this.publications;
     const host = {
       name,
       config,
-      publications: this.publications.publications,
+      get publications() {
+        return keeper.publications;
+      },
       log: this.log,
       types: this.types,
       events: this.events,
@@ -249,6 +253,23 @@ export class PostgresSource extends Source {
   }
 
   /**
+   * The publication the instance that held the slot before recorded with its position (none: it
+   * recorded none): this one streams the same, as a restart would (see publicationFor), unless the
+   * config names one.
+   */
+  private streamRecorded(recorded: string | undefined): void {
+    if (recorded === undefined) return;
+    const { name } = publicationFor(this.name, this.config.publication, { meta: { publication: recorded } });
+    if (name === this.publications.publication) return;
+    this.log.info(
+      { publication: name },
+      `source ${this.name} streams publication "${name}", which the instance that held slot "${this.slot}" recorded`,
+    );
+    this.publications.streamInstead(name);
+    this.health.details.publication = name;
+  }
+
+  /**
    * The position session ended: stop streaming at once, so only the new holder streams, and stop
    * the backfills, which the new holder continues from what is stored (this one, should it hold the
    * lease again, from there too).
@@ -275,8 +296,11 @@ export class PostgresSource extends Source {
    */
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
     this.leaseLostInSession = undefined;
-    if (this.lease !== undefined && !this.lease.held)
-      this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
+    if (this.lease !== undefined && !this.lease.held) {
+      const taken = await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why));
+      this.positions.takeOver(taken.position);
+      this.streamRecorded(taken.publication);
+    }
     // As this instance, or the one that held the slot before, left them.
     await this.snapshot.restore();
     await this.backfills.restore();
