@@ -20,8 +20,11 @@ const ROWS = 40_000;
 /** The backfill's condition: rows above it must never be backfilled, by either instance. */
 const LIMIT = 36_000;
 const CHUNK = 1000;
-/** What the killed holder can have had in flight: its sink's buffer and a few chunks (see pg-standby-snapshot). */
-const IN_FLIGHT = 12_000;
+/**
+ * What the killed holder can have had in flight: its sink's 4 MB buffer (about 10,000 of these rows)
+ * and the chunk handed out (a backfill reads the next chunk once the last one is handed out).
+ */
+const IN_FLIGHT = 15_000;
 
 type BackfillProgress = { state: string; rows_done: number; id?: string; where?: string };
 
