@@ -23,6 +23,7 @@ const SUITE: FaultCase[] = [
   postgresRestart({ mode: 'immediate', restarts: 3, largeRows: 25_000 }),
   sigterm({ stops: 3, largeRows: 50_000 }),
   relayKill({ messages: 200_000, kills: 10 }),
+  relayKill({ messages: 200_000, kills: 10, exactlyOnce: true }),
   poison({ deadLetter: true, kinds: 'eight', messages: 10_000 }),
   poison({ deadLetter: true, kinds: 'oversize', messages: 10_000 }),
   poison({ deadLetter: false, kinds: 'all', messages: 10_000 }),

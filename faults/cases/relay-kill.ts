@@ -11,7 +11,7 @@ import {
   uniqueName,
   waitForSize,
 } from '../../test/harness/topics.js';
-import type { ConsumedMessage } from '../../test/harness/kcat.js';
+import { type ConsumedMessage, scanTopic } from '../../test/harness/kcat.js';
 import { BATCH_SIZE, type FaultCase, result } from '../fault-case.js';
 import { streamingAgain } from '../recovery.js';
 import { type FaultMark, type Kill, seqOf, tally } from '../tally.js';
@@ -19,6 +19,8 @@ import { type FaultMark, type Kill, seqOf, tally } from '../tally.js';
 export interface RelayKillOptions {
   messages: number;
   kills: number;
+  /** exactly_once = true: a read_committed reader must see no duplicate at all. */
+  exactlyOnce?: boolean;
 }
 
 const PARTITIONS = 3;
@@ -41,15 +43,24 @@ export function coveredByCommits(
   };
 }
 
+/** The exactly_once relay's transaction timeout here: shorter than the default, to exercise the key. */
+const TRANSACTION_TIMEOUT = '10s';
+
 /**
  * kill -9 of a Kafka → Kafka relay at random points of a backlog, restarted at once: counted by the
- * `seq` each input message carries. The duplicates each kill may cause are what was in flight at it:
- * messages in the output topic whose input the committed offsets do not cover.
+ * `seq` each input message carries (read read_committed). The duplicates each kill may cause are
+ * what was in flight at it: messages in the output topic whose input the committed offsets do not
+ * cover; with `exactlyOnce`, none (the output and the offsets commit in one transaction, and a
+ * restart aborts the one the kill left open).
  */
-export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
+export function relayKill({ messages, kills, exactlyOnce = false }: RelayKillOptions): FaultCase {
   return {
-    name: `Kafka relay kill -9 ×${kills}`,
-    injected: `SIGKILL to a relay of ${messages.toLocaleString('en-US')} messages (${PARTITIONS} partitions) at random points, restart`,
+    name: `Kafka relay kill -9 ×${kills}${exactlyOnce ? ', exactly once' : ''}`,
+    injected:
+      `SIGKILL to a relay of ${messages.toLocaleString('en-US')} messages (${PARTITIONS} partitions) at random points, restart` +
+      (exactlyOnce
+        ? `; exactly_once = true, transaction_timeout = "${TRANSACTION_TIMEOUT}", read back read_committed`
+        : ''),
     async run({ random, log }) {
       const brokers = await sharedKafka();
       const input = uniqueName('faults-relay');
@@ -63,7 +74,13 @@ export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
           partitionedMessages(first, Math.min(PRODUCE_CHUNK, messages - first), ROWS, PARTITIONS),
         );
       const relay = await PgrelayProcess.create(
-        kafkaSource('edge', { brokers, topics: [input], group_id: group, session_timeout: '6s' }) +
+        kafkaSource('edge', {
+          brokers,
+          topics: [input],
+          group_id: group,
+          session_timeout: '6s',
+          ...(exactlyOnce ? { exactly_once: true, transaction_timeout: TRANSACTION_TIMEOUT } : {}),
+        }) +
           kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: out, batch_size: BATCH_SIZE }),
       );
       try {
@@ -113,13 +130,31 @@ export function relayKill({ messages, kills }: RelayKillOptions): FaultCase {
           killed,
         );
         return result(this, counts, {
-          bound: { inFlight: counts.inFlight },
+          bound: exactlyOnce ? { perFault: 0 } : { inFlight: counts.inFlight },
           recoveries,
           problems: [settled],
+          notes: exactlyOnce
+            ? [
+                await abortedNote(
+                  brokers,
+                  out,
+                  counts.expected - counts.lost + counts.unexpected + counts.duplicated,
+                ),
+              ]
+            : [],
         });
       } finally {
         await relay.destroy();
       }
     },
   };
+}
+
+/**
+ * How many records of aborted transactions the output holds: what a read_uncommitted reader sees
+ * beyond the `committed` messages a read_committed one saw.
+ */
+async function abortedNote(brokers: string[], topic: string, committed: number): Promise<string> {
+  const all = await scanTopic(brokers, topic, () => undefined, 'read_uncommitted');
+  return `${(all - committed).toLocaleString('en-US')} records of aborted transactions (seen read_uncommitted only)`;
 }

@@ -1,9 +1,16 @@
 import type { Config } from '../runtime/config-schema.js';
-import { ConfigError } from '../core/errors.js';
+import type pg from 'pg';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { clientConfig, connect, parseDsn } from '../sources/postgres/protocol/dsn.js';
 import { formatLsn, isLsn, lsnToBigInt } from '../core/lsn.js';
 import { defaultSlot, publicationFor } from '../sources/postgres/config.js';
-import { SnapshotStore } from '../sources/postgres/snapshot/store.js';
+import {
+  type LeaseHolder,
+  type SharedPosition,
+  holderText,
+  readSharedPosition,
+} from '../sources/postgres/lease.js';
+import { StateFileSnapshots } from '../sources/postgres/snapshot/state-file-store.js';
 import { runningOwner } from '../state/lock.js';
 import { StateStore } from '../state/store.js';
 import { CONFIG_HELP, type Command, configOption, loadCommandConfig } from './args.js';
@@ -48,11 +55,13 @@ const positions: Command = {
   summary: 'list the stored source positions',
   usage: `Usage: pgrelay positions [-c FILE] [--json]
 
-Prints every position in the state file: PostgreSQL sources store the commit end LSN of the last
-transaction every sink delivered, and, when the next transaction was part-delivered, how many of
-its events ("+N events of X/Y", X/Y its commit LSN): a restart skips those. The slot's
-confirmed_flush_lsn trails the LSN by wal_retain. Sources with standby = true keep theirs in table
-pgrelay.positions of their database instead.
+Prints every stored position: source, position, when it was stored. PostgreSQL sources store the
+commit end LSN of the last transaction every sink delivered, and, when the next transaction was
+part-delivered, how many of its events ("+N events of X/Y", X/Y its commit LSN): a restart skips
+those. The slot's confirmed_flush_lsn trails the LSN by wal_retain. Positions are read from the
+state file, and for sources with standby = true from table pgrelay.positions of their database,
+with a fourth column naming the instance holding the slot ("held by pgrelay HOST:PID, server
+process N, since TIME", or "held by nobody"). Exit status 1 when a database cannot be read.
 
 Options:
 ${CONFIG_HELP}
@@ -60,11 +69,17 @@ ${CONFIG_HELP}
   -h, --help          show this help`,
   options: { ...configOption, json: { type: 'boolean' } },
   maxArguments: 0,
-  run(values) {
+  async run(values) {
     const config = loadCommandConfig(values, []);
+    const standby = Object.entries(config.sources).flatMap(([name, source]) =>
+      source.type === 'postgres' && source.standby
+        ? [{ name, dsn: source.dsn, slot: source.slot ?? defaultSlot(name) }]
+        : [],
+    );
     const state = StateStore.open(config.state.path);
     try {
-      const rows = state.list();
+      // A standby source's row in the state file is from before it had standby = true: not its position.
+      const rows = state.list().filter((row) => !standby.some((s) => s.name === row.source));
       for (const row of rows) {
         const { transaction, delivered_events: events } = row.meta as {
           transaction?: string;
@@ -77,19 +92,26 @@ ${CONFIG_HELP}
             : `${row.source}\t${row.position}${partial}\t${row.updatedAt}\n`,
         );
       }
-      if (rows.length === 0 && !values.json)
+      if (rows.length === 0 && standby.length === 0 && !values.json)
         process.stderr.write(`${config.state.path}: no positions stored\n`);
-      for (const [name, source] of Object.entries(config.sources)) {
-        if (source.type === 'postgres' && source.standby)
-          process.stderr.write(
-            `${name}: standby = true: its position is in table pgrelay.positions of its database ` +
-              `(SELECT * FROM pgrelay.positions WHERE slot = '${source.slot ?? defaultSlot(name)}')\n`,
-          );
-      }
     } finally {
       state.close();
     }
-    return Promise.resolve(0);
+    let unread = 0;
+    for (const source of standby) {
+      try {
+        const { stored, holder } = await withDatabase(source.dsn, 'pgrelay positions', (client) =>
+          readSharedPosition(client, source.slot),
+        );
+        printShared(source.name, source.slot, stored, holder, values.json === true);
+      } catch (error) {
+        unread++;
+        process.stderr.write(
+          `${source.name}: cannot read pgrelay.positions of its database (standby = true keeps its position there): ${errorMessage(error)}\n`,
+        );
+      }
+    }
+    return unread === 0 ? 0 : 1;
   },
 };
 
@@ -172,12 +194,17 @@ ${CONFIG_HELP}
   run(values) {
     const config = loadCommandConfig(values, []);
     const name = requireSource(config, values.source as string | undefined);
-    refuseStandby(config, name, (slot) => `DELETE FROM pgrelay.positions WHERE slot = '${slot}'`);
+    refuseStandby(
+      config,
+      name,
+      (slot) =>
+        `DELETE FROM pgrelay.positions WHERE slot = '${slot}'; DELETE FROM pgrelay.snapshot_progress WHERE slot = '${slot}'`,
+    );
     const state = openForChange(config);
     try {
       const removed = state.list(name);
       state.delete(name);
-      const snapshots = SnapshotStore.forget(state, name);
+      const snapshots = StateFileSnapshots.forget(state, name);
       for (const row of removed) process.stdout.write(`${name}: forgot ${row.position}\n`);
       if (removed.length === 0) process.stdout.write(`${name}: no position was stored\n`);
       if (snapshots > 0) process.stdout.write(`${name}: forgot snapshot progress of ${snapshots} table(s)\n`);
@@ -188,20 +215,69 @@ ${CONFIG_HELP}
   },
 };
 
-async function slotConfirmed(dsn: string, slot: string): Promise<bigint | undefined> {
+/** A standby source's position, as the state file's are printed, and who holds its slot. */
+function printShared(
+  name: string,
+  slot: string,
+  stored: SharedPosition | undefined,
+  holder: LeaseHolder | undefined,
+  json: boolean,
+): void {
+  if (json) {
+    const row =
+      stored === undefined
+        ? { source: name, position: null, meta: { slot }, updatedAt: null }
+        : {
+            source: name,
+            position: stored.lsn,
+            meta: {
+              slot,
+              ...(stored.transaction_lsn === null
+                ? {}
+                : { transaction: stored.transaction_lsn, delivered_events: stored.delivered_events }),
+              ...(stored.publication === null ? {} : { publication: stored.publication }),
+              stored_by: stored.stored_by,
+            },
+            updatedAt: stored.updated_at,
+          };
+    process.stdout.write(`${JSON.stringify({ ...row, holder: holder ?? null })}\n`);
+    return;
+  }
+  const held = `held by ${holderText(holder)}`;
+  if (stored === undefined) {
+    process.stderr.write(`${name}: no position stored in pgrelay.positions (slot ${slot}); ${held}\n`);
+    return;
+  }
+  const partial =
+    stored.transaction_lsn === null ? '' : ` +${stored.delivered_events} events of ${stored.transaction_lsn}`;
+  process.stdout.write(`${name}\t${stored.lsn}${partial}\t${stored.updated_at}\t${held}\n`);
+}
+
+/** Runs `work` on a connection to a source's database. */
+async function withDatabase<T>(
+  dsn: string,
+  applicationName: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const parsed = parseDsn(dsn);
-  const settings = clientConfig(parsed, { applicationName: 'pgrelay rewind', connectTimeoutMs: 10_000 });
+  const settings = clientConfig(parsed, { applicationName, connectTimeoutMs: 10_000 });
   const { client } = await connect(settings, parsed);
   try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function slotConfirmed(dsn: string, slot: string): Promise<bigint | undefined> {
+  return withDatabase(dsn, 'pgrelay rewind', async (client) => {
     const result = await client.query<{ lsn: string | null }>(
       'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
       [slot],
     );
     const lsn = result.rows[0]?.lsn;
     return lsn ? lsnToBigInt(lsn) : undefined;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export const POSITION_COMMANDS: readonly Command[] = [positions, rewind, resetPosition];

@@ -33,6 +33,8 @@ export class ExactlyOnceLink {
     readonly sourceName: string,
     /** The sink producer's transactional id: the same for every run of this pgrelay. */
     readonly transactionalId: string,
+    /** How long a transaction may stay open before its coordinator aborts it (transaction_timeout). */
+    readonly transactionTimeoutMs: number,
     private readonly log: Logger,
   ) {}
 

@@ -14,14 +14,15 @@ export function standbySource(
   fixture: CdcFixture,
   tables: string[],
   app: string,
-  options: { interval?: string; retryInitial?: string; extra?: string } = {},
+  /** `publication`: null leaves it unset (the source resolves it, see publicationFor). */
+  options: { interval?: string; retryInitial?: string; extra?: string; publication?: string | null } = {},
 ): string {
   return `
 [sources.db]
 type = "postgres"
 dsn = "${fixture.dsn}"
 slot = "${standbySlot(fixture)}"
-publication = "pgrelay_db"
+${options.publication === null ? '' : `publication = "${options.publication ?? 'pgrelay_db'}"`}
 tables = ${JSON.stringify(tables)}
 application_name = "${app}"
 standby = true

@@ -73,11 +73,18 @@ describe('conf/pgrelay.toml, the commented sample', () => {
   });
 
   test('documents every key of the schema, with its commented-out examples valid too', () => {
-    const sample = uncommented(text) as { http: Record<string, unknown> };
+    const sample = uncommented(text) as {
+      http: Record<string, unknown>;
+      sources: Record<string, Record<string, unknown>>;
+    };
     assert.deepEqual(undocumented(configSchema, sample, ''), []);
     // token and token_file exclude each other: the sample shows both, a config sets one.
     assert.notEqual(sample.http.token_file, undefined);
     delete sample.http.token_file;
+    // transaction_timeout needs exactly_once, which the sample shows at its default, false.
+    const relay = Object.values(sample.sources).find((s) => s.transaction_timeout !== undefined);
+    assert.equal(relay?.exactly_once, false);
+    relay.exactly_once = true;
     // Every variable set (long enough for a token), so the examples' ${VAR} references resolve
     // whatever they are called.
     const env = new Proxy({}, { get: () => 'set-by-the-test-0123456789' });

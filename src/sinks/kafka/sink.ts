@@ -34,12 +34,6 @@ const UNKNOWN_TOPIC_HINT =
   "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
 /** How long a topic the broker creates on first use may take to appear. */
 const UNKNOWN_TOPIC_GRACE_MS = 15_000;
-/**
- * How long a transaction may stay open before its coordinator aborts it. A transaction holds one
- * delivery; one left open by a process that died holds read_committed readers of its partitions
- * until then (or until the process starts again, which aborts it at once).
- */
-const TRANSACTION_TIMEOUT_MS = 15_000;
 
 /**
  * Produces records to Kafka. A batch is acknowledged to the sources only after Kafka acknowledged it
@@ -78,7 +72,7 @@ export class KafkaSink extends Sink {
       this.where,
       this.log,
       link?.transactionalId,
-      TRANSACTION_TIMEOUT_MS,
+      link?.transactionTimeoutMs,
     );
     link?.attachSink({
       transaction: this.producer.transaction,

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { address, duration, name, regexProblem, sasl, sourceCommon, tls } from '../../config/types.js';
 
+/** exactly_once transactions are aborted by their coordinator after this long, unless configured. */
+export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
+const TRANSACTION_TIMEOUT_MIN_MS = 1000;
+const TRANSACTION_TIMEOUT_MAX_MS = 15 * 60_000;
+
 export const kafkaSourceSchema = z
   .strictObject({
     type: z.literal('kafka'),
@@ -23,11 +28,37 @@ export const kafkaSourceSchema = z
      * commit the offsets they consumed, so read_committed consumers see every message once.
      */
     exactly_once: z.boolean().prefault(false),
+    /**
+     * exactly_once: how long a transaction may stay open before its coordinator aborts it (default
+     * 15s). A process killed mid-transaction holds read_committed readers of the partitions it wrote
+     * this long, unless it starts again first; a delivery must commit within it.
+     */
+    transaction_timeout: duration().optional(),
     connect_timeout: duration('10s'),
     tls: tls.optional(),
     sasl: sasl.optional(),
   })
   .superRefine((config, ctx) => {
+    const timeout = config.transaction_timeout;
+    if (timeout !== undefined && !config.exactly_once)
+      ctx.issues.push({
+        code: 'custom',
+        message: 'has an effect only with exactly_once = true: remove it, or set exactly_once',
+        path: ['transaction_timeout'],
+        input: timeout,
+      });
+    if (
+      timeout !== undefined &&
+      (timeout < TRANSACTION_TIMEOUT_MIN_MS || timeout > TRANSACTION_TIMEOUT_MAX_MS)
+    )
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          `must be from 1s to 15m (${timeout} ms): a delivery must commit within it, and brokers refuse ` +
+          'more than their transaction.max.timeout.ms (15m by default)',
+        path: ['transaction_timeout'],
+        input: timeout,
+      });
     if (config.topics.length === 0 && config.topic_pattern === undefined) {
       ctx.issues.push({
         code: 'custom',

@@ -124,7 +124,8 @@ export const postgresSourceSchema = z
     snapshot_chunk: positiveInt(10_000),
     /**
      * Active/passive: several pgrelay processes with this source, one streaming, the others standing
-     * by; the position lives in the source database (pgrelay.positions), not the state file.
+     * by; the position and the snapshot and backfill progress live in the source database
+     * (pgrelay.positions, pgrelay.snapshot_progress), not the state file.
      */
     standby: z.boolean().prefault(false),
     /** How often a standby checks whether it can take the slot over. */

@@ -2,10 +2,11 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { errorCode, errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { formatLsn, lsnToBigInt } from '../../core/lsn.js';
-import { PostgresSourceError, permissionDenied } from './errors.js';
+import { PostgresSourceError } from './errors.js';
 import type { PositionStore, StreamPosition } from './positions.js';
+import { LEASES_TABLE, POSITIONS_TABLE, ensureSharedTables, tableExists } from './shared-tables.js';
 
 /**
  * The first key of every lease's advisory lock (the second is the slot's): hashtext() of a fixed
@@ -14,8 +15,6 @@ import type { PositionStore, StreamPosition } from './positions.js';
 const LOCK_NAMESPACE = 'pgrelay slot lease';
 const KEEPALIVES =
   'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 2';
-/** Where the positions of sources with `standby = true` live, beside their slots. */
-export const POSITIONS_TABLE = 'pgrelay.positions';
 
 /** This instance no longer holds the slot's lease: its position session ended. Retried: it stands by. */
 export class SlotLeaseLostError extends PostgresSourceError {
@@ -37,14 +36,34 @@ export interface LeaseHost {
   interval: number;
   log: Logger;
   connect(): Promise<pg.Client>;
+  /** The publication the source streams: recorded with each position. */
+  publication(): string;
   /** The lease was lost while held: stop streaming now. */
   lost(error: SlotLeaseLostError): void;
+}
+
+/** Who holds a slot's lease, as /status shows it. */
+export interface LeaseHolder {
+  /** The pgrelay (host:pid) holding it; null: its server process has not named itself (yet). */
+  instance: string | null;
+  /** The server process of the holder's position session. */
+  server_pid: number;
+  /** When it took the lease (ISO 8601); null when unknown. */
+  since: string | null;
+  this_instance: boolean;
 }
 
 interface PositionRow {
   lsn: string;
   transaction_lsn: string | null;
   delivered_events: string | null;
+  publication: string | null;
+}
+
+/** What the last holder stored: where to resume, and the publication it streamed (unrecorded: undefined). */
+export interface LeaseTaken {
+  position: StreamPosition | undefined;
+  publication: string | undefined;
 }
 
 /**
@@ -55,17 +74,28 @@ interface PositionRow {
  * session, and a session the server terminated (or whose client died) runs nothing more. Another
  * instance gets the lock only after this session is gone, and then reads a position no older than
  * the last one written here. Streaming needs the slot as well, which PostgreSQL gives to one
- * walsender at a time; the lock holder waits for a previous holder's walsender to go first.
+ * walsender at a time; the lock holder waits for a previous holder's walsender to go first. The
+ * snapshot and backfill progress of the source is written on the same session (run()), so fenced the
+ * same way.
  */
 export class SlotLease implements PositionStore {
   /** Names this instance in the table and the log. */
   readonly holder = `${os.hostname()}:${process.pid}`;
   private client: pg.Client | undefined;
+  /** The work on the position session, one at a time: a transaction is never interleaved. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Who holds the lease: this instance, or the one a standby saw last; undefined: nobody known. */
+  private known: LeaseHolder | undefined;
 
   constructor(private readonly host: LeaseHost) {}
 
   get held(): boolean {
     return this.client !== undefined;
+  }
+
+  /** Who holds the lease, as far as this instance knows (a standby looks every standby_interval). */
+  get holderNow(): LeaseHolder | undefined {
+    return this.known;
   }
 
   /** Throws SlotLeaseLostError unless the lease is held. */
@@ -76,9 +106,10 @@ export class SlotLease implements PositionStore {
   /**
    * Waits until this instance holds the lease and no walsender holds the slot any more, calling
    * `standingBy` while another instance holds either; returns the position stored under the lease
-   * (undefined: none yet, the source never streamed in standby mode).
+   * (undefined: none yet, the source never streamed in standby mode) and the publication it was
+   * streamed with.
    */
-  async acquire(signal: AbortSignal, standingBy: (why: string) => void): Promise<StreamPosition | undefined> {
+  async acquire(signal: AbortSignal, standingBy: (why: string) => void): Promise<LeaseTaken> {
     const { source, slot, interval } = this.host;
     const client = await this.host.connect();
     try {
@@ -93,9 +124,12 @@ export class SlotLease implements PositionStore {
           )
         ).rows[0]!;
         if (locked) break;
-        standingBy(await describeHolder(client, slot));
+        this.known = await currentHolder(client, slot);
+        standingBy(describeHolder(slot, this.known));
         await sleep(interval, undefined, { signal });
       }
+      await ensureSharedTables(client, source);
+      this.known = await this.announce(client);
       for (;;) {
         const slotRow = (
           await client.query<{ pid: number | null }>(
@@ -110,10 +144,10 @@ export class SlotLease implements PositionStore {
         );
         await sleep(interval, undefined, { signal });
       }
-      await ensureTable(client, source);
       const stored = (
         await client.query<PositionRow>(
-          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events
+          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn,
+                  delivered_events::text AS delivered_events, publication
              FROM ${POSITIONS_TABLE} WHERE slot = $1`,
           [slot],
         )
@@ -123,38 +157,82 @@ export class SlotLease implements PositionStore {
         { slot, holder: this.holder },
         `source ${source}: holds the lease on slot "${slot}"${stored === undefined ? '' : `, stored at ${stored.lsn}`}`,
       );
-      return stored === undefined ? undefined : toPosition(stored);
+      return {
+        position: stored === undefined ? undefined : toPosition(stored),
+        publication: stored?.publication ?? undefined,
+      };
     } catch (error) {
-      if (this.client !== client) await client.end().catch(() => undefined);
+      if (this.client !== client) {
+        this.known = undefined;
+        await client.end().catch(() => undefined);
+      }
       throw error;
     }
   }
 
+  /** Names this instance as the lease's holder (for the others' /status), from now on. */
+  private async announce(client: pg.Client): Promise<LeaseHolder> {
+    const row = (
+      await client.query<{ pid: number; since: string }>(
+        `INSERT INTO ${LEASES_TABLE} (slot, holder, server_pid, since) VALUES ($1, $2, pg_backend_pid(), now())
+         ON CONFLICT (slot) DO UPDATE SET holder = excluded.holder, server_pid = excluded.server_pid, since = excluded.since
+         RETURNING server_pid AS pid, ${ISO_TIME('since')} AS since`,
+        [this.host.slot, this.holder],
+      )
+    ).rows[0]!;
+    return { instance: this.holder, server_pid: row.pid, since: row.since, this_instance: true };
+  }
+
   /** Stores `position` on the position session: only while the lease is held. */
-  async write(position: StreamPosition): Promise<void> {
+  write(position: StreamPosition): Promise<void> {
+    return this.run((client) => this.store(client, position));
+  }
+
+  /** Stores `position` on `client`, the position session in run(): in the work's transaction, if any. */
+  async store(client: pg.Client, position: StreamPosition): Promise<void> {
+    await client.query(
+      `INSERT INTO ${POSITIONS_TABLE}
+         (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at, publication)
+       VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now(), $7)
+       ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
+         transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
+         holder = excluded.holder, updated_at = excluded.updated_at, publication = excluded.publication`,
+      [
+        this.host.slot,
+        this.host.source,
+        formatLsn(position.lsn),
+        position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
+        position.partial?.events ?? null,
+        this.holder,
+        this.host.publication(),
+      ],
+    );
+  }
+
+  /**
+   * Runs `work` on the position session once the work before it ended: only while the lease is held
+   * (else SlotLeaseLostError). A failure ends the lease (and rolls back a transaction the work began).
+   */
+  run<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const turn = this.queue.then(() => this.runHeld(work));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async runHeld<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = this.client;
     if (client === undefined) throw new SlotLeaseLostError(this.host.source, this.host.slot);
     try {
-      await client.query(
-        `INSERT INTO ${POSITIONS_TABLE} (slot, source, lsn, transaction_lsn, delivered_events, holder, updated_at)
-         VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, now())
-         ON CONFLICT (slot) DO UPDATE SET source = excluded.source, lsn = excluded.lsn,
-           transaction_lsn = excluded.transaction_lsn, delivered_events = excluded.delivered_events,
-           holder = excluded.holder, updated_at = excluded.updated_at`,
-        [
-          this.host.slot,
-          this.host.source,
-          formatLsn(position.lsn),
-          position.partial === undefined ? null : formatLsn(position.partial.commitLsn),
-          position.partial?.events ?? null,
-          this.holder,
-        ],
-      );
+      return await work(client);
     } catch (error) {
       // Unsure whether the lock still stands behind this session: give it up rather than stream on.
-      const lost = new SlotLeaseLostError(this.host.source, this.host.slot, error);
+      const lost =
+        error instanceof SlotLeaseLostError
+          ? error
+          : new SlotLeaseLostError(this.host.source, this.host.slot, error);
       if (this.client === client) {
         this.client = undefined;
+        this.known = undefined;
         await client.end().catch(() => undefined);
         this.host.lost(lost);
       }
@@ -162,10 +240,12 @@ export class SlotLease implements PositionStore {
     }
   }
 
-  /** Ends the position session, and with it the lock: a standby may take over. */
+  /** Ends the position session, and with it the lock, once the work on it ended: a standby may take over. */
   async release(): Promise<void> {
+    await this.queue;
     const client = this.client;
     this.client = undefined;
+    this.known = undefined;
     await client?.end().catch(() => undefined);
   }
 
@@ -174,6 +254,7 @@ export class SlotLease implements PositionStore {
     const onLost = (error?: unknown) => {
       if (this.client !== client) return;
       this.client = undefined;
+      this.known = undefined;
       void client.end().catch(() => undefined);
       this.host.lost(new SlotLeaseLostError(this.host.source, this.host.slot, error));
     };
@@ -182,8 +263,14 @@ export class SlotLease implements PositionStore {
   }
 }
 
-/** Who holds the lease on `slot`: its server process, and the pgrelay that last stored a position. */
-async function describeHolder(client: pg.Client, slot: string): Promise<string> {
+/** `column` (timestamptz) as ISO 8601 in UTC, milliseconds: as /status writes times. */
+const ISO_TIME = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * Who holds the lease on `slot`: the server process holding the lock, and the pgrelay that named
+ * itself from that process (undefined: nobody holds it now).
+ */
+async function currentHolder(client: pg.Client, slot: string): Promise<LeaseHolder | undefined> {
   const { pid } = (
     await client.query<{ pid: number | null }>(
       `SELECT (SELECT pid FROM pg_locks
@@ -192,67 +279,78 @@ async function describeHolder(client: pg.Client, slot: string): Promise<string> 
       [LOCK_NAMESPACE, slot],
     )
   ).rows[0]!;
-  const stored = (await tableExists(client))
+  if (pid === null) return undefined;
+  const named = (await tableExists(client, LEASES_TABLE))
     ? (
-        await client.query<{ holder: string }>(`SELECT holder FROM ${POSITIONS_TABLE} WHERE slot = $1`, [
-          slot,
-        ])
+        await client.query<{ holder: string; since: string }>(
+          `SELECT holder, ${ISO_TIME('since')} AS since FROM ${LEASES_TABLE} WHERE slot = $1 AND server_pid = $2`,
+          [slot, pid],
+        )
       ).rows[0]
     : undefined;
+  return {
+    instance: named?.holder ?? null,
+    server_pid: pid,
+    since: named?.since ?? null,
+    this_instance: false,
+  };
+}
+
+/** A standby source's position as pgrelay.positions holds it. */
+export interface SharedPosition {
+  lsn: string;
+  transaction_lsn: string | null;
+  delivered_events: number | null;
+  /** The instance that stored it. */
+  stored_by: string;
+  updated_at: string;
+  /** The publication streamed; null when unrecorded (stored before pgrelay recorded it). */
+  publication: string | null;
+}
+
+/**
+ * What `pgrelay positions` shows of a standby source: its stored position (undefined: none yet) and
+ * who holds its slot now (undefined: nobody).
+ */
+export async function readSharedPosition(
+  client: pg.Client,
+  slot: string,
+): Promise<{ stored: SharedPosition | undefined; holder: LeaseHolder | undefined }> {
+  const stored = (await tableExists(client, POSITIONS_TABLE))
+    ? (
+        await client.query<Omit<SharedPosition, 'delivered_events'> & { delivered_events: string | null }>(
+          `SELECT lsn::text AS lsn, transaction_lsn::text AS transaction_lsn, delivered_events::text AS delivered_events,
+                  holder AS stored_by, ${ISO_TIME('updated_at')} AS updated_at, publication
+             FROM ${POSITIONS_TABLE} WHERE slot = $1`,
+          [slot],
+        )
+      ).rows[0]
+    : undefined;
+  return {
+    stored:
+      stored === undefined
+        ? undefined
+        : {
+            ...stored,
+            delivered_events: stored.delivered_events === null ? null : Number(stored.delivered_events),
+          },
+    holder: await currentHolder(client, slot),
+  };
+}
+
+/** Who holds the lease, in words: the log of a standby, `pgrelay positions`. */
+export function holderText(holder: LeaseHolder | undefined): string {
+  if (holder === undefined) return 'nobody';
   return (
-    `slot "${slot}" is leased by server process ${pid ?? '(gone since)'}` +
-    (stored === undefined ? '' : `; the last position was stored by pgrelay ${stored.holder}`)
+    `${holder.instance === null ? '' : `pgrelay ${holder.instance}, `}server process ${holder.server_pid}` +
+    (holder.since === null ? '' : `, since ${holder.since}`)
   );
 }
 
-async function tableExists(client: pg.Client): Promise<boolean> {
-  const row = (
-    await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [POSITIONS_TABLE])
-  ).rows[0]!;
-  return row.found;
-}
-
-/** Creates pgrelay.positions when it is missing, and checks this user may read and write it. */
-async function ensureTable(client: pg.Client, source: string): Promise<void> {
-  if (!(await tableExists(client))) {
-    try {
-      await client.query('CREATE SCHEMA IF NOT EXISTS pgrelay');
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${POSITIONS_TABLE} (
-           slot name PRIMARY KEY,
-           source text NOT NULL,
-           lsn pg_lsn NOT NULL,
-           transaction_lsn pg_lsn,
-           delivered_events bigint,
-           holder text NOT NULL,
-           updated_at timestamptz NOT NULL
-         )`,
-      );
-    } catch (error) {
-      // Two sources of one database creating it at once: the other one's statement won.
-      if (!['23505', '42P06', '42P07'].includes(errorCode(error) ?? '')) {
-        throw errorCode(error) === '42501'
-          ? permissionDenied(
-              source,
-              `cannot create ${POSITIONS_TABLE} (standby = true keeps positions there): ${errorMessage(error)}; ` +
-                `create it as its owner, or GRANT CREATE ON DATABASE to this user`,
-              error,
-            )
-          : error;
-      }
-    }
-  }
-  const allowed = (
-    await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE') AS ok`, [
-      POSITIONS_TABLE,
-    ])
-  ).rows[0]!;
-  if (!allowed.ok)
-    throw permissionDenied(
-      source,
-      `standby = true stores positions in ${POSITIONS_TABLE}, which this user may not read, insert into and update ` +
-        `(GRANT SELECT, INSERT, UPDATE ON ${POSITIONS_TABLE} TO ...)`,
-    );
+function describeHolder(slot: string, holder: LeaseHolder | undefined): string {
+  return holder === undefined
+    ? `slot "${slot}" was leased by another pgrelay, gone since`
+    : `slot "${slot}" is leased by ${holderText(holder)}`;
 }
 
 function toPosition(row: PositionRow): StreamPosition {

@@ -10,7 +10,7 @@ import { Waiters } from '../../core/waiters.js';
 import { Watermark } from '../../core/watermark.js';
 import type { StateFailure, StateStore } from '../../state/store.js';
 import { Backfills } from './backfill/backfill.js';
-import type { PostgresSourceConfig } from './config.js';
+import { type PostgresSourceConfig, publicationFor } from './config.js';
 import { classifyServerError, restream } from './errors.js';
 import { SlotLease, type SlotLeaseLostError } from './lease.js';
 import { SlotPositions, StateFilePositions, type StreamPosition, describePosition } from './positions.js';
@@ -22,7 +22,8 @@ import { type PublicationKeeper, keeperFor } from './publication/keeper.js';
 import { type SetupOptions, checkWalLevel, ensureSlot } from './setup.js';
 import { InitialSnapshot } from './snapshot/initial.js';
 import { ProgressBoard } from './snapshot/progress.js';
-import { SnapshotStore } from './snapshot/store.js';
+import { SourceDatabaseSnapshots } from './snapshot/database-store.js';
+import { StateFileSnapshots } from './snapshot/state-file-store.js';
 import { ChangeStream, HEARTBEAT_PREFIX } from './stream.js';
 
 /**
@@ -106,6 +107,7 @@ export class PostgresSource extends Source {
           interval: config.standby_interval,
           log: this.log,
           connect: () => this.connect(),
+          publication: () => this.publications.publication,
           lost: (error) => this.leaseLost(error),
         })
       : undefined;
@@ -134,15 +136,28 @@ export class PostgresSource extends Source {
         get: () => this.progress.report(kind),
       });
     }
+    const lease = this.lease;
+    // Every instance of a standby source shows who streams: itself, or the one it stands by for.
+    if (lease !== undefined)
+      Object.defineProperty(this.health.details, 'holder', {
+        enumerable: true,
+        get: () => lease.holderNow ?? null,
+      });
     // What snapshots and backfills use of this source: connections, the router, its state.
+    const keeper = this.publications;
     const host = {
       name,
       config,
-      publications: this.publications.publications,
+      get publications() {
+        return keeper.publications;
+      },
       log: this.log,
       types: this.types,
       events: this.events,
-      store: new SnapshotStore(state, name),
+      store:
+        this.lease === undefined
+          ? new StateFileSnapshots(state, name, stateFile)
+          : new SourceDatabaseSnapshots(this.lease, name, slot),
       progress: this.progress,
       connect: (replication = false) => this.connect(replication),
       emitRows: (events: ChangeEvent[], bytes: number, onDelivered: () => void) =>
@@ -237,13 +252,35 @@ export class PostgresSource extends Source {
     );
   }
 
-  /** The position session ended: stop streaming at once, so only the new holder streams. */
+  /**
+   * The publication the instance that held the slot before recorded with its position (none: it
+   * recorded none): this one streams the same, as a restart would (see publicationFor), unless the
+   * config names one.
+   */
+  private streamRecorded(recorded: string | undefined): void {
+    if (recorded === undefined) return;
+    const { name } = publicationFor(this.name, this.config.publication, { meta: { publication: recorded } });
+    if (name === this.publications.publication) return;
+    this.log.info(
+      { publication: name },
+      `source ${this.name} streams publication "${name}", which the instance that held slot "${this.slot}" recorded`,
+    );
+    this.publications.streamInstead(name);
+    this.health.details.publication = name;
+  }
+
+  /**
+   * The position session ended: stop streaming at once, so only the new holder streams, and stop
+   * the backfills, which the new holder continues from what is stored (this one, should it hold the
+   * lease again, from there too).
+   */
   private leaseLost(error: SlotLeaseLostError): void {
     if (this.abort.signal.aborted) return;
     this.log.warn({ err: error }, error.message);
     this.leaseLostInSession = error;
     this.health.set('retrying', error);
     void this.closeSession();
+    void this.backfills.stop();
   }
 
   /** Ends the session now and the source for good: the supervisor reports `error` (failed). */
@@ -259,8 +296,14 @@ export class PostgresSource extends Source {
    */
   private async session(onStreaming: () => void): Promise<'ended' | 'done'> {
     this.leaseLostInSession = undefined;
-    if (this.lease !== undefined && !this.lease.held)
-      this.positions.takeOver(await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why)));
+    if (this.lease !== undefined && !this.lease.held) {
+      const taken = await this.lease.acquire(this.abort.signal, (why) => this.standingBy(why));
+      this.positions.takeOver(taken.position);
+      this.streamRecorded(taken.publication);
+    }
+    // As this instance, or the one that held the slot before, left them.
+    await this.snapshot.restore();
+    await this.backfills.restore();
     this.side = await this.connect();
     if (this.halted !== undefined) throw this.halted;
     let added: string[] = [];
@@ -280,14 +323,7 @@ export class PostgresSource extends Source {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       return 'ended';
     }
-    if (snapshot.from !== undefined) {
-      if (this.lease === undefined) this.positions.snapshotStored({ lsn: snapshot.from });
-      else {
-        // The snapshot's ledger stored it in the state file; a standby reads the source database.
-        this.positions.advance({ lsn: snapshot.from });
-        await this.positions.flush();
-      }
-    }
+    if (snapshot.from !== undefined) this.positions.snapshotStored({ lsn: snapshot.from });
     const stored = this.positions.resume;
     const slot = await ensureSlot(this.side, this.setupOptions(), this.log);
     const from = stored ?? { lsn: slot.confirmed };
@@ -318,7 +354,11 @@ export class PostgresSource extends Source {
         this.health.set('running');
         this.streaming = true;
         this.streamingWaiters.release();
-        this.backfills.resume();
+        this.backfills
+          .resume()
+          .catch((error: unknown) =>
+            this.log.warn({ err: error }, `backfills cannot be continued yet: ${errorMessage(error)}`),
+          );
         this.log.info(
           { slot: this.slot, publications: this.streamed, from: describePosition(from) },
           `streaming from slot "${this.slot}" at ${describePosition(from)}`,

@@ -11,7 +11,6 @@ import { classifyServerError } from '../errors.js';
 import { TableProgress } from '../snapshot/progress.js';
 import type { ChunkCursor, TableRun } from '../snapshot/store.js';
 import { UnreadableTableError } from '../schema/catalog.js';
-import { StateError } from '../../../state/store.js';
 import {
   ChunkConverter,
   type ReadPlan,
@@ -59,8 +58,15 @@ export class Backfills {
   /** Tables whose backfill request is being checked. */
   private readonly starting = new Set<string>();
 
-  constructor(private readonly host: BackfillHost) {
-    host.progress.restore('backfill', host.store.backfills());
+  constructor(private readonly host: BackfillHost) {}
+
+  /** Shows the stored backfills (but those running here) in /status, as the last instance left them. */
+  async restore(): Promise<void> {
+    const stored = await this.host.store.backfills();
+    this.host.progress.restore(
+      'backfill',
+      stored.filter((run) => !this.byTable.has(run.table)),
+    );
   }
 
   /** Whether any backfill watches the stream. */
@@ -88,8 +94,8 @@ export class Backfills {
       client = await host.connect();
       await checkTable(client, host, table, where);
       const id = randomUUID();
-      host.store.beginBackfill(id, table, where ?? null);
-      this.launch(host.store.backfills().find((r) => r.run === id)!);
+      await host.store.beginBackfill(id, table, where ?? null);
+      this.launch((await host.store.backfills()).find((r) => r.run === id)!);
       host.log.info(
         { backfill: id, table, where },
         `backfill ${id} of ${table}${where ? ` where ${where}` : ''}: started`,
@@ -101,9 +107,12 @@ export class Backfills {
     }
   }
 
-  /** The stream runs: continues the backfills a restart interrupted. */
-  resume(): void {
-    for (const run of this.host.store.backfills()) {
+  /**
+   * The stream runs: continues the backfills a restart interrupted, or the instance that held the
+   * slot before (their requests are stored, with their conditions).
+   */
+  async resume(): Promise<void> {
+    for (const run of await this.host.store.backfills()) {
       if ((run.state === 'pending' || run.state === 'running') && !this.byId.has(run.run)) {
         this.host.log.info(
           { backfill: run.run, table: run.table },
@@ -395,12 +404,14 @@ class BackfillRun {
 
   private fail(error: unknown): void {
     const { host, stored } = this;
-    try {
-      host.store.finishTable(stored.run, stored.table, this.progress.rowsDone, 'failed');
-    } catch (stateError) {
-      // The store reports it; a restart finds the backfill unfinished and continues it.
-      if (!(stateError instanceof StateError)) throw stateError;
-    }
+    host.store
+      .finishTable(stored.run, stored.table, this.progress.rowsDone, 'failed')
+      .catch((stateError) =>
+        host.log.warn(
+          { err: stateError, backfill: this.id },
+          `backfill ${this.id}: its failure is not stored (${errorMessage(stateError)}): a restart continues it`,
+        ),
+      );
     this.progress.finish('failed');
     host.log.error(
       { err: error, backfill: this.id },

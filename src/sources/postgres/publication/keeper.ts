@@ -80,7 +80,7 @@ export class PublicationKeeper {
   private checking = false;
 
   constructor(
-    private readonly settings: PublicationSettings,
+    private settings: PublicationSettings,
     private readonly log: Logger,
     private readonly health: Health,
     metrics: Metrics,
@@ -153,6 +153,19 @@ export class PublicationKeeper {
   /** The publication the source streams. */
   get publication(): string {
     return this.settings.publication;
+  }
+
+  /**
+   * Streams `publication` from the next session on: the one another instance of a standby source
+   * streamed, recorded with the position this one took over.
+   */
+  streamInstead(publication: string): void {
+    const { insertOnly } = this.settings;
+    this.settings = {
+      ...this.settings,
+      publication,
+      insertOnly: insertOnly === undefined ? undefined : insertOnlyPublication(publication),
+    };
   }
 
   /** Every publication of the source: what snapshots and backfills read tables as. */

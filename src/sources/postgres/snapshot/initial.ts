@@ -74,9 +74,14 @@ export type SnapshotOutcome =
  */
 export class InitialSnapshot {
   private readonly connections = new Set<pg.Client>();
+  /** The tables being read, whose cursors are stored before the snapshot is complete. */
+  private ledgers: ChunkLedger[] = [];
 
-  constructor(private readonly host: SnapshotHost) {
-    host.progress.restore('snapshot', host.store.initial());
+  constructor(private readonly host: SnapshotHost) {}
+
+  /** Shows the stored progress (as the last instance to read the snapshot left it) in /status. */
+  async restore(): Promise<void> {
+    this.host.progress.restore('snapshot', await this.host.store.initial());
   }
 
   /** Takes, resumes or skips the snapshot, as the config and the stored progress say. */
@@ -102,7 +107,7 @@ export class InitialSnapshot {
   private async beforeStream(side: pg.Client, setup: SetupOptions): Promise<SnapshotOutcome> {
     const { log, store } = this.host;
     const slot = await findSlot(side, setup);
-    let runs = store.initial();
+    let runs = await store.initial();
     if (runs.length > 0) {
       // Resumable only while the slot still decodes from before the rows already read.
       const resumable =
@@ -127,14 +132,13 @@ export class InitialSnapshot {
       } else {
         streamFrom = slot.confirmed;
       }
-      store.beginInitial('initial', formatLsn(streamFrom), tables);
-      runs = store.initial();
+      await store.beginInitial('initial', formatLsn(streamFrom), tables);
+      runs = await store.initial();
     } else {
       streamFrom = slot!.confirmed;
     }
     if (!(await this.read(runs, exported))) return { action: 'interrupted' };
-    const position = { lsn: formatLsn(streamFrom), meta: { slot: setup.slot, snapshot: runs[0]?.lsn } };
-    if (!(await this.complete(() => store.completeInitial(position)))) return { action: 'interrupted' };
+    if (!(await this.complete({ lsn: streamFrom }))) return { action: 'interrupted' };
     log.info(
       { lsn: formatLsn(streamFrom) },
       `snapshot complete: streaming from slot "${setup.slot}" at ${formatLsn(streamFrom)}`,
@@ -149,7 +153,7 @@ export class InitialSnapshot {
    */
   private async only(side: pg.Client): Promise<SnapshotOutcome> {
     const { log, store } = this.host;
-    let runs = store.initial();
+    let runs = await store.initial();
     if (runs.length > 0 && runs.every((r) => r.state === 'done')) {
       log.info('snapshot = "initial_only" and the snapshot is complete: not streaming');
       return { action: 'stop' };
@@ -158,11 +162,11 @@ export class InitialSnapshot {
       const tables = await this.tables(side, false);
       const lsn = (await side.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!
         .lsn;
-      store.beginInitial('initial_only', formatLsn(lsnToBigInt(lsn)), tables);
-      runs = store.initial();
+      await store.beginInitial('initial_only', formatLsn(lsnToBigInt(lsn)), tables);
+      runs = await store.initial();
     }
     if (!(await this.read(runs, undefined))) return { action: 'interrupted' };
-    if (!(await this.complete(() => store.completeInitial(undefined)))) return { action: 'interrupted' };
+    if (!(await this.complete(undefined))) return { action: 'interrupted' };
     log.info('snapshot complete; snapshot = "initial_only": not streaming');
     return { action: 'stop' };
   }
@@ -205,6 +209,7 @@ export class InitialSnapshot {
     runs: readonly TableRun[],
     exported: { client: pg.Client; snapshotName: string } | undefined,
   ) {
+    this.ledgers = [];
     const reader = await this.open(false);
     try {
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -223,6 +228,8 @@ export class InitialSnapshot {
       await this.release(reader);
     }
     await this.host.drained();
+    // Every cursor stored before the completion is: none lands on a completed snapshot.
+    for (const ledger of this.ledgers) await ledger.settled();
     return !this.host.stopping();
   }
 
@@ -240,6 +247,7 @@ export class InitialSnapshot {
     const ledger = new ChunkLedger(host.store, INITIAL_RUN, run.table, progress, (rows) =>
       host.log.info({ table: run.table, rows }, `snapshot of ${run.table} done: ${rows} rows`),
     );
+    this.ledgers.push(ledger);
     // When the snapshot began (stored), so rows read again after a restart carry the same time.
     const commitTime = new Date(run.startedAt).toISOString().replace('Z', '000Z');
     const origin = { lsnText: run.lsn, xid: null, commitTime };
@@ -257,14 +265,15 @@ export class InitialSnapshot {
   }
 
   /**
-   * Stores the snapshot's completion; while the state file cannot be written (a full disk: the
-   * store reports it) tries again every second rather than failing the session, which would read
-   * the tables' last chunks again. False when the source stopped first; a file that is gone throws.
+   * Stores the snapshot's completion, and `position` where the stream starts (none: initial_only);
+   * while the state file cannot be written (a full disk: the store reports it) tries again every
+   * second rather than failing the session, which would read the tables' last chunks again. False
+   * when the source stopped first; a file that is gone, or a lost lease, throws.
    */
-  private async complete(store: () => void): Promise<boolean> {
+  private async complete(position: { lsn: Lsn } | undefined): Promise<boolean> {
     for (;;) {
       try {
-        store();
+        await this.host.store.completeInitial(position);
         return true;
       } catch (error) {
         if (!(error instanceof StateError) || !error.retriable) throw error;
