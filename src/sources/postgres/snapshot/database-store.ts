@@ -6,22 +6,11 @@ import {
   type ChunkCursor,
   INITIAL_RUN,
   type RunMode,
-  type RunState,
   type SnapshotStore,
+  type StoredRun,
   type TableRun,
+  tableRunOf,
 } from './store.js';
-
-interface Row {
-  run: string;
-  table_name: string;
-  mode: RunMode;
-  lsn: string;
-  where_sql: string | null;
-  last_key: string | null;
-  rows_done: string;
-  state: RunState;
-  started_at: string;
-}
 
 /**
  * Snapshot and backfill progress of a source with standby = true, in its database beside the
@@ -146,23 +135,13 @@ export class SourceDatabaseSnapshots implements SnapshotStore {
 
   private runs(condition: string): Promise<TableRun[]> {
     return this.lease.run(async (client) => {
-      const { rows } = await client.query<Row>(
+      const { rows } = await client.query<StoredRun>(
         `SELECT run, table_name, mode, lsn, where_sql, last_key, rows_done::text AS rows_done, state,
                 to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at
            FROM ${SNAPSHOTS_TABLE} WHERE slot = $1 AND ${condition} ORDER BY started_at, ordinal`,
         [this.slot, INITIAL_RUN],
       );
-      return rows.map((row) => ({
-        run: row.run,
-        table: row.table_name,
-        mode: row.mode,
-        lsn: row.lsn,
-        where: row.where_sql,
-        cursor: row.last_key === null ? null : (JSON.parse(row.last_key) as ChunkCursor),
-        rowsDone: Number(row.rows_done),
-        state: row.state,
-        startedAt: row.started_at,
-      }));
+      return rows.map(tableRunOf);
     });
   }
 }

@@ -5,22 +5,11 @@ import {
   type ChunkCursor,
   INITIAL_RUN,
   type RunMode,
-  type RunState,
   type SnapshotStore,
+  type StoredRun,
   type TableRun,
+  tableRunOf,
 } from './store.js';
-
-interface Row {
-  run: string;
-  table_name: string;
-  mode: RunMode;
-  lsn: string;
-  where_sql: string | null;
-  last_key: string | null;
-  rows_done: number;
-  state: RunState;
-  started_at: string;
-}
 
 /** Snapshot and backfill progress of one source in the state file (table snapshot_progress). */
 export class StateFileSnapshots implements SnapshotStore {
@@ -120,21 +109,11 @@ export class StateFileSnapshots implements SnapshotStore {
 
   private runs(condition: string, run: string): TableRun[] {
     return this.db
-      .prepare<[string, string], Row>(
+      .prepare<[string, string], StoredRun>(
         `SELECT * FROM snapshot_progress WHERE source = ? AND ${condition} ORDER BY started_at, rowid`,
       )
       .all(this.source, run)
-      .map((row) => ({
-        run: row.run,
-        table: row.table_name,
-        mode: row.mode,
-        lsn: row.lsn,
-        where: row.where_sql,
-        cursor: row.last_key === null ? null : (JSON.parse(row.last_key) as ChunkCursor),
-        rowsDone: row.rows_done,
-        state: row.state,
-        startedAt: row.started_at,
-      }));
+      .map(tableRunOf);
   }
 
   private insert(run: string, table: string, mode: RunMode, lsn: string, where: string | null): void {

@@ -28,6 +28,33 @@ export interface TableRun {
   startedAt: string;
 }
 
+/** A stored row of snapshot progress, as both stores keep it (rows_done: PostgreSQL's int8 comes as text). */
+export interface StoredRun {
+  run: string;
+  table_name: string;
+  mode: RunMode;
+  lsn: string;
+  where_sql: string | null;
+  last_key: string | null;
+  rows_done: number | string;
+  state: RunState;
+  started_at: string;
+}
+
+export function tableRunOf(row: StoredRun): TableRun {
+  return {
+    run: row.run,
+    table: row.table_name,
+    mode: row.mode,
+    lsn: row.lsn,
+    where: row.where_sql,
+    cursor: row.last_key === null ? null : (JSON.parse(row.last_key) as ChunkCursor),
+    rowsDone: Number(row.rows_done),
+    state: row.state,
+    startedAt: row.started_at,
+  };
+}
+
 /**
  * Where a source's snapshot and backfill progress is kept: per run and table, the cursor after the
  * last chunk every sink acknowledged, so a restart (or another instance taking the slot over)
