@@ -79,20 +79,36 @@ export function parseJsonExact(text: string): Value {
   }) as Value;
 }
 
+/** A double holds 15 significant digits exactly: a literal this long may not survive JSON.parse. */
+const LONG_NUMBER = 16;
+
 /**
  * Whether the text holds 16 or more characters in a row of [0-9.eE+-]: the only place a number a
- * double cannot hold can be. A loop, because this runs on every event the Kafka source reads and
- * the equivalent regular expression costs more than JSON.parse itself.
+ * double cannot hold can be. It runs on every event the Kafka source reads, so it looks at every
+ * 16th character only (any such run covers one of them) and measures the run around a numeric one;
+ * a regular expression costs more than JSON.parse itself.
  */
 function hasLongNumber(text: string): boolean {
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const numeric = (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
-    run = numeric ? run + 1 : 0;
-    if (run >= 16) return true;
+  const length = text.length;
+  let checked = LONG_NUMBER - 1;
+  while (checked < length) {
+    if (!isNumeric(text.charCodeAt(checked))) {
+      checked += LONG_NUMBER;
+      continue;
+    }
+    let start = checked;
+    while (start > 0 && isNumeric(text.charCodeAt(start - 1))) start--;
+    let end = checked + 1;
+    while (end < length && isNumeric(text.charCodeAt(end))) end++;
+    if (end - start >= LONG_NUMBER) return true;
+    // text[end] is not numeric: the next run long enough ends at end + 16 or later.
+    checked = end + LONG_NUMBER;
   }
   return false;
+}
+
+function isNumeric(c: number): boolean {
+  return (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
 }
 
 function sameNumber(value: number, source: string): boolean {
