@@ -85,11 +85,10 @@ ${CONFIG_HELP}
           transaction?: string;
           delivered_events?: number;
         };
-        const partial = transaction === undefined ? '' : ` +${events} events of ${transaction}`;
         process.stdout.write(
           values.json
             ? `${JSON.stringify(row)}\n`
-            : `${row.source}\t${row.position}${partial}\t${row.updatedAt}\n`,
+            : `${positionLine(row.source, row.position, row.updatedAt, transaction, events)}\n`,
         );
       }
       if (rows.length === 0 && standby.length === 0 && !values.json)
@@ -248,9 +247,26 @@ function printShared(
     process.stderr.write(`${name}: no position stored in pgrelay.positions (slot ${slot}); ${held}\n`);
     return;
   }
-  const partial =
-    stored.transaction_lsn === null ? '' : ` +${stored.delivered_events} events of ${stored.transaction_lsn}`;
-  process.stdout.write(`${name}\t${stored.lsn}${partial}\t${stored.updated_at}\t${held}\n`);
+  const line = positionLine(
+    name,
+    stored.lsn,
+    stored.updated_at,
+    stored.transaction_lsn ?? undefined,
+    stored.delivered_events,
+  );
+  process.stdout.write(`${line}\t${held}\n`);
+}
+
+/** One position as `pgrelay positions` prints it: source, LSN (and the part-delivered transaction), time. */
+function positionLine(
+  source: string,
+  lsn: string,
+  updatedAt: string,
+  transaction: string | undefined,
+  events: number | null | undefined,
+): string {
+  const partial = transaction === undefined ? '' : ` +${String(events)} events of ${transaction}`;
+  return `${source}\t${lsn}${partial}\t${updatedAt}`;
 }
 
 /** Runs `work` on a connection to a source's database. */
