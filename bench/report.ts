@@ -16,6 +16,12 @@ export interface BenchResult {
   notes?: string[];
 }
 
+/**
+ * How long a scenario leaves pgrelay idle before reading its memory at rest: past the idle memory
+ * release (release_memory_when_idle, 10 s by default, runs within 20 s of the last event).
+ */
+export const IDLE_SETTLE_MS = 25_000;
+
 export function formatResult(result: BenchResult): string {
   const lines = [`== ${result.name}`];
   lines.push(

@@ -11,7 +11,7 @@ import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
 import { createTopics } from '../test/harness/topics.js';
-import type { BenchResult } from './report.js';
+import { type BenchResult, IDLE_SETTLE_MS } from './report.js';
 
 const run = promisify(execFile);
 
@@ -73,6 +73,8 @@ topic_fallback = "${topic}"
     const peakRssMb = relay.peakRssMb();
     const cpuSeconds = relay.cpuSeconds();
     const perSecond = rows / seconds;
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+    const rssIdle = relay.rssMb();
     return {
       name: '(s) snapshot = "initial" of N rows: PostgreSQL → pgrelay → Kafka (acks=all)',
       unit: 'rows',
@@ -86,7 +88,10 @@ topic_fallback = "${topic}"
         `>= 100,000 rows/s (go-pq-cdc 167k/s on a laptop, Debezium 83k/s): ${perSecond >= 100_000 ? 'met' : 'NOT met'}`,
         `peak RSS < 150 MB: ${(peakRssMb ?? Infinity) < 150 ? 'met' : 'NOT met'}`,
       ],
-      notes: ['includes pgrelay start-up (process, connections, slot creation) in the time and CPU'],
+      notes: [
+        'includes pgrelay start-up (process, connections, slot creation) in the time and CPU',
+        `RSS ${IDLE_SETTLE_MS / 1000} s after the snapshot (the idle memory release done): ${rssIdle?.toFixed(0)} MB`,
+      ],
     };
   } finally {
     await relay.destroy();

@@ -42,6 +42,8 @@ export const configSchema = z.strictObject({
   shutdown_timeout: duration('30s'),
   /** How often a summary of every component's counters is logged. */
   stats_interval: optionalDuration('60s'),
+  /** After this long without an event moving, one full garbage collection gives memory back. */
+  release_memory_when_idle: optionalDuration('10s'),
   sources: z.record(z.string(), sourceSchema).prefault({}),
   handlers: z.record(z.string(), handlerSchema).prefault({}),
   sinks: z.record(z.string(), sinkSchema).prefault({}),

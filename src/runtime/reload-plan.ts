@@ -133,6 +133,8 @@ function topLevel(running: Config, next: Config): { applied: string[]; kept: Kep
   if (running.log.level !== next.log.level) applied.push('log.level');
   if (running.shutdown_timeout !== next.shutdown_timeout) applied.push('shutdown_timeout');
   if (running.stats_interval !== next.stats_interval) applied.push('stats_interval');
+  if (running.release_memory_when_idle !== next.release_memory_when_idle)
+    applied.push('release_memory_when_idle');
   return { applied, kept };
 }
 

@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { Metrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
 import type { BackfillRequest, Source } from '../core/source.js';
+import { IdleMemory, processProbe } from './idle-memory.js';
 import { FAILED, type ReloadPlan, isEmptyPlan, planReload } from './reload-plan.js';
 import { RunLock } from '../state/lock.js';
 import { type StateFailure, StateError, StateStore } from '../state/store.js';
@@ -87,6 +88,7 @@ export class Runtime {
   /** A reload asked for and not begun yet: further requests join it (its read of the file is fresh). */
   private nextReload: Promise<ReloadOutcome> | undefined;
   private readonly reloadReport: ReloadReport = { count: 0, in_progress: false, last: null };
+  private readonly idleMemory: IdleMemory;
 
   private constructor(
     private current: Config,
@@ -107,6 +109,15 @@ export class Runtime {
       'pgrelay_state_write_errors_total',
       'Writes to the state file that failed, each attempt counted.',
       () => state.failedWrites,
+    );
+    this.idleMemory = new IdleMemory(
+      processProbe(() => this.components().reduce((sum, c) => sum + c.stats.eventsIn, 0)),
+      log,
+    );
+    metrics.counter(
+      'pgrelay_memory_releases_total',
+      'Times pgrelay gave memory back after no event moved for release_memory_when_idle.',
+      () => this.idleMemory.releases,
     );
   }
 
@@ -150,6 +161,7 @@ export class Runtime {
   start(): void {
     this.topology.start();
     this.startStatsTimer();
+    this.idleMemory.schedule(this.config.release_memory_when_idle);
     this.stateTimer = setInterval(() => this.checkState(), STATE_CHECK_MS);
     this.stateTimer.unref();
   }
@@ -165,6 +177,7 @@ export class Runtime {
     await this.reloads;
     clearInterval(this.statsTimer);
     clearInterval(this.stateTimer);
+    this.idleMemory.stop();
     const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
     await this.topology.stop(deadline);
     this.checkState();
@@ -249,6 +262,8 @@ export class Runtime {
         this.topology.setLogLevel(next.log.level);
       }
       if (previous.stats_interval !== next.stats_interval) this.startStatsTimer();
+      if (previous.release_memory_when_idle !== next.release_memory_when_idle)
+        this.idleMemory.schedule(next.release_memory_when_idle);
       const deadline = AbortSignal.any([
         AbortSignal.timeout(previous.shutdown_timeout),
         this.stopping.signal,

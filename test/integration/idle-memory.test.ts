@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { MemoryRelease } from '../../src/runtime/idle-memory.js';
+import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
+import { PgrelayProcess } from '../harness/pgrelay.js';
+import { waitFor } from '../harness/processes.js';
+
+const ROWS = 30_000;
+
+/** The memory releases pgrelay logged so far, in order. */
+function releases(relay: PgrelayProcess): MemoryRelease[] {
+  return relay
+    .log()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; memory?: MemoryRelease })
+    .filter((line) => line.msg.startsWith('idle: released memory') && line.memory !== undefined)
+    .map((line) => line.memory!);
+}
+
+async function releasesCounted(relay: PgrelayProcess): Promise<number> {
+  const text = await (await relay.get('/metrics')).text();
+  const line = /^pgrelay_memory_releases_total (\d+)$/m.exec(text);
+  assert.ok(line, 'pgrelay_memory_releases_total in /metrics');
+  return Number(line[1]);
+}
+
+/** release_memory_when_idle, run by the launcher that exposes gc: memory back after start-up and after a burst. */
+describe('idle memory release', () => {
+  let fx: CdcFixture;
+  let relay: PgrelayProcess;
+
+  before(async () => {
+    fx = await cdcFixture('idlemem');
+    await fx.sql('CREATE TABLE items (id int PRIMARY KEY, note text)');
+    relay = await PgrelayProcess.create(
+      `release_memory_when_idle = "1s"\n` +
+        postgresSource('db', fx, ['items']) +
+        `[sinks.out]\ntype = "stub"\nsources = ["db"]\n`,
+    );
+    await relay.start();
+  });
+
+  after(async () => {
+    await relay?.destroy();
+  });
+
+  test('once idle after start-up, and again after a burst of rows, still relaying after each', async () => {
+    await waitFor(
+      'a release after start-up',
+      () => Promise.resolve(releases(relay).length >= 1 ? true : undefined),
+      30_000,
+    );
+    assert.ok((await releasesCounted(relay)) >= 1, 'counted in /metrics');
+    const first = releases(relay)[0]!;
+    assert.ok(first.heap_after > 0 && first.rss_after > 0, 'the sizes after are logged');
+
+    const before = releases(relay).length;
+    await fx.sql(`INSERT INTO items SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, ${ROWS}) g`);
+    await waitFor(
+      `${ROWS} rows delivered`,
+      async () => {
+        const stats = (await (await relay.get('/stats')).json()) as {
+          sinks: { out: { events_out: number } };
+        };
+        return stats.sinks.out.events_out >= ROWS ? true : undefined;
+      },
+      60_000,
+    );
+    await waitFor(
+      'a release after the burst',
+      () => Promise.resolve(releases(relay).length > before ? true : undefined),
+      30_000,
+    );
+    assert.equal(await releasesCounted(relay), releases(relay).length, 'every logged release is counted');
+
+    await fx.sql(`INSERT INTO items VALUES (${ROWS + 1}, 'after')`);
+    await waitFor(
+      'the row after the release delivered',
+      async () => {
+        const stats = (await (await relay.get('/stats')).json()) as {
+          sinks: { out: { events_out: number } };
+        };
+        return stats.sinks.out.events_out >= ROWS + 1 ? true : undefined;
+      },
+      30_000,
+    );
+  });
+});
