@@ -1,4 +1,4 @@
-import type { RelayEvent } from './event.js';
+import { type RelayEvent, SOURCE_JSON } from './event.js';
 import type { SinkRecord } from './handler.js';
 import { stringifyExact } from './json.js';
 
@@ -16,4 +16,17 @@ export function encodeEvent(event: RelayEvent): SinkRecord {
     value: stringifyExact(event),
     origin: event,
   };
+}
+
+/**
+ * encodeEvent, except that an event read from JSON that nothing changed is written as the bytes it
+ * was read from: a relay of pgrelay events spares serialising each one again (measured: JSON.stringify
+ * was 1.5 µs of the relay's 16.5 µs per message, writing its text 0.9). Only for events no handler
+ * has seen: a handler may change an event in place.
+ */
+export function encodeUntouchedEvent(event: RelayEvent): SinkRecord {
+  if (event.action === 'raw') return encodeEvent(event);
+  const json = event[SOURCE_JSON];
+  if (json === undefined) return encodeEvent(event);
+  return { key: event.key === null ? null : stringifyExact(event.key), value: json, origin: event };
 }

@@ -12,6 +12,14 @@ export type Row = Record<string, Value>;
 
 export type ChangeAction = 'insert' | 'update' | 'delete' | 'truncate' | 'message' | 'snapshot';
 
+/**
+ * On an event read from a message: that message's JSON, when the event is exactly what it says
+ * (nothing was completed). A sink whose chain has no handler, so nothing changed the event since,
+ * writes these bytes instead of serialising the event again (core/encoding.ts). A symbol, not
+ * enumerable, so JSON.stringify, copies of the event and handlers never see it.
+ */
+export const SOURCE_JSON: unique symbol = Symbol('pgrelay.sourceJson');
+
 export interface ChangeEvent {
   /** Unique and stable per event: `<commit lsn>:<sequence in transaction>`, so consumers can drop duplicates. */
   id: string;
@@ -31,6 +39,7 @@ export interface ChangeEvent {
   old: Row | null;
   /** Columns whose unchanged TOAST value the server did not send and pgrelay could not fill in. */
   unchanged_toast: string[];
+  [SOURCE_JSON]?: Buffer;
 }
 
 /** A Kafka message relayed untouched (Kafka source with `format = "raw"`). */

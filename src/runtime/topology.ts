@@ -347,7 +347,7 @@ async function buildSink(
       log,
       logLevel: config.log.level,
       metrics: context.metrics,
-      chain: new HandlerChain(handlers, createPassthrough()),
+      chain: new HandlerChain(handlers, createPassthrough({ untouched: handlers.length === 0 })),
       keyToFix: keyToFixOf(config, 'sink', name),
     },
     link,

@@ -47,10 +47,9 @@ describe('Kafka-to-Kafka relay', () => {
     await createTopics(brokers, [users], 4);
     await createTopics(brokers, [orders], 2);
     await createTopics(brokers, [usersOut, ordersOut], 3);
-    await Promise.all([
-      produce(brokers, users, relayMessages(60_000, { table: 'users', rows: 1000 })),
-      produce(brokers, orders, relayMessages(40_000, { table: 'orders', rows: 500, first: 60_000 })),
-    ]);
+    const usersIn = relayMessages(60_000, { table: 'users', rows: 1000 });
+    const ordersIn = relayMessages(40_000, { table: 'orders', rows: 500, first: 60_000 });
+    await Promise.all([produce(brokers, users, usersIn), produce(brokers, orders, ordersIn)]);
 
     const relay = await PgrelayProcess.create(
       kafkaSource('edge', {
@@ -83,13 +82,20 @@ describe('Kafka-to-Kafka relay', () => {
     // Everything is committed, so nothing more is coming: the counts are final.
     assert.equal(await topicSize(brokers, usersOut), 60_000);
     assert.equal(await topicSize(brokers, ordersOut), 40_000);
-    const events = [
-      ...inRowOrder(await readTopic(brokers, usersOut)),
-      ...inRowOrder(await readTopic(brokers, ordersOut)),
+    const [usersOutRead, ordersOutRead] = [
+      await readTopic(brokers, usersOut),
+      await readTopic(brokers, ordersOut),
     ];
+    const events = [...inRowOrder(usersOutRead), ...inRowOrder(ordersOutRead)];
+    const relayed = [...usersOutRead, ...ordersOutRead];
     const seqs = new Set(events.map((e) => e.columns!.seq as number));
     assert.equal(seqs.size, 100_000, 'every message once');
     assert.ok([...seqs].every((s) => s >= 0 && s < 100_000));
+    const produced = new Set([...usersIn, ...ordersIn].map((m) => m.value));
+    assert.ok(
+      relayed.every((m) => produced.has(m.value!)),
+      'each event written byte for byte as it was read',
+    );
 
     const stats = (await (await relay.get('/stats')).json()) as {
       sources: Record<string, { events_in: number; events_out: number; dropped: Record<string, number> }>;

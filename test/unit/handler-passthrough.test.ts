@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { RawEvent } from '../../src/core/event.js';
+import { type RawEvent, SOURCE_JSON } from '../../src/core/event.js';
 import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import { parseJsonExact } from '../../src/core/json.js';
 import { sampleEvent } from '../helpers/events.js';
@@ -18,6 +18,27 @@ describe('passthrough handler', () => {
       origin: event,
     });
     assert.match(String((record as { value: string }).value), /"n":12345678901234567890/);
+  });
+
+  it('writes an event read from JSON as read only when no handler came before it', async () => {
+    const event = sampleEvent();
+    const read = Buffer.from(` ${JSON.stringify(event)}`);
+    Object.defineProperty(event, SOURCE_JSON, { value: read });
+    const [untouched] = await createPassthrough({ untouched: true }).process([event], context);
+    assert.deepEqual(untouched, { key: '{"id":"1"}', value: read, origin: event });
+    const [reencoded] = await createPassthrough().process([event], context);
+    assert.equal(
+      (reencoded as { value: unknown }).value,
+      JSON.stringify(event),
+      'after handlers: serialised',
+    );
+    const plain = sampleEvent();
+    const [serialised] = await createPassthrough({ untouched: true }).process([plain], context);
+    assert.equal(
+      (serialised as { value: unknown }).value,
+      JSON.stringify(plain),
+      'no bytes read: serialised',
+    );
   });
 
   it('sends events without a key with a null key', async () => {

@@ -6,7 +6,7 @@ import {
   createDecoder,
   utcMicros,
 } from '../../src/sources/kafka/decode.js';
-import { type ChangeEvent, type RelayEvent, isRaw } from '../../src/core/event.js';
+import { type ChangeEvent, type RelayEvent, SOURCE_JSON, isRaw } from '../../src/core/event.js';
 import { sampleEvent } from '../helpers/events.js';
 
 function change(event: RelayEvent): ChangeEvent {
@@ -91,6 +91,29 @@ describe('kafka source decoding', () => {
         old: null,
         unchanged_toast: [],
       });
+    });
+
+    it('keeps the bytes of an event that needed no completing, out of sight of copies and comparisons', () => {
+      const value = Buffer.from(JSON.stringify(sampleEvent()));
+      const event = change(decode(message(value)));
+      assert.equal(event[SOURCE_JSON], value, 'the message value itself');
+      assert.equal(Object.keys(event).length, Object.keys(sampleEvent()).length);
+      assert.equal({ ...event }[SOURCE_JSON], undefined);
+    });
+
+    it('keeps no bytes when reading completed the event or the text holds more than the object', () => {
+      const { host: _h, ...noHost } = sampleEvent();
+      const { unchanged_toast: _u, ...noToast } = sampleEvent();
+      for (const text of [
+        JSON.stringify(noHost),
+        JSON.stringify(noToast),
+        JSON.stringify(sampleEvent({ database: null as unknown as string })),
+        ` ${JSON.stringify(sampleEvent())}`,
+        `${JSON.stringify(sampleEvent())}\n`,
+        `\ufeff${JSON.stringify(sampleEvent())}`,
+      ]) {
+        assert.equal(change(decode(message(text)))[SOURCE_JSON], undefined, text);
+      }
     });
 
     it('names the missing or mistyped field', () => {

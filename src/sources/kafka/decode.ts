@@ -1,5 +1,12 @@
 import { PgRelayError } from '../../core/errors.js';
-import type { ChangeAction, ChangeEvent, RawEvent, RelayEvent, Row } from '../../core/event.js';
+import {
+  type ChangeAction,
+  type ChangeEvent,
+  type RawEvent,
+  type RelayEvent,
+  type Row,
+  SOURCE_JSON,
+} from '../../core/event.js';
 import { formatLsn, isLsn } from '../../core/lsn.js';
 import { parseJsonExact } from '../../core/json.js';
 import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
@@ -47,7 +54,7 @@ export function createDecoder(format: MessageFormat, source: string): Decoder {
     case 'raw':
       return (message) => rawEvent(message, source);
     case 'pgrelay':
-      return (message) => pgrelayEvent(parseObject(message), source);
+      return (message) => pgrelayEvent(parseObject(message), message, source);
     case 'psql-streamer':
       return (message) => psqlStreamerEvent(parseObject(message), message, source);
     case 'auto':
@@ -55,7 +62,7 @@ export function createDecoder(format: MessageFormat, source: string): Decoder {
         const object = parseObject(message);
         return isPsqlStreamerShape(object)
           ? psqlStreamerEvent(object, message, source)
-          : pgrelayEvent(object, source);
+          : pgrelayEvent(object, message, source);
       };
   }
 }
@@ -166,12 +173,17 @@ class Fields {
   }
 }
 
+/** The fields pgrelayEvent() fills in when an event lacks them, besides source, host and database. */
+const COMPLETED_FIELDS = ['xid', 'commit_time', 'key', 'old', 'unchanged_toast'];
+const OPENING_BRACE = 0x7b;
+const CLOSING_BRACE = 0x7d;
+
 /**
  * An event as pgrelay writes it (README "Event format"). Fields beyond the contract (added by an
  * upstream enrich handler) are kept, so a relay hop does not strip them; `id` and `source` stay
  * as the upstream wrote them, so consumers keep deduplicating across hops.
  */
-function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
+function pgrelayEvent(object: JsonObject, message: SourceMessage, source: string): ChangeEvent {
   const fields = new Fields(object, 'pgrelay');
   fields.string('id');
   const lsn = fields.string('lsn');
@@ -188,6 +200,11 @@ function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
     throw new UndecodableMessageError(
       'not a pgrelay event: field "unchanged_toast" is not a list of column names',
     );
+  const complete =
+    typeof object.source === 'string' &&
+    typeof object.host === 'string' &&
+    typeof object.database === 'string' &&
+    COMPLETED_FIELDS.every((field) => field in object);
   // The parsed object is ours: completing it in place spares a copy of every event.
   object.source = fields.optionalString('source', source) ?? source;
   object.host = fields.optionalString('host', '') ?? '';
@@ -197,7 +214,14 @@ function pgrelayEvent(object: JsonObject, source: string): ChangeEvent {
   object.key = fields.optionalRow('key');
   object.old = fields.optionalRow('old');
   object.unchanged_toast = toast;
-  return object as unknown as ChangeEvent;
+  const event = object as unknown as ChangeEvent;
+  // Written as read only when completing changed nothing and the text is the object alone (no
+  // byte-order mark or spacing around it).
+  const value = message.value!;
+  if (complete && value[0] === OPENING_BRACE && value[value.length - 1] === CLOSING_BRACE)
+    // Not enumerable: a copy of the event ({...event}) or a comparison of events leaves it out.
+    Object.defineProperty(event, SOURCE_JSON, { value });
+  return event;
 }
 
 /**
