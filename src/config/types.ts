@@ -124,8 +124,12 @@ export const sinkCommon = {
   batch_size: positiveInt(1000),
   batch_bytes: size('1MB'),
   linger: duration('5ms'),
-  /** Bytes a sink buffers before its sources wait. */
-  buffer: size('4MB'),
+  /**
+   * Bytes a sink buffers before its sources wait. Twice batch_bytes: the delivery in flight and the
+   * next one ready. Measured against 4 MB (scenario a, 1M rows): 1-2 µs less CPU per row and 10 MB
+   * lower peak, as fewer events live long enough to be promoted.
+   */
+  buffer: size('2MB'),
   retry_initial: duration('100ms'),
   retry_max: duration('30s'),
   debug: z.boolean().prefault(false),

@@ -21,7 +21,7 @@ const ROWS = 40_000;
 const LIMIT = 36_000;
 const CHUNK = 1000;
 /**
- * What the killed holder can have had in flight: its sink's 4 MB buffer (about 10,000 of these rows)
+ * What the killed holder can have had in flight: its sink's buffer (2 MB, about 5,000 of these rows)
  * and the chunk handed out (a backfill reads the next chunk once the last one is handed out).
  */
 const IN_FLIGHT = 15_000;

@@ -18,8 +18,8 @@ import {
 const ROWS = 200_000;
 const CHUNK = 2000;
 /**
- * What the old holder can have sent beyond the cursor it stored: its sink's 4 MB buffer (about
- * 10,000 of these rows) and the chunk accepted beyond it, and the chunks acknowledged while its last
+ * What the old holder can have sent beyond the cursor it stored: its sink's buffer (2 MB, about
+ * 5,000 of these rows) and the chunk accepted beyond it, and the chunks acknowledged while its last
  * cursor was being written (the position session cut, it lives on and delivers all of that; up to
  * about 16,000 rows measured on 2 loaded cores). Taking the snapshot again from the start would
  * re-send every row acknowledged at the kill (40,000 and more).

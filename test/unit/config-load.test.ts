@@ -39,7 +39,7 @@ describe('loading a config', () => {
         batch_size: 1000,
         batch_bytes: 1024 ** 2,
         linger: 5,
-        buffer: 4 * 1024 ** 2,
+        buffer: 2 * 1024 ** 2,
       },
     );
     const source = config.sources.db1!;
