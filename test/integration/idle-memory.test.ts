@@ -25,6 +25,18 @@ async function releasesCounted(relay: PgrelayProcess): Promise<number> {
   return Number(line[1]);
 }
 
+/** Waits until the stub sink delivered `count` events. */
+async function delivered(relay: PgrelayProcess, count: number): Promise<void> {
+  await waitFor(
+    `${count} rows delivered`,
+    async () => {
+      const stats = (await (await relay.get('/stats')).json()) as { sinks: { out: { events_out: number } } };
+      return stats.sinks.out.events_out >= count ? true : undefined;
+    },
+    60_000,
+  );
+}
+
 /** release_memory_when_idle, run by the launcher that exposes gc: memory back after start-up and after a burst. */
 describe('idle memory release', () => {
   let fx: CdcFixture;
@@ -57,16 +69,7 @@ describe('idle memory release', () => {
 
     const before = releases(relay).length;
     await fx.sql(`INSERT INTO items SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, ${ROWS}) g`);
-    await waitFor(
-      `${ROWS} rows delivered`,
-      async () => {
-        const stats = (await (await relay.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out >= ROWS ? true : undefined;
-      },
-      60_000,
-    );
+    await delivered(relay, ROWS);
     await waitFor(
       'a release after the burst',
       () => Promise.resolve(releases(relay).length > before ? true : undefined),
@@ -75,15 +78,6 @@ describe('idle memory release', () => {
     assert.equal(await releasesCounted(relay), releases(relay).length, 'every logged release is counted');
 
     await fx.sql(`INSERT INTO items VALUES (${ROWS + 1}, 'after')`);
-    await waitFor(
-      'the row after the release delivered',
-      async () => {
-        const stats = (await (await relay.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out >= ROWS + 1 ? true : undefined;
-      },
-      30_000,
-    );
+    await delivered(relay, ROWS + 1);
   });
 });
