@@ -1,4 +1,4 @@
-import { type RelayEvent, SOURCE_JSON } from './event.js';
+import { type ChangeEvent, type RelayEvent, SOURCE_JSON } from './event.js';
 import type { SinkRecord } from './handler.js';
 import { stringifyExact } from './json.js';
 
@@ -11,11 +11,7 @@ export function encodeEvent(event: RelayEvent): SinkRecord {
   if (event.action === 'raw') {
     return { key: event.key, value: event.payload, headers: event.headers, origin: event };
   }
-  return {
-    key: event.key === null ? null : stringifyExact(event.key),
-    value: stringifyExact(event),
-    origin: event,
-  };
+  return { key: keyJson(event), value: stringifyExact(event), origin: event };
 }
 
 /**
@@ -28,5 +24,10 @@ export function encodeUntouchedEvent(event: RelayEvent): SinkRecord {
   if (event.action === 'raw') return encodeEvent(event);
   const json = event[SOURCE_JSON];
   if (json === undefined) return encodeEvent(event);
-  return { key: event.key === null ? null : stringifyExact(event.key), value: json, origin: event };
+  return { key: keyJson(event), value: json, origin: event };
+}
+
+/** The message key of an event: its key as JSON, so every change of a row lands on one partition. */
+export function keyJson(event: ChangeEvent): string | null {
+  return event.key === null ? null : stringifyExact(event.key);
 }

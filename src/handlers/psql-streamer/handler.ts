@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Handler, SinkRecord } from '../../core/handler.js';
 import type { ChangeEvent } from '../../core/event.js';
 import { lsnToBigInt } from '../../core/lsn.js';
-import { encodeEvent } from '../../core/encoding.js';
+import { encodeEvent, keyJson } from '../../core/encoding.js';
 import { stringifyExact } from '../../core/json.js';
 import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
 
@@ -42,11 +42,7 @@ function encode(event: ChangeEvent): SinkRecord {
     UUID: uuidFromId(event.id),
     Columns: (event.action === 'delete' ? (event.old ?? event.key) : event.columns) ?? {},
   };
-  return {
-    key: event.key === null ? null : stringifyExact(event.key),
-    value: stringifyExact(value),
-    origin: event,
-  };
+  return { key: keyJson(event), value: stringifyExact(value), origin: event };
 }
 
 /** A name-based (version 5 layout) UUID of the event id. */
