@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChangeEvent } from '../../src/core/event.js';
-import { type CdcFixture, cdcFixture, kafkaSink } from '../harness/cdc.js';
-import { PgrelayProcess } from '../harness/pgrelay.js';
+import type { CdcFixture } from '../harness/cdc.js';
+import type { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
-import { sourceState, standbySource } from '../harness/standby.js';
-import {
-  ITEM_COLUMNS,
-  ITEMS_TABLE,
-  caughtUp,
-  churn,
-  differences,
-  itemRows,
-  lastPerKey,
-} from '../helpers/churn.js';
+import { sourceState } from '../harness/standby.js';
+import { ITEM_COLUMNS, caughtUp, churn, differences, lastPerKey } from '../helpers/churn.js';
+import { assertFewResent, itemsProgress, standbyOnItems } from '../helpers/standby-items.js';
 
 /** Rows written before pgrelay streams: only the backfill sends them. */
 const ROWS = 40_000;
@@ -38,21 +31,10 @@ describe('PostgreSQL standby: kill -9 of the active instance mid-backfill', () =
   let fx: CdcFixture;
   let relays: [PgrelayProcess, PgrelayProcess];
   let load: ReturnType<typeof churn>;
-  const progress = async (relay: PgrelayProcess): Promise<BackfillProgress | undefined> =>
-    ((await relay.status()).sources.db?.backfill as Record<string, BackfillProgress> | undefined)?.[
-      'public.items'
-    ];
+  const progress = (relay: PgrelayProcess) => itemsProgress<BackfillProgress>(relay, 'backfill');
 
   before(async () => {
-    fx = await cdcFixture('standby_backfill');
-    await fx.sql(`CREATE TABLE items ${ITEMS_TABLE}`);
-    await fx.sql(itemRows('items', ROWS));
-    const sink = kafkaSink('out', fx, ['db'], `topic_fallback = "${fx.topic('items')}"`);
-    const extra = `snapshot_chunk = ${CHUNK}`;
-    relays = [
-      await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_0', { extra }) + sink),
-      await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_1', { extra }) + sink),
-    ];
+    ({ fx, relays } = await standbyOnItems('standby_backfill', ROWS, { extra: `snapshot_chunk = ${CHUNK}` }));
   });
 
   after(async () => {
@@ -127,11 +109,7 @@ describe('PostgreSQL standby: kill -9 of the active instance mid-backfill', () =
       `SELECT ${ITEM_COLUMNS} FROM items WHERE id <= ${LIMIT} OR id > ${ROWS} ORDER BY id`,
     );
     assert.deepEqual(differences(scoped, rows), []);
-    const resent = backfilled.length - new Set(backfilled.map((e) => e.id)).size;
-    assert.ok(
-      resent <= IN_FLIGHT && resent < atKill.rows_done,
-      `${resent} rows re-sent: at most what was in flight (${IN_FLIGHT}), not the ${atKill.rows_done} acknowledged`,
-    );
+    const resent = assertFewResent(backfilled, IN_FLIGHT, atKill.rows_done);
     process.stdout.write(
       `# standby, kill -9 mid-backfill: ${atKill.rows_done} of ~${LIMIT} rows acknowledged at the kill; ` +
         `${resent} rows re-sent; ${backfilled.length} backfilled rows in all\n`,

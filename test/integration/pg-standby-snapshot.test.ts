@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type CdcFixture, cdcFixture, kafkaSink } from '../harness/cdc.js';
-import { PgrelayProcess } from '../harness/pgrelay.js';
+import type { CdcFixture } from '../harness/cdc.js';
+import type { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
-import { sourceState, standbySource } from '../harness/standby.js';
-import {
-  ITEM_COLUMNS,
-  ITEMS_TABLE,
-  caughtUp,
-  churn,
-  differences,
-  itemRows,
-  lastPerKey,
-} from '../helpers/churn.js';
+import { sourceState } from '../harness/standby.js';
+import { ITEM_COLUMNS, caughtUp, churn, differences, lastPerKey } from '../helpers/churn.js';
+import { assertFewResent, itemsProgress, standbyOnItems } from '../helpers/standby-items.js';
 
 const ROWS = 200_000;
 const CHUNK = 2000;
@@ -45,21 +38,11 @@ for (const [fault, options] of Object.entries(FAULTS)) {
     let fx: CdcFixture;
     let relays: [PgrelayProcess, PgrelayProcess];
     let load: ReturnType<typeof churn>;
-    const progress = async (relay: PgrelayProcess): Promise<TableProgress | undefined> =>
-      ((await relay.status()).sources.db?.snapshot as Record<string, TableProgress> | undefined)?.[
-        'public.items'
-      ];
+    const progress = (relay: PgrelayProcess) => itemsProgress<TableProgress>(relay, 'snapshot');
 
     before(async () => {
-      fx = await cdcFixture('standby_snap');
-      await fx.sql(`CREATE TABLE items ${ITEMS_TABLE}`);
-      await fx.sql(itemRows('items', ROWS));
-      const sink = kafkaSink('out', fx, ['db'], `topic_fallback = "${fx.topic('items')}"`);
       const extra = `snapshot = "initial"\nsnapshot_chunk = ${CHUNK}`;
-      relays = [
-        await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_0', { extra, ...options }) + sink),
-        await PgrelayProcess.create(standbySource(fx, ['items'], 'relay_1', { extra, ...options }) + sink),
-      ];
+      ({ fx, relays } = await standbyOnItems('standby_snap', ROWS, { extra, ...options }));
     });
 
     after(async () => {
@@ -120,11 +103,7 @@ for (const [fault, options] of Object.entries(FAULTS)) {
       assert.ok(stored > 0 && stored % CHUNK === 0, `continued after ${stored} rows: whole chunks`);
       // A row sent twice carries the same event id (snapshot LSN, table, key).
       const snapshot = events.filter((e) => e.action === 'snapshot');
-      const resent = snapshot.length - new Set(snapshot.map((e) => e.id)).size;
-      assert.ok(
-        resent <= IN_FLIGHT && resent < atKill.rows_done,
-        `${resent} rows re-sent: at most what was in flight (${IN_FLIGHT}), not the ${atKill.rows_done} acknowledged`,
-      );
+      const resent = assertFewResent(snapshot, IN_FLIGHT, atKill.rows_done);
       process.stdout.write(
         `# standby, ${fault} the active instance mid-snapshot: ${atKill.rows_done} of ${ROWS} rows acknowledged at the kill; ` +
           `the new holder continued after ${stored}; ${resent} rows re-sent, ${snapshot.length} snapshot rows sent in all\n`,
