@@ -3,7 +3,9 @@
 // One file instead of ~900 modules: measured at rest, the heap holds ~13 MB less (every module's
 // source text and loader records), and start-up reads one file (README, Performance).
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import process from 'node:process';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 
 const [entry, outfile] = process.argv.slice(2);
@@ -51,6 +53,87 @@ const lazyKafkaValidators = {
   },
 };
 
+/**
+ * Node's modules that only some configurations use: TLS (tls; https and http2, which fastify requires
+ * whether or not it serves them), hashing for SCRAM passwords (crypto), prom-client's cluster
+ * aggregation. Each stands for a stub whose properties load the real module on first use, so a
+ * pgrelay that never uses them never loads them: at rest 3-4 MB less RSS, measured (crypto alone
+ * holds 3 MB). A plain function read before that (a library's `promisify(pbkdf2)` at load) is a
+ * forwarder that loads the module when called; anything else read before then loads it then.
+ */
+const LAZY_BUILTINS = ['crypto', 'tls', 'https', 'http2', 'cluster'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(bundle) {
+    const requireBuiltin = createRequire(import.meta.url);
+    bundle.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
+      // The stub's own require of the module is the real one, left to Node.
+      args.namespace === 'lazy-builtin'
+        ? undefined
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    bundle.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const real = requireBuiltin(`node:${args.path}`);
+      const properties = Object.getOwnPropertyNames(real).map((name) => {
+        const key = JSON.stringify(name);
+        const value = Object.getOwnPropertyDescriptor(real, name)?.value;
+        const plainFunction =
+          typeof value === 'function' &&
+          /^[a-z]/.test(name) &&
+          !/^class\b/.test(Function.prototype.toString.call(value)) &&
+          value[promisify.custom] === undefined;
+        const read = plainFunction ? `loaded?.[${key}] ?? forwarder(${key})` : `load()[${key}]`;
+        return `${key}: { enumerable: true, get() { return ${read}; }, set(value) { load()[${key}] = value; } }`;
+      });
+      const contents =
+        `let loaded;\n` +
+        `const load = () => (loaded ??= require(${JSON.stringify(`node:${args.path}`)}));\n` +
+        `const forwarders = {};\n` +
+        `const forwarder = (key) => (forwarders[key] ??= function (...args) { return load()[key].apply(this, args); });\n` +
+        `module.exports = Object.defineProperties({}, {\n${properties.join(',\n')}\n});\n`;
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * pg reads crypto's Web Crypto object when loaded, which loads crypto; it needs it only to hash a
+ * password (SCRAM, md5). Read when first hashing instead, as for lazyBuiltins. The build fails if
+ * pg stops reading it this way, so an upgrade is looked at.
+ */
+const lazyPgCrypto = {
+  name: 'lazy-pg-crypto',
+  setup(bundle) {
+    const eager = {
+      'const webCrypto = nodeCrypto.webcrypto || globalThis.crypto':
+        'const webCrypto = lazyObject(() => nodeCrypto.webcrypto || globalThis.crypto)',
+      'const subtleCrypto = webCrypto.subtle': 'const subtleCrypto = lazyObject(() => webCrypto.subtle)',
+    };
+    const lazyObject =
+      'function lazyObject(resolve) {\n' +
+      '  return new Proxy({}, { get(_, key) {\n' +
+      '    const target = resolve();\n' +
+      "    return typeof target[key] === 'function' ? target[key].bind(target) : target[key];\n" +
+      '  } });\n' +
+      '}\n';
+    let patched = 0;
+    bundle.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/ }, async (args) => {
+      let text = await fs.readFile(args.path, 'utf8');
+      for (const [from, to] of Object.entries(eager)) {
+        if (!text.includes(from)) throw new Error(`pg no longer reads "${from}": revisit scripts/bundle.mjs`);
+        text = text.replace(from, to);
+      }
+      patched += 1;
+      return { contents: lazyObject + text, loader: 'js' };
+    });
+    bundle.onEnd((result) => {
+      if (result.errors.length === 0 && patched === 0) {
+        throw new Error('pg/lib/crypto/utils.js is no longer bundled: revisit scripts/bundle.mjs');
+      }
+    });
+  },
+};
+
 await build({
   entryPoints: [entry],
   outfile,
@@ -72,5 +155,5 @@ await build({
   charset: 'ascii',
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyKafkaValidators],
+  plugins: [lazyKafkaValidators, lazyBuiltins, lazyPgCrypto],
 });

@@ -87,7 +87,13 @@ export class KafkaProducer {
     transactionalId?: string,
     transactionTimeoutMs = 60_000,
   ) {
-    this.client = new Producer({ ...clientOptions(connection), autocreateTopics: false });
+    this.client = new Producer({
+      ...clientOptions(connection),
+      autocreateTopics: false,
+      // The library draws a random id (loading crypto: 3 MB at rest) for its own transactions, which
+      // pgrelay does not use: KafkaTransaction carries the transactional id.
+      transactionalId: transactionalId ?? 'pgrelay-no-transactions',
+    });
     this.idempotent = acks === 'all';
     this.transaction =
       transactionalId === undefined
