@@ -7,19 +7,20 @@ import { RecordingSink, UNIT_WAIT_MS, deadlineIn, stopped, until } from '../help
 
 describe('Sink backpressure', () => {
   test('capacity() blocks while the buffer is full and releases once deliveries are acknowledged', async () => {
-    const sink = new RecordingSink('out', { bufferBytes: 250, batch: { size: 1 } });
+    // Batches of 2 events: the buffer's bytes run out before the event cap (one delivery's worth).
+    const sink = new RecordingSink('out', { bufferBytes: 250, batch: { size: 10 } });
     sink.start();
     const release = sink.hold();
     const router = new Router([sink]);
     let acks = 0;
 
-    await router.dispatch(batchOf(changeEvents(1), 100), () => acks++);
-    await router.dispatch(batchOf(changeEvents(1), 100), () => acks++);
-    assert.equal(sink.capacity(), undefined, '200 of 250 bytes: room left');
+    await router.dispatch(batchOf(changeEvents(2), 50), () => acks++);
+    await router.dispatch(batchOf(changeEvents(2), 50), () => acks++);
+    assert.equal(sink.capacity(), undefined, '200 of 250 bytes, 4 of 10 events: room left');
 
     let third = false;
     const dispatching = router
-      .dispatch(batchOf(changeEvents(1), 100), () => acks++)
+      .dispatch(batchOf(changeEvents(2), 50), () => acks++)
       .then(() => {
         third = true;
       });
@@ -30,6 +31,33 @@ describe('Sink backpressure', () => {
     release();
     await within('the router to hand over the third batch once there is room', dispatching, UNIT_WAIT_MS);
     await until('all three batches to be acknowledged', () => acks === 3);
+    assert.equal(sink.capacity(), undefined);
+    await stopped(sink);
+  });
+
+  test("capacity() blocks once a delivery's worth of events is buffered, however few bytes", async () => {
+    const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
+    sink.start();
+    const release = sink.hold();
+    const router = new Router([sink]);
+    let acks = 0;
+
+    await router.dispatch(batchOf(changeEvents(2), 5), () => acks++);
+    assert.equal(sink.capacity(), undefined, '2 of 3 events: room left');
+    let second = false;
+    const dispatching = router
+      .dispatch(batchOf(changeEvents(2), 5), () => acks++)
+      .then(() => {
+        second = true;
+      });
+    await until('the first write to start', () => sink.attempts === 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(second, false, 'the router waits while 4 events (20 bytes) are buffered');
+    assert.ok(sink.capacity() instanceof Promise);
+
+    release();
+    await within('the router to go on once the events are delivered', dispatching, UNIT_WAIT_MS);
+    await until('both batches to be acknowledged', () => acks === 2);
     assert.equal(sink.capacity(), undefined);
     await stopped(sink);
   });
