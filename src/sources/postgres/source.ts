@@ -162,6 +162,7 @@ export class PostgresSource extends Source {
       connect: (replication = false) => this.connect(replication),
       emitRows: (events: ChangeEvent[], bytes: number, onDelivered: () => void) =>
         this.emitRows(events, bytes, onDelivered),
+      batchLimits: () => this.router.batchLimits(this.name),
       stopping: () => this.inputStopped,
       drained: () => this.drain.until(this.abort.signal),
       reading: () => this.health.set('running'),

@@ -140,17 +140,6 @@ export async function readOnly<T>(client: pg.Client, work: () => Promise<T>): Pr
   }
 }
 
-/** Rows of one chunk as events, and where the next chunk starts. */
-export interface Chunk {
-  events: ChangeEvent[];
-  /** Approximate memory, for the sinks' buffer limits. */
-  bytes: number;
-  /** Where the chunk after this one starts. */
-  cursor: ChunkCursor;
-  /** No rows come after this chunk. */
-  last: boolean;
-}
-
 /**
  * Turns the raw text rows of a chunk query into events (action "snapshot") with the stream's value
  * mapping. Event ids are `idPrefix` and the row's cursor columns as JSON (or its ctid).
@@ -215,7 +204,6 @@ export async function* readChunks(
   client: pg.Client,
   plan: ReadPlan,
   converter: ChunkConverter,
-  origin: EventOrigin,
   cursor: ChunkCursor,
   limit: number,
 ): AsyncGenerator<Chunk> {
@@ -223,20 +211,22 @@ export async function* readChunks(
     plan.cursorColumns.length > 0
       ? new KeysetPager(plan, converter, limit, keyAfter(cursor))
       : await CtidPager.open(client, plan, limit, typeof cursor === 'number' ? cursor : 0);
-  let next: Promise<Page> | undefined = pager.fetch(client);
+  let next: Promise<Chunk> | undefined = pager.fetch(client);
   while (next !== undefined) {
-    const page: Page = await next;
-    next = page.last ? undefined : pager.fetch(client);
+    const chunk: Chunk = await next;
+    next = chunk.last ? undefined : pager.fetch(client);
     // Rejections surface at the await above; this keeps one from going unhandled meanwhile.
     next?.catch(() => undefined);
-    const { events, bytes } = converter.convert(page.rows, origin);
-    yield { events, bytes, cursor: page.cursor, last: page.last };
+    yield chunk;
   }
 }
 
-interface Page {
+/** The raw text rows of one chunk, and where the next chunk starts. */
+export interface Chunk {
   rows: (string | null)[][];
+  /** Where the chunk after this one starts. */
   cursor: ChunkCursor;
+  /** No rows come after this chunk. */
   last: boolean;
 }
 
@@ -249,7 +239,7 @@ class KeysetPager {
   ) {}
 
   /** The next page; the cursor moves as soon as it is known, so the page after can be asked for. */
-  async fetch(client: pg.Client): Promise<Page> {
+  async fetch(client: pg.Client): Promise<Chunk> {
     const rows = await queryRows(client, keysetChunk(this.plan, this.after, this.limit));
     if (rows.length > 0) this.after = this.converter.cursorOf(rows[rows.length - 1]!);
     return { rows, cursor: this.after, last: rows.length < this.limit };
@@ -279,7 +269,7 @@ class CtidPager {
     return new CtidPager(plan, limit, from, Number(size.rows[0]!.blocks), span);
   }
 
-  async fetch(client: pg.Client): Promise<Page> {
+  async fetch(client: pg.Client): Promise<Chunk> {
     const from = this.block;
     const last = from + this.span >= this.blocks;
     const to = last ? undefined : from + this.span;

@@ -10,7 +10,7 @@ import { type SetupOptions, createSlotWithSnapshot, findSlot } from '../setup.js
 import { INITIAL_RUN, type SnapshotStore, type TableRun } from './store.js';
 import { ChunkConverter, estimateRows, planRead, readChunks, readOnly } from './chunks.js';
 import { ChunkLedger } from './ledger.js';
-import type { EventFactory } from '../schema/events.js';
+import type { EventFactory, EventOrigin } from '../schema/events.js';
 import type { TypeRegistry } from '../schema/values.js';
 import { StateError } from '../../../state/store.js';
 
@@ -33,6 +33,8 @@ export interface RowsHost {
   connect(replication?: boolean): Promise<pg.Client>;
   /** Hands rows to the router (waiting for buffer room); `onDelivered` runs once every sink holds them. */
   emitRows(events: ChangeEvent[], bytes: number, onDelivered: () => void): Promise<void>;
+  /** Most events per batch the source's sinks take. */
+  batchLimits(): { events: number };
   /** True once the source stopped taking input. */
   stopping(): boolean;
 }
@@ -253,15 +255,37 @@ export class InitialSnapshot {
     const origin = { lsnText: run.lsn, xid: null, commitTime };
     const converter = new ChunkConverter(plan, host.events, `snapshot:${run.lsn}:${run.table}:`);
     let rows = run.rowsDone;
-    const chunks = readChunks(reader, plan, converter, origin, run.cursor, host.config.snapshot_chunk);
+    const chunks = readChunks(reader, plan, converter, run.cursor, host.config.snapshot_chunk);
     for await (const chunk of chunks) {
       if (host.stopping()) return false;
-      rows += chunk.events.length;
+      rows += chunk.rows.length;
       const acknowledge = ledger.track({ cursor: chunk.cursor, rows, last: chunk.last });
-      if (chunk.events.length === 0) acknowledge();
-      else await host.emitRows(chunk.events, chunk.bytes, acknowledge);
+      await this.emitChunk(converter, chunk.rows, origin, acknowledge);
     }
     return true;
+  }
+
+  /**
+   * A chunk's rows as events, a sink batch at a time, each made once the sinks have room for it:
+   * made all at once, a 10,000-row chunk's events lived until its last was delivered, long enough to
+   * be copied into V8's old generation. `acknowledge` runs once every sink holds all of them.
+   */
+  private async emitChunk(
+    converter: ChunkConverter,
+    rows: (string | null)[][],
+    origin: EventOrigin,
+    acknowledge: () => void,
+  ): Promise<void> {
+    const size = this.host.batchLimits().events;
+    let left = Math.ceil(rows.length / size);
+    if (left === 0) return acknowledge();
+    const delivered = () => {
+      if (--left === 0) acknowledge();
+    };
+    for (let from = 0; from < rows.length && !this.host.stopping(); from += size) {
+      const { events, bytes } = converter.convert(rows.slice(from, from + size), origin);
+      await this.host.emitRows(events, bytes, delivered);
+    }
   }
 
   /**
