@@ -276,9 +276,10 @@ export class InitialSnapshot {
     origin: EventOrigin,
     acknowledge: () => void,
   ): Promise<void> {
-    const size = this.host.batchLimits().events;
+    if (rows.length === 0) return acknowledge();
+    // The router sets no limit (Infinity) for a source without sinks: then the chunk goes whole.
+    const size = Math.min(rows.length, this.host.batchLimits().events);
     let left = Math.ceil(rows.length / size);
-    if (left === 0) return acknowledge();
     const delivered = () => {
       if (--left === 0) acknowledge();
     };
