@@ -10,7 +10,7 @@ import { type SetupOptions, createSlotWithSnapshot, findSlot } from '../setup.js
 import { INITIAL_RUN, type SnapshotStore, type TableRun } from './store.js';
 import { ChunkConverter, estimateRows, planRead, readChunks, readOnly } from './chunks.js';
 import { ChunkLedger } from './ledger.js';
-import type { EventFactory, EventOrigin } from '../schema/events.js';
+import type { EventFactory } from '../schema/events.js';
 import type { TypeRegistry } from '../schema/values.js';
 import { StateError } from '../../../state/store.js';
 
@@ -255,38 +255,25 @@ export class InitialSnapshot {
     const origin = { lsnText: run.lsn, xid: null, commitTime };
     const converter = new ChunkConverter(plan, host.events, `snapshot:${run.lsn}:${run.table}:`);
     let rows = run.rowsDone;
-    const chunks = readChunks(reader, plan, converter, run.cursor, host.config.snapshot_chunk);
-    for await (const chunk of chunks) {
+    // The router sets no batch limit (Infinity) for a source without sinks: then chunks go whole.
+    const portion = Math.min(host.config.snapshot_chunk, host.batchLimits().events);
+    const portions = readChunks(reader, plan, converter, run.cursor, host.config.snapshot_chunk, portion);
+    let chunk = new ChunkDelivery();
+    for await (const { rows: raw, chunkEnd } of portions) {
       if (host.stopping()) return false;
-      rows += chunk.rows.length;
-      const acknowledge = ledger.track({ cursor: chunk.cursor, rows, last: chunk.last });
-      await this.emitChunk(converter, chunk.rows, origin, acknowledge);
+      if (raw.length > 0) {
+        const { events, bytes } = converter.convert(raw, origin);
+        // Whatever still points at these rows (a promise, a portal's result) may have been copied
+        // into V8's old generation by now, and would keep them alive there until a full collection.
+        raw.length = 0;
+        await host.emitRows(events, bytes, chunk.portion());
+      }
+      if (chunkEnd === undefined) continue;
+      rows += chunkEnd.rows;
+      chunk.end(ledger.track({ cursor: chunkEnd.cursor, rows, last: chunkEnd.last }));
+      chunk = new ChunkDelivery();
     }
     return true;
-  }
-
-  /**
-   * A chunk's rows as events, a sink batch at a time, each made once the sinks have room for it:
-   * made all at once, a 10,000-row chunk's events lived until its last was delivered, long enough to
-   * be copied into V8's old generation. `acknowledge` runs once every sink holds all of them.
-   */
-  private async emitChunk(
-    converter: ChunkConverter,
-    rows: (string | null)[][],
-    origin: EventOrigin,
-    acknowledge: () => void,
-  ): Promise<void> {
-    if (rows.length === 0) return acknowledge();
-    // The router sets no limit (Infinity) for a source without sinks: then the chunk goes whole.
-    const size = Math.min(rows.length, this.host.batchLimits().events);
-    let left = Math.ceil(rows.length / size);
-    const delivered = () => {
-      if (--left === 0) acknowledge();
-    };
-    for (let from = 0; from < rows.length && !this.host.stopping(); from += size) {
-      const { events, bytes } = converter.convert(rows.slice(from, from + size), origin);
-      await this.host.emitRows(events, bytes, delivered);
-    }
   }
 
   /**
@@ -316,5 +303,28 @@ export class InitialSnapshot {
 
   private async release(client: pg.Client): Promise<void> {
     if (this.connections.delete(client)) await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A chunk's acknowledgement: its rows are handed out a portion at a time, and the chunk is stored
+ * once it ended and every sink holds every portion.
+ */
+class ChunkDelivery {
+  private pending = 0;
+  private acknowledge: (() => void) | undefined;
+
+  /** The acknowledgement of one more portion handed out. */
+  portion(): () => void {
+    this.pending++;
+    return () => {
+      if (--this.pending === 0) this.acknowledge?.();
+    };
+  }
+
+  /** No portion follows; `acknowledge` runs once every one handed out is delivered. */
+  end(acknowledge: () => void): void {
+    this.acknowledge = acknowledge;
+    if (this.pending === 0) acknowledge();
   }
 }
