@@ -1,5 +1,5 @@
 # pgrelay — the two commands a new user needs are `make demo` and `make test`.
-# Every target installs what it needs: Node 24 (npm registry) when the system node is older than 22,
+# Every target installs what it needs: Node 24 (npm registry) when the system node is older than 22.12,
 # npm dependencies, PostgreSQL and kcat (Debian), Kafka jars (Maven Central). Downloads are cached in
 # $(PGRELAY_CACHE) so clean checkouts and repeated runs reuse them.
 

@@ -134,6 +134,39 @@ const lazyPgCrypto = {
   },
 };
 
+/**
+ * @platformatic/kafka imports its WebAssembly codecs (lz4, snappy, and a crc32c it uses only without
+ * the native one) when loaded, which compiles and instantiates the module: 8 MB of RSS in an empty
+ * node, measured. pgrelay needs them at the first compressed batch it sends or reads. Each export
+ * stands for a forwarder that loads the module (external: it reads its .wasm file beside itself) on
+ * first call. The build fails if one is not a function, so an upgrade is looked at.
+ */
+const LAZY_WASM = '@platformatic/wasm-utils';
+const lazyWasmCodecs = {
+  name: 'lazy-wasm-codecs',
+  setup(bundle) {
+    bundle.onResolve({ filter: /^@platformatic[\\/]wasm-utils$/ }, (args) =>
+      // The forwarders' own require of the module is the real one, left external.
+      args.namespace === 'lazy-wasm'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'lazy-wasm' },
+    );
+    bundle.onLoad({ filter: /.*/, namespace: 'lazy-wasm' }, async () => {
+      const real = await import(LAZY_WASM);
+      const forwarders = Object.entries(real).map(([name, value]) => {
+        if (typeof value !== 'function')
+          throw new Error(`${LAZY_WASM} exports ${name}, not a function: revisit scripts/bundle.mjs`);
+        return `export function ${name}(...args) { return load().${name}(...args); }`;
+      });
+      const contents =
+        `let loaded;\n` +
+        `const load = () => (loaded ??= require(${JSON.stringify(LAZY_WASM)}));\n` +
+        forwarders.join('\n');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 await build({
   entryPoints: [entry],
   outfile,
@@ -155,5 +188,5 @@ await build({
   charset: 'ascii',
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyKafkaValidators, lazyBuiltins, lazyPgCrypto],
+  plugins: [lazyKafkaValidators, lazyBuiltins, lazyPgCrypto, lazyWasmCodecs],
 });

@@ -9,13 +9,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
-# Prints the bin directory of a Node.js >= 22: the system one when it is new enough, else the
-# pinned Node $NODE_VERSION (see node_dist).
+# Prints the bin directory of a Node.js >= 22.12 (the bundle require()s one ES module, see
+# scripts/bundle.mjs): the system one when it is new enough, else the pinned Node $NODE_VERSION
+# (see node_dist).
 node_bin() {
   if [[ -z ${PGRELAY_FORCE_LOCAL_NODE:-} ]] && command -v node >/dev/null; then
-    local major
-    major=$(node -p 'process.versions.node.split(".")[0]')
-    if (( major >= 22 )); then dirname "$(command -v node)"; return; fi
+    local fit
+    fit=$(node -p '+process.versions.node.split(".")[0] >= 22 && process.features.require_module === true')
+    if [[ $fit == true ]]; then dirname "$(command -v node)"; return; fi
   fi
   echo "$(node_dist)/bin"
 }
