@@ -145,11 +145,11 @@ export async function benchAtRest(): Promise<BenchResult> {
       perSecond: 0,
       peakRssMb: relay.peakRssMb(),
       targets: [
-        `RSS at rest <= 80 MB: ${(rss ?? Infinity) <= 80 ? 'met' : 'NOT met'} (${rss?.toFixed(0)} MB)`,
+        `RSS at rest <= 80 MB: ${(rss ?? Infinity) <= 80 ? 'met' : 'NOT met'} (${rss?.toFixed(1)} MB)`,
       ],
       notes: [
         `start-up until /status ok: ${startupCpu.toFixed(2)} s CPU`,
-        `RSS after 8 s idle: ${beforeRelease?.toFixed(0)} MB; after ${IDLE_SETTLE_MS / 1000} s (the idle release done): ${rss?.toFixed(0)} MB`,
+        `RSS after 8 s idle: ${beforeRelease?.toFixed(1)} MB; after ${IDLE_SETTLE_MS / 1000} s (the idle release done): ${rss?.toFixed(1)} MB`,
       ],
     };
   } finally {
