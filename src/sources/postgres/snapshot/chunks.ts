@@ -242,29 +242,39 @@ export async function* readChunks(
     plan.cursorColumns.length > 0
       ? new KeysetPager(plan, converter, limit, keyAfter(cursor))
       : await CtidPager.open(client, plan, limit, typeof cursor === 'number' ? cursor : 0);
-  for (;;) {
-    const query = pager.query();
-    const portal = client.query(
-      new Cursor<(string | null)[]>(query.text, query.values, { rowMode: 'array', types: RAW_TEXT }),
-    );
-    let read = 0;
-    let next = portal.read(portion);
+  // pg-cursor leaves a read unsettled when the connection ends between a portal's last row and its
+  // close (its error handler returns once the portal is closing): the read is raced with the end.
+  const ended = Promise.withResolvers<never>();
+  const onEnd = () => ended.reject(new Error('Connection terminated while reading a snapshot chunk'));
+  ended.promise.catch(() => undefined);
+  client.once('end', onEnd);
+  try {
     for (;;) {
-      const rows = await next;
-      read += rows.length;
-      pager.saw(rows);
-      // A portion short of `portion` rows is the portal's last: it is closed.
-      if (rows.length < portion) {
-        const chunkEnd = pager.end(read);
-        yield { rows, chunkEnd };
-        if (chunkEnd.last) return;
-        break;
+      const query = pager.query();
+      const portal = client.query(
+        new Cursor<(string | null)[]>(query.text, query.values, { rowMode: 'array', types: RAW_TEXT }),
+      );
+      let read = 0;
+      let next = portal.read(portion);
+      for (;;) {
+        const rows = await Promise.race([next, ended.promise]);
+        read += rows.length;
+        pager.saw(rows);
+        // A portion short of `portion` rows is the portal's last: it is closed.
+        if (rows.length < portion) {
+          const chunkEnd = pager.end(read);
+          yield { rows, chunkEnd };
+          if (chunkEnd.last) return;
+          break;
+        }
+        next = portal.read(portion);
+        // Rejections surface at the await above; this keeps one from going unhandled meanwhile.
+        next.catch(() => undefined);
+        yield { rows };
       }
-      next = portal.read(portion);
-      // Rejections surface at the await above; this keeps one from going unhandled meanwhile.
-      next.catch(() => undefined);
-      yield { rows };
     }
+  } finally {
+    client.off('end', onEnd);
   }
 }
 
