@@ -36,6 +36,14 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
   });
 
   test('insert, update, delete and truncate arrive in commit order with exact values', async () => {
+    // PostgreSQL's clock around the insert's transaction: its commit time falls between.
+    const clock = async () =>
+      (
+        await fx.sql(
+          `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`,
+        )
+      )[0]!.now as string;
+    const beforeInsert = await clock();
     await fx.sql(`INSERT INTO all_types (i2, i4, i8, num, num_nan, f4, f8, f8_inf, b, t, vc, ch, j, jb, ts, tstz, tstz_inf,
         d, tm, iv, ba, u, arr_i, arr_t, arr_2d, arr_ts, arr_jb, arr_n, m, dom, addr, cash) VALUES (
         -32768, 2147483647, 9007199254740993, 123456789012345678901234567890.0123456789, 'NaN', 1.5, 0.1,
@@ -45,6 +53,7 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
         '1 day 2 hours', '\\xdeadbeef', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,NULL,3}',
         '{"a b","c,d",NULL,"e\\"f","NULL"}', '{{1,2},{3,4}}', '{"2024-01-01 00:00:00+00"}', ARRAY['{"k": 1}'::jsonb],
         '{1.10,2}', 'happy', 42, '192.168.0.1/24', 12.34)`);
+    const afterInsert = await clock();
     await fx.sql(`UPDATE all_types SET t = 'changed', b = NULL, cash = -1234567.89 WHERE id = 1`);
     await fx.sql(`DELETE FROM all_types WHERE id = 1`);
     await fx.sql(`TRUNCATE all_types`);
@@ -113,6 +122,11 @@ describe('PostgreSQL → Kafka: actions and value mapping', () => {
     assert.match(insert!.lsn, /^[0-9A-F]+\/[0-9A-F]+$/);
     assert.equal(insert!.id, `${insert!.lsn}:0`);
     assert.match(insert!.commit_time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    // Same form, so the text compares in time order.
+    assert.ok(
+      beforeInsert < insert!.commit_time! && insert!.commit_time! < afterInsert,
+      `commit time ${insert!.commit_time} between ${beforeInsert} and ${afterInsert}`,
+    );
     assert.equal(typeof insert!.xid, 'number');
 
     assert.equal(update!.columns!.t, 'changed');
