@@ -254,8 +254,7 @@ class Reader {
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 export const PG_EPOCH_MICROS = 946_684_800_000_000n;
 
-/** Seconds between the Unix epoch and PostgreSQL's. */
-const PG_EPOCH_SECONDS = 946_684_800;
+const PG_EPOCH_SECONDS = Number(PG_EPOCH_MICROS / 1_000_000n);
 /** The last second pgTime() formatted, and its text up to the seconds: commits come in order. */
 let formattedSecond = Number.NaN;
 let formattedPrefix = '';
