@@ -1,6 +1,7 @@
 import { type ChangeEvent, type RelayEvent, SOURCE_JSON } from './event.js';
 import type { SinkRecord } from './handler.js';
 import { stringifyExact } from './json.js';
+import { ReadEvent } from './read-event.js';
 
 /**
  * The event as JSON (README "Event format"), keyed by its `key` as JSON so every change of a row
@@ -29,5 +30,6 @@ export function encodeUntouchedEvent(event: RelayEvent): SinkRecord {
 
 /** The message key of an event: its key as JSON, so every change of a row lands on one partition. */
 export function keyJson(event: ChangeEvent): string | null {
+  if (event instanceof ReadEvent) return event.keyJson();
   return event.key === null ? null : stringifyExact(event.key);
 }

@@ -12,6 +12,15 @@ export type Row = Record<string, Value>;
 
 export type ChangeAction = 'insert' | 'update' | 'delete' | 'truncate' | 'message' | 'snapshot';
 
+export const CHANGE_ACTIONS: ReadonlySet<string> = new Set<ChangeAction>([
+  'insert',
+  'update',
+  'delete',
+  'truncate',
+  'message',
+  'snapshot',
+]);
+
 /**
  * On an event read from a message: that message's JSON, when the event is exactly what it says
  * (nothing was completed). A sink whose chain has no handler, so nothing changed the event since,

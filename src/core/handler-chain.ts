@@ -8,6 +8,7 @@ import {
   isEvent,
   recordProblem,
 } from './handler.js';
+import { plainEvent } from './read-event.js';
 
 /**
  * Runs a sink's handlers in order. Each handler sees the events that reach it, in runs of consecutive
@@ -39,7 +40,8 @@ export class HandlerChain {
   }
 
   private async runAll(events: RelayEvent[], context: HandlerContext): Promise<SinkRecord[]> {
-    let outputs: HandlerOutput[] = events;
+    // Handlers may copy and change events: they get plain objects.
+    let outputs: HandlerOutput[] = this.handlers.length === 0 ? events : events.map(plainEvent);
     for (const handler of this.handlers) {
       outputs = await this.apply(handler, outputs, context);
     }

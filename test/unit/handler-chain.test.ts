@@ -4,7 +4,8 @@ import { createPassthrough } from '../../src/handlers/passthrough/handler.js';
 import type { ChangeEvent, RelayEvent } from '../../src/core/event.js';
 import { type Handler, type HandlerOutput, HandlerError, type SinkRecord } from '../../src/core/handler.js';
 import { HandlerChain } from '../../src/core/handler-chain.js';
-import { changeEvent } from '../helpers/events.js';
+import { createDecoder } from '../../src/sources/kafka/decode.js';
+import { changeEvent, sampleEvent } from '../helpers/events.js';
 import { capturedLogger } from '../helpers/log.js';
 
 const context = { sink: 'out', log: capturedLogger().log };
@@ -202,5 +203,27 @@ describe('HandlerChain', () => {
     });
     await new HandlerChain([closing('x'), closing('y')], createPassthrough()).close();
     assert.deepEqual(closed, ['x', 'y']);
+  });
+
+  test('handlers get events read from messages as plain objects; without handlers the bytes are written', async () => {
+    const bytes = Buffer.from(JSON.stringify(sampleEvent()));
+    const read = createDecoder(
+      'pgrelay',
+      'edge',
+    )({
+      ...{ topic: 't', partition: 0, offset: 0, key: null, headers: [], timestamp: 0 },
+      value: bytes,
+    });
+    const spreading: Handler = {
+      name: 'spread',
+      process: (events) => events.map((event) => ({ ...event, table: 'copied' })),
+    };
+    const [copied] = await new HandlerChain([spreading], createPassthrough()).run([read], context);
+    assert.deepEqual(JSON.parse(copied!.value as string), { ...sampleEvent(), table: 'copied' });
+    const [untouched] = await new HandlerChain([], createPassthrough({ untouched: true })).run(
+      [read],
+      context,
+    );
+    assert.equal(untouched!.value, bytes);
   });
 });

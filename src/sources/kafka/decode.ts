@@ -1,5 +1,6 @@
 import { PgRelayError } from '../../core/errors.js';
 import {
+  CHANGE_ACTIONS,
   type ChangeAction,
   type ChangeEvent,
   type RawEvent,
@@ -9,6 +10,7 @@ import {
 } from '../../core/event.js';
 import { formatLsn, isLsn } from '../../core/lsn.js';
 import { parseJsonExact } from '../../core/json.js';
+import { CompleteEventReader } from './read-complete.js';
 import { PSQL_STREAMER_NO_TIME } from '../../core/psql-streamer.js';
 import type { RecordHeader } from '../../kafka/fetch-records.js';
 import type { KafkaSourceConfig } from './config.js';
@@ -37,15 +39,6 @@ export class UndecodableMessageError extends PgRelayError {
 
 export type Decoder = (message: SourceMessage) => RelayEvent;
 
-const ACTIONS: ReadonlySet<string> = new Set<ChangeAction>([
-  'insert',
-  'update',
-  'delete',
-  'truncate',
-  'message',
-  'snapshot',
-]);
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The decoder for a source's `format`; `source` names raw events and events that do not name their own. */
@@ -53,17 +46,23 @@ export function createDecoder(format: MessageFormat, source: string): Decoder {
   switch (format) {
     case 'raw':
       return (message) => rawEvent(message, source);
-    case 'pgrelay':
-      return (message) => pgrelayEvent(parseObject(message), message, source);
+    case 'pgrelay': {
+      const reader = new CompleteEventReader();
+      return (message) => reader.read(message.value) ?? pgrelayEvent(parseObject(message), message, source);
+    }
     case 'psql-streamer':
       return (message) => psqlStreamerEvent(parseObject(message), message, source);
-    case 'auto':
+    case 'auto': {
+      const reader = new CompleteEventReader();
       return (message) => {
+        const read = reader.read(message.value);
+        if (read !== undefined) return read;
         const object = parseObject(message);
         return isPsqlStreamerShape(object)
           ? psqlStreamerEvent(object, message, source)
           : pgrelayEvent(object, message, source);
       };
+    }
   }
 }
 
@@ -167,9 +166,9 @@ class Fields {
   action(name: string, normalise: (text: string) => string = (t) => t): ChangeAction {
     const value = this.object[name];
     const action = typeof value === 'string' ? normalise(value) : undefined;
-    return action !== undefined && ACTIONS.has(action)
+    return action !== undefined && CHANGE_ACTIONS.has(action)
       ? (action as ChangeAction)
-      : this.fail(name, `one of ${[...ACTIONS].join(', ')}`);
+      : this.fail(name, `one of ${[...CHANGE_ACTIONS].join(', ')}`);
   }
 }
 

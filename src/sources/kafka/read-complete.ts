@@ -1,0 +1,207 @@
+import { CHANGE_ACTIONS, type ChangeAction } from '../../core/event.js';
+import { JsonObjectScanner } from '../../core/json-scan.js';
+import { isLsn } from '../../core/lsn.js';
+import { ReadEvent } from '../../core/read-event.js';
+
+/** The fields of a complete pgrelay event, in the order pgrelay writes them. */
+const FIELDS = [
+  'id',
+  'source',
+  'host',
+  'database',
+  'schema',
+  'table',
+  'action',
+  'lsn',
+  'xid',
+  'commit_time',
+  'key',
+  'columns',
+  'old',
+  'unchanged_toast',
+] as const;
+const fieldIndex = (field: (typeof FIELDS)[number]): number => FIELDS.indexOf(field);
+const ID = fieldIndex('id');
+const SOURCE = fieldIndex('source');
+const HOST = fieldIndex('host');
+const DATABASE = fieldIndex('database');
+const SCHEMA = fieldIndex('schema');
+const TABLE = fieldIndex('table');
+const ACTION = fieldIndex('action');
+const LSN = fieldIndex('lsn');
+const XID = fieldIndex('xid');
+const COMMIT_TIME = fieldIndex('commit_time');
+const KEY = fieldIndex('key');
+const COLUMNS = fieldIndex('columns');
+const OLD = fieldIndex('old');
+const UNCHANGED_TOAST = fieldIndex('unchanged_toast');
+const FIELD_NAMES = FIELDS.map((field) => Buffer.from(field));
+const ALL_FIELDS = (1 << FIELDS.length) - 1;
+
+const QUOTE = 0x22;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const NULL_START = 0x6e;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+/** A number this long may not survive a double; the full decoder refuses such an xid, so it decides. */
+const LONG_NUMBER = 16;
+
+/**
+ * Reads a complete pgrelay event (every field of the contract present once, nothing else: what
+ * pgrelay writes) as a ReadEvent, checking it as the full decoder does. Anything else, valid or
+ * not, is left to the full decoder (undefined): an event to complete, one with fields an enrich
+ * handler added, a psql-streamer event, and every message that is not an event, whose error the
+ * full decoder words. Fields that repeat from event to event (source, table, …) are made into
+ * strings once.
+ */
+export class CompleteEventReader {
+  private readonly scanner = new JsonObjectScanner(FIELDS.length);
+  /** Per field, the member of the last message that held it. */
+  private readonly memberOf = new Int32Array(FIELDS.length);
+  private readonly repeated = {
+    source: new RepeatedText(),
+    host: new RepeatedText(),
+    database: new RepeatedText(),
+    schema: new RepeatedText(),
+    table: new RepeatedText(),
+    action: new RepeatedText(),
+  };
+
+  read(bytes: Buffer | null): ReadEvent | undefined {
+    if (bytes === null || !this.scanner.scan(bytes) || this.scanner.count !== FIELDS.length) return undefined;
+    if (!this.findFields(bytes)) return undefined;
+    const keyKind = bytes[this.start(KEY)];
+    if (keyKind !== OPEN_BRACE && keyKind !== NULL_START) return undefined;
+    const repeated = this.repeated;
+    const id = this.string(bytes, ID);
+    const lsn = this.string(bytes, LSN);
+    const source = this.string(bytes, SOURCE, repeated.source);
+    const host = this.string(bytes, HOST, repeated.host);
+    const database = this.string(bytes, DATABASE, repeated.database);
+    const action = this.string(bytes, ACTION, repeated.action);
+    const schema = this.nullableString(bytes, SCHEMA, repeated.schema);
+    const table = this.nullableString(bytes, TABLE, repeated.table);
+
+    if (
+      id === undefined ||
+      lsn === undefined ||
+      !isLsn(lsn) ||
+      source === undefined ||
+      host === undefined ||
+      database === undefined ||
+      action === undefined ||
+      !CHANGE_ACTIONS.has(action) ||
+      schema === undefined ||
+      table === undefined ||
+      !this.isStringOrNull(bytes, COMMIT_TIME) ||
+      !this.isShortNumberOrNull(bytes, XID) ||
+      !this.isRowOrNull(bytes, COLUMNS) ||
+      !this.isRowOrNull(bytes, OLD) ||
+      !this.isColumnList(bytes, UNCHANGED_TOAST)
+    )
+      return undefined;
+    const event = new ReadEvent(bytes, keyKind === NULL_START ? -1 : this.start(KEY), this.end(KEY));
+    event.id = id;
+    event.source = source;
+    event.host = host;
+    event.database = database;
+    event.schema = schema;
+    event.table = table;
+    event.action = action as ChangeAction;
+    event.lsn = lsn;
+    return event;
+  }
+
+  /** Maps each member to its field; false when a name is not a field or a field is missing (so another came twice). */
+  private findFields(bytes: Buffer): boolean {
+    const spans = this.scanner.spans;
+    let seen = 0;
+    for (let member = 0; member < FIELDS.length; member++) {
+      const start = spans[member * 5]!;
+      const end = spans[member * 5 + 1]!;
+      // pgrelay writes the fields in order: the member's own position is tried first.
+      let field = sameBytes(bytes, start, end, FIELD_NAMES[member]!) ? member : -1;
+      for (let other = 0; field < 0 && other < FIELDS.length; other++)
+        if (sameBytes(bytes, start, end, FIELD_NAMES[other]!)) field = other;
+      if (field < 0) return false;
+      seen |= 1 << field;
+      this.memberOf[field] = member;
+    }
+    return seen === ALL_FIELDS;
+  }
+
+  private start(field: number): number {
+    return this.scanner.spans[this.memberOf[field]! * 5 + 2]!;
+  }
+
+  private end(field: number): number {
+    return this.scanner.spans[this.memberOf[field]! * 5 + 3]!;
+  }
+
+  /** The field's string, or undefined when it is not a string. */
+  private string(bytes: Buffer, field: number, repeated?: RepeatedText): string | undefined {
+    const start = this.start(field);
+    const end = this.end(field);
+    if (bytes[start] !== QUOTE) return undefined;
+    if (this.scanner.spans[this.memberOf[field]! * 5 + 4] === 1)
+      return JSON.parse(bytes.toString('utf8', start, end)) as string;
+    return repeated === undefined
+      ? bytes.toString('utf8', start + 1, end - 1)
+      : repeated.read(bytes, start + 1, end - 1);
+  }
+
+  private nullableString(bytes: Buffer, field: number, repeated?: RepeatedText): string | null | undefined {
+    return bytes[this.start(field)] === NULL_START ? null : this.string(bytes, field, repeated);
+  }
+
+  private isStringOrNull(bytes: Buffer, field: number): boolean {
+    const first = bytes[this.start(field)];
+    return first === QUOTE || first === NULL_START;
+  }
+
+  /** A number or null; a number too long for a double to hold is left to the full decoder. */
+  private isShortNumberOrNull(bytes: Buffer, field: number): boolean {
+    const start = this.start(field);
+    const first = bytes[start]!;
+    if (first === NULL_START) return true;
+    return (first === MINUS || (first >= ZERO && first <= NINE)) && this.end(field) - start < LONG_NUMBER;
+  }
+
+  private isRowOrNull(bytes: Buffer, field: number): boolean {
+    const first = bytes[this.start(field)];
+    return first === OPEN_BRACE || first === NULL_START;
+  }
+
+  /** A list of column names: [] on the hot path; a longer one is parsed to check its items. */
+  private isColumnList(bytes: Buffer, field: number): boolean {
+    const start = this.start(field);
+    const end = this.end(field);
+    if (bytes[start] !== OPEN_BRACKET) return false;
+    if (end - start === 2) return true;
+    const list = JSON.parse(bytes.toString('utf8', start, end)) as unknown[];
+    return list.every((item) => typeof item === 'string');
+  }
+}
+
+/** The string a field held in the last message, made again only when its bytes change. */
+class RepeatedText {
+  private bytes = Buffer.alloc(0);
+  private text = '';
+
+  read(message: Buffer, start: number, end: number): string {
+    if (!sameBytes(message, start, end, this.bytes)) {
+      this.text = message.toString('utf8', start, end);
+      // A copy: the message's buffer is not kept alive for a string.
+      this.bytes = Buffer.from(message.subarray(start, end));
+    }
+    return this.text;
+  }
+}
+
+function sameBytes(bytes: Buffer, start: number, end: number, expected: Buffer): boolean {
+  if (end - start !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+  return true;
+}
