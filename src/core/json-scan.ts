@@ -35,6 +35,8 @@ for (const c of [0x20, 0x09, 0x0a, 0x0d]) WHITESPACE[c] = 1;
 const HEX = new Uint8Array(256);
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** Deeper values are left to JSON.parse (the scan answers "not handled"). */
 const MAX_DEPTH = 128;
 /** Values per member in `spans`. */
@@ -60,11 +62,21 @@ export class JsonObjectScanner {
   readonly spans: Int32Array;
   /** Members of the object last scanned. */
   count = 0;
-  private bytes: Uint8Array = new Uint8Array(0);
+  /** Whether each member of the object last scanned had the name expected at its place. */
+  inOrder = false;
+  private bytes: Uint8Array = NO_BYTES;
   private at = 0;
   private escaped = false;
 
-  constructor(private readonly maxMembers = 32) {
+  /**
+   * `expectedNames`: the names members usually have, in order (plain ASCII, no quote or
+   * backslash). A member that has the name expected at its place is compared once, not scanned
+   * and then compared by the caller.
+   */
+  constructor(
+    private readonly maxMembers = 32,
+    private readonly expectedNames: readonly Uint8Array[] = [],
+  ) {
     this.spans = new Int32Array(maxMembers * SPAN_FIELDS);
   }
 
@@ -74,10 +86,11 @@ export class JsonObjectScanner {
     this.bytes = bytes;
     this.at = 1;
     this.count = 0;
+    this.inOrder = true;
     try {
       return this.members() && this.at === end;
     } finally {
-      this.bytes = new Uint8Array(0);
+      this.bytes = NO_BYTES;
     }
   }
 
@@ -92,7 +105,13 @@ export class JsonObjectScanner {
     for (;;) {
       if (this.count === this.maxMembers || bytes[this.at] !== QUOTE) return false;
       const nameStart = this.at + 1;
-      if (!this.string() || this.escaped) return false;
+      const expected = this.expectedNames[this.count];
+      if (expected !== undefined && this.isName(expected)) {
+        this.at = nameStart + expected.length + 1;
+      } else {
+        this.inOrder = false;
+        if (!this.string() || this.escaped) return false;
+      }
       const nameEnd = this.at - 1;
       this.skipWhitespace();
       if (bytes[this.at++] !== COLON) return false;
@@ -112,6 +131,14 @@ export class JsonObjectScanner {
       if (next !== COMMA) return false;
       this.skipWhitespace();
     }
+  }
+
+  /** Whether the string at `at` is `name`. */
+  private isName(name: Uint8Array): boolean {
+    const bytes = this.bytes;
+    const start = this.at + 1;
+    for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
+    return bytes[start + name.length] === QUOTE;
   }
 
   private skipWhitespace(): void {

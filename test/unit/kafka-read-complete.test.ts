@@ -58,6 +58,20 @@ describe('complete pgrelay events are read without building their rows', () => {
     });
   }
 
+  test('fields in another order are found, and the next event in order is read in order', () => {
+    const decode = createDecoder('pgrelay', 'edge');
+    const event = sampleEvent();
+    const reversed = Object.fromEntries(Object.entries(sampleEvent({ table: 'reversed' })).reverse());
+    for (const [text, expected] of [
+      [JSON.stringify(reversed), { ...event, table: 'reversed' }],
+      [JSON.stringify(event), event],
+    ] as const) {
+      const read = decode(message(text));
+      assert.ok(read instanceof ReadEvent);
+      assert.deepEqual(plainEvent(read), expected);
+    }
+  });
+
   test('a key written otherwise than JSON.stringify would is written as JSON.stringify would', () => {
     const decode = createDecoder('pgrelay', 'edge');
     for (const key of [

@@ -37,6 +37,8 @@ const OLD = fieldIndex('old');
 const UNCHANGED_TOAST = fieldIndex('unchanged_toast');
 const FIELD_NAMES = FIELDS.map((field) => Buffer.from(field));
 const ALL_FIELDS = (1 << FIELDS.length) - 1;
+/** Each field at its own place, as pgrelay writes them. */
+const IN_ORDER = Int32Array.from(FIELDS.keys());
 
 const QUOTE = 0x22;
 const OPEN_BRACE = 0x7b;
@@ -57,9 +59,10 @@ const LONG_NUMBER = 16;
  * strings once.
  */
 export class CompleteEventReader {
-  private readonly scanner = new JsonObjectScanner(FIELDS.length);
-  /** Per field, the member of the last message that held it. */
-  private readonly memberOf = new Int32Array(FIELDS.length);
+  private readonly scanner = new JsonObjectScanner(FIELDS.length, FIELD_NAMES);
+  /** Per field, the member of the last message that held it: IN_ORDER, or what findFields() found. */
+  private memberOf = IN_ORDER;
+  private readonly found = new Int32Array(FIELDS.length);
   private readonly repeated = {
     source: new RepeatedText(),
     host: new RepeatedText(),
@@ -70,8 +73,13 @@ export class CompleteEventReader {
   };
 
   read(bytes: Buffer | null): ReadEvent | undefined {
-    if (bytes === null || !this.scanner.scan(bytes) || this.scanner.count !== FIELDS.length) return undefined;
-    if (!this.findFields(bytes)) return undefined;
+    const scanner = this.scanner;
+    if (bytes === null || !scanner.scan(bytes) || scanner.count !== FIELDS.length) return undefined;
+    this.memberOf = IN_ORDER;
+    if (!scanner.inOrder) {
+      if (!this.findFields(bytes)) return undefined;
+      this.memberOf = this.found;
+    }
     const keyKind = bytes[this.start(KEY)];
     if (keyKind !== OPEN_BRACE && keyKind !== NULL_START) return undefined;
     const repeated = this.repeated;
@@ -121,13 +129,12 @@ export class CompleteEventReader {
     for (let member = 0; member < FIELDS.length; member++) {
       const start = spans[member * 5]!;
       const end = spans[member * 5 + 1]!;
-      // pgrelay writes the fields in order: the member's own position is tried first.
-      let field = sameBytes(bytes, start, end, FIELD_NAMES[member]!) ? member : -1;
+      let field = -1;
       for (let other = 0; field < 0 && other < FIELDS.length; other++)
         if (sameBytes(bytes, start, end, FIELD_NAMES[other]!)) field = other;
       if (field < 0) return false;
       seen |= 1 << field;
-      this.memberOf[field] = member;
+      this.found[field] = member;
     }
     return seen === ALL_FIELDS;
   }
