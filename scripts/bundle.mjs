@@ -204,8 +204,12 @@ await build({
   banner: {
     js: "import { createRequire as pgrelayBundleRequire } from 'node:module'; const require = pgrelayBundleRequire(import.meta.url);",
   },
-  // Whitespace and syntax only: names stay, so stack traces and error classes read as in the source.
+  // V8 keeps the bundle's text in the heap for as long as pgrelay runs (it compiles functions
+  // lazily from it): shorter local names made it 2.5 MB instead of 3.6, and pgrelay 1-1.5 MB
+  // smaller at rest (measured). keepNames keeps functions' and classes' own names, so stack traces
+  // and error classes read as in the source.
   minifyWhitespace: true,
+  minifyIdentifiers: true,
   minifySyntax: true,
   keepNames: true,
   // One non-ASCII character would make V8 hold the whole source text as two bytes per character.
