@@ -26,9 +26,9 @@ const COUNT = 200_000;
 const PARTITIONS = 4;
 
 /**
- * The relay twice beside one kcat copy of the same topic: `format = "auto"` (each event parsed,
- * checked and written again as JSON: what relaying pgrelay events needs for routing and handlers)
- * and `format = "raw"` (key, value and headers passed through as bytes, as kcat does).
+ * The relay twice beside one kcat copy of the same topic: `format = "auto"` (each event checked
+ * and routed by its table, with pgrelay's headers: what relaying pgrelay events needs) and
+ * `format = "raw"` (key, value and headers passed through as bytes, as kcat does).
  */
 export async function benchRelay(): Promise<BenchResult[]> {
   const brokers = await sharedKafka();
