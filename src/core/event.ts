@@ -12,6 +12,23 @@ export type Row = Record<string, Value>;
 
 export type ChangeAction = 'insert' | 'update' | 'delete' | 'truncate' | 'message' | 'snapshot';
 
+/** The event's single-valued fields, in the order pgrelay writes them (its rows follow). */
+export const EVENT_SCALAR_FIELDS = [
+  'id',
+  'source',
+  'host',
+  'database',
+  'schema',
+  'table',
+  'action',
+  'lsn',
+  'xid',
+  'commit_time',
+] as const;
+
+/** Every field of the event, in the order pgrelay writes them. */
+export const EVENT_FIELDS = [...EVENT_SCALAR_FIELDS, 'key', 'columns', 'old', 'unchanged_toast'] as const;
+
 export const CHANGE_ACTIONS: ReadonlySet<string> = new Set<ChangeAction>([
   'insert',
   'update',

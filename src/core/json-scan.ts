@@ -37,6 +37,11 @@ for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** What follows a member or an item (afterItem). */
+const MORE = 1;
+const CLOSED = 0;
+const INVALID = -1;
+
 /** Deeper values are left to JSON.parse (the scan answers "not handled"). */
 const MAX_DEPTH = 128;
 /** Values per member in `spans`. */
@@ -97,11 +102,7 @@ export class JsonObjectScanner {
   /** The top-level members and the closing brace. */
   private members(): boolean {
     const bytes = this.bytes;
-    this.skipWhitespace();
-    if (bytes[this.at] === CLOSE_BRACE) {
-      this.at++;
-      return true;
-    }
+    if (this.opensEmpty(CLOSE_BRACE)) return true;
     for (;;) {
       if (this.count === this.maxMembers || bytes[this.at] !== QUOTE) return false;
       const nameStart = this.at + 1;
@@ -125,11 +126,8 @@ export class JsonObjectScanner {
       this.spans[span + 2] = valueStart;
       this.spans[span + 3] = this.at;
       this.spans[span + 4] = this.escaped && bytes[valueStart] === QUOTE ? 1 : 0;
-      this.skipWhitespace();
-      const next = bytes[this.at++];
-      if (next === CLOSE_BRACE) return true;
-      if (next !== COMMA) return false;
-      this.skipWhitespace();
+      const after = this.afterItem(CLOSE_BRACE);
+      if (after !== MORE) return after === CLOSED;
     }
   }
 
@@ -198,41 +196,44 @@ export class JsonObjectScanner {
   private object(depth: number): boolean {
     const bytes = this.bytes;
     this.at++;
-    this.skipWhitespace();
-    if (bytes[this.at] === CLOSE_BRACE) {
-      this.at++;
-      return true;
-    }
+    if (this.opensEmpty(CLOSE_BRACE)) return true;
     for (;;) {
       if (bytes[this.at] !== QUOTE || !this.string()) return false;
       this.skipWhitespace();
       if (bytes[this.at++] !== COLON) return false;
       this.skipWhitespace();
       if (!this.value(depth)) return false;
-      this.skipWhitespace();
-      const next = bytes[this.at++];
-      if (next === CLOSE_BRACE) return true;
-      if (next !== COMMA) return false;
-      this.skipWhitespace();
+      const after = this.afterItem(CLOSE_BRACE);
+      if (after !== MORE) return after === CLOSED;
     }
   }
 
   private array(depth: number): boolean {
-    const bytes = this.bytes;
     this.at++;
-    this.skipWhitespace();
-    if (bytes[this.at] === CLOSE_BRACKET) {
-      this.at++;
-      return true;
-    }
+    if (this.opensEmpty(CLOSE_BRACKET)) return true;
     for (;;) {
       if (!this.value(depth)) return false;
-      this.skipWhitespace();
-      const next = bytes[this.at++];
-      if (next === CLOSE_BRACKET) return true;
-      if (next !== COMMA) return false;
-      this.skipWhitespace();
+      const after = this.afterItem(CLOSE_BRACKET);
+      if (after !== MORE) return after === CLOSED;
     }
+  }
+
+  /** Past the opening bracket: skips spacing, and the closing one right after it (true). */
+  private opensEmpty(close: number): boolean {
+    this.skipWhitespace();
+    if (this.bytes[this.at] !== close) return false;
+    this.at++;
+    return true;
+  }
+
+  /** After a member or an item: MORE past a comma, CLOSED past `close`, anything else INVALID. */
+  private afterItem(close: number): number {
+    this.skipWhitespace();
+    const next = this.bytes[this.at++];
+    if (next === close) return CLOSED;
+    if (next !== COMMA) return INVALID;
+    this.skipWhitespace();
+    return MORE;
   }
 
   private literal(word: string): boolean {

@@ -1,5 +1,6 @@
 import type { SourceBatch } from '../../src/core/batch.js';
 import type { ChangeEvent, RawEvent } from '../../src/core/event.js';
+import type { SourceMessage } from '../../src/sources/kafka/decode.js';
 
 let sequence = 0;
 
@@ -66,6 +67,23 @@ export function sampleEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
     columns: { id: '1', name: 'ann', email: 'ann@example.com' },
     old: null,
     unchanged_toast: [],
+    ...overrides,
+  };
+}
+
+/** A consumed Kafka message with `value` (text or bytes) on cdc.users, partition 2, offset 41. */
+export function sourceMessage(
+  value: string | Buffer | null,
+  overrides: Partial<SourceMessage> = {},
+): SourceMessage {
+  return {
+    topic: 'cdc.users',
+    partition: 2,
+    offset: 41,
+    key: null,
+    value: typeof value === 'string' ? Buffer.from(value) : value,
+    headers: [],
+    timestamp: 1795285136000,
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@ import type { ChangeEvent, RelayEvent } from '../../src/core/event.js';
 import { type Handler, type HandlerOutput, HandlerError, type SinkRecord } from '../../src/core/handler.js';
 import { HandlerChain } from '../../src/core/handler-chain.js';
 import { createDecoder } from '../../src/sources/kafka/decode.js';
-import { changeEvent, sampleEvent } from '../helpers/events.js';
+import { changeEvent, sampleEvent, sourceMessage } from '../helpers/events.js';
 import { capturedLogger } from '../helpers/log.js';
 
 const context = { sink: 'out', log: capturedLogger().log };
@@ -207,13 +207,7 @@ describe('HandlerChain', () => {
 
   test('handlers get events read from messages as plain objects; without handlers the bytes are written', async () => {
     const bytes = Buffer.from(JSON.stringify(sampleEvent()));
-    const read = createDecoder(
-      'pgrelay',
-      'edge',
-    )({
-      ...{ topic: 't', partition: 0, offset: 0, key: null, headers: [], timestamp: 0 },
-      value: bytes,
-    });
+    const read = createDecoder('pgrelay', 'edge')(sourceMessage(bytes));
     const spreading: Handler = {
       name: 'spread',
       process: (events) => events.map((event) => ({ ...event, table: 'copied' })),

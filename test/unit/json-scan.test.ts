@@ -42,7 +42,7 @@ const event = JSON.stringify(
 );
 
 /** Bytes JSON cares about, and some it does not. */
-const ALPHABET = [...'{}[]":,\\ \t\n\r0123456789-+.eEtrufalsn/bu', '\u0000', '\u001f', '\u007f', 'é', 'x'];
+const ALPHABET = [...'{}[]":,;\\ \t\n\r0123456789-+.eEtrufalsn/bu', '\u0000', '\u001f', '\u007f', 'é', 'x'];
 
 describe('JsonObjectScanner', () => {
   test('finds every member of an event, each value whole', () => {
@@ -94,6 +94,13 @@ describe('JsonObjectScanner', () => {
       '{"a":1}}',
       '{"a":1}{"b":2}',
       '{"a":NaN}',
+      '{"a":1;"b":2}',
+      '{"a":[1;2]}',
+      '{"a":{]}',
+      '{"a":[}}',
+      '{"a":[1}}',
+      '{"a":{"b":1]}',
+      '{]',
     ]) {
       assert.equal(parses(Buffer.from(text)), false, `JSON.parse accepts ${text}`);
       assert.equal(scanner.scan(Buffer.from(text)), false, text);

@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type SourceMessage,
-  UndecodableMessageError,
-  createDecoder,
-  utcMicros,
-} from '../../src/sources/kafka/decode.js';
+import { UndecodableMessageError, createDecoder, utcMicros } from '../../src/sources/kafka/decode.js';
 import { type ChangeEvent, type RelayEvent, SOURCE_JSON, isRaw } from '../../src/core/event.js';
 import { plainEvent } from '../../src/core/read-event.js';
-import { sampleEvent } from '../helpers/events.js';
+import { sampleEvent, sourceMessage as message } from '../helpers/events.js';
 
 function change(event: RelayEvent): ChangeEvent {
   assert.ok(!isRaw(event), 'expected a change event');
   return event;
-}
-
-function message(value: string | Buffer | null, overrides: Partial<SourceMessage> = {}): SourceMessage {
-  return {
-    topic: 'cdc.users',
-    partition: 2,
-    offset: 41,
-    key: null,
-    value: typeof value === 'string' ? Buffer.from(value) : value,
-    headers: [],
-    timestamp: 1795285136000,
-    ...overrides,
-  };
 }
 
 function undecodable(decode: () => unknown, reason: RegExp): void {

@@ -5,20 +5,8 @@ import { type ChangeEvent, type RelayEvent, SOURCE_JSON, isRaw } from '../../src
 import { encodeEvent, encodeUntouchedEvent, keyJson } from '../../src/core/encoding.js';
 import { stringifyExact } from '../../src/core/json.js';
 import { ReadEvent, plainEvent } from '../../src/core/read-event.js';
-import { sampleEvent } from '../helpers/events.js';
+import { sampleEvent, sourceMessage as message } from '../helpers/events.js';
 import { seededRandom } from '../helpers/random.js';
-
-function message(value: string | Buffer): SourceMessage {
-  return {
-    topic: 'cdc.users',
-    partition: 0,
-    offset: 7,
-    key: null,
-    value: typeof value === 'string' ? Buffer.from(value) : value,
-    headers: [],
-    timestamp: 1795285136000,
-  };
-}
 
 /** What decoding gives, as a plain event, or the error's message. */
 function outcome(decode: (m: SourceMessage) => RelayEvent, value: string | Buffer): unknown {

@@ -1,26 +1,8 @@
 import { z } from 'zod';
-
-const EVENT_FIELDS = [
-  'id',
-  'source',
-  'host',
-  'database',
-  'schema',
-  'table',
-  'action',
-  'lsn',
-  'xid',
-  'commit_time',
-] as const;
+import { EVENT_FIELDS, EVENT_SCALAR_FIELDS } from '../../core/event.js';
 
 /** Fields of the event contract; `set` and `from_event` add fields, they never overwrite these. */
-const CONTRACT_FIELDS: ReadonlySet<string> = new Set([
-  ...EVENT_FIELDS,
-  'key',
-  'columns',
-  'old',
-  'unchanged_toast',
-]);
+const CONTRACT_FIELDS: ReadonlySet<string> = new Set(EVENT_FIELDS);
 
 export const enrichSchema = z
   .strictObject({
@@ -30,7 +12,7 @@ export const enrichSchema = z
     /** Static fields added to the event. */
     set: z.record(z.string(), z.string()).prefault({}),
     /** Fields added to the event, copied from the event's own fields: { origin = "host" }. */
-    from_event: z.record(z.string(), z.enum(EVENT_FIELDS)).prefault({}),
+    from_event: z.record(z.string(), z.enum(EVENT_SCALAR_FIELDS)).prefault({}),
     /** Column copies: { email = "email_copy" }. */
     copy: z.record(z.string(), z.string()).prefault({}),
     /** Column renames: { mail = "email" }, applied to columns, old and key. */

@@ -1,26 +1,9 @@
-import { CHANGE_ACTIONS, type ChangeAction } from '../../core/event.js';
+import { CHANGE_ACTIONS, type ChangeAction, EVENT_FIELDS } from '../../core/event.js';
 import { JsonObjectScanner } from '../../core/json-scan.js';
 import { isLsn } from '../../core/lsn.js';
 import { ReadEvent } from '../../core/read-event.js';
 
-/** The fields of a complete pgrelay event, in the order pgrelay writes them. */
-const FIELDS = [
-  'id',
-  'source',
-  'host',
-  'database',
-  'schema',
-  'table',
-  'action',
-  'lsn',
-  'xid',
-  'commit_time',
-  'key',
-  'columns',
-  'old',
-  'unchanged_toast',
-] as const;
-const fieldIndex = (field: (typeof FIELDS)[number]): number => FIELDS.indexOf(field);
+const fieldIndex = (field: (typeof EVENT_FIELDS)[number]): number => EVENT_FIELDS.indexOf(field);
 const ID = fieldIndex('id');
 const SOURCE = fieldIndex('source');
 const HOST = fieldIndex('host');
@@ -35,10 +18,10 @@ const KEY = fieldIndex('key');
 const COLUMNS = fieldIndex('columns');
 const OLD = fieldIndex('old');
 const UNCHANGED_TOAST = fieldIndex('unchanged_toast');
-const FIELD_NAMES = FIELDS.map((field) => Buffer.from(field));
-const ALL_FIELDS = (1 << FIELDS.length) - 1;
+const FIELD_NAMES = EVENT_FIELDS.map((field) => Buffer.from(field));
+const ALL_FIELDS = (1 << EVENT_FIELDS.length) - 1;
 /** Each field at its own place, as pgrelay writes them. */
-const IN_ORDER = Int32Array.from(FIELDS.keys());
+const IN_ORDER = Int32Array.from(EVENT_FIELDS.keys());
 
 const QUOTE = 0x22;
 const OPEN_BRACE = 0x7b;
@@ -59,10 +42,10 @@ const LONG_NUMBER = 16;
  * strings once.
  */
 export class CompleteEventReader {
-  private readonly scanner = new JsonObjectScanner(FIELDS.length, FIELD_NAMES);
+  private readonly scanner = new JsonObjectScanner(EVENT_FIELDS.length, FIELD_NAMES);
   /** Per field, the member of the last message that held it: IN_ORDER, or what findFields() found. */
   private memberOf = IN_ORDER;
-  private readonly found = new Int32Array(FIELDS.length);
+  private readonly found = new Int32Array(EVENT_FIELDS.length);
   private readonly repeated = {
     source: new RepeatedText(),
     host: new RepeatedText(),
@@ -74,7 +57,7 @@ export class CompleteEventReader {
 
   read(bytes: Buffer | null): ReadEvent | undefined {
     const scanner = this.scanner;
-    if (bytes === null || !scanner.scan(bytes) || scanner.count !== FIELDS.length) return undefined;
+    if (bytes === null || !scanner.scan(bytes) || scanner.count !== EVENT_FIELDS.length) return undefined;
     this.memberOf = IN_ORDER;
     if (!scanner.inOrder) {
       if (!this.findFields(bytes)) return undefined;
@@ -126,11 +109,11 @@ export class CompleteEventReader {
   private findFields(bytes: Buffer): boolean {
     const spans = this.scanner.spans;
     let seen = 0;
-    for (let member = 0; member < FIELDS.length; member++) {
+    for (let member = 0; member < EVENT_FIELDS.length; member++) {
       const start = spans[member * 5]!;
       const end = spans[member * 5 + 1]!;
       let field = -1;
-      for (let other = 0; field < 0 && other < FIELDS.length; other++)
+      for (let other = 0; field < 0 && other < EVENT_FIELDS.length; other++)
         if (sameBytes(bytes, start, end, FIELD_NAMES[other]!)) field = other;
       if (field < 0) return false;
       seen |= 1 << field;
