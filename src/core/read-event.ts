@@ -10,8 +10,8 @@ import { isCanonicalFlatObject } from './json-scan.js';
  * Reading `xid`, `commit_time`, `columns`, `old` or `unchanged_toast` parses the message once.
  *
  * The rows are getters, which a copy ({...event}) leaves out: handlers get plainEvent() copies,
- * and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those fields throws instead
- * of leaving the message bytes stale.
+ * and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those fields
+ * throws instead of leaving the message bytes stale.
  */
 export class ReadEvent implements ChangeEvent {
   id = '';
@@ -50,7 +50,8 @@ export class ReadEvent implements ChangeEvent {
 
   /** The key as JSON, as encodings write it (core/encoding.ts keyJson): the message's text when that is it already. */
   keyJson(): string | null {
-    const [start, end] = [this.#keyStart, this.#keyEnd];
+    const start = this.#keyStart;
+    const end = this.#keyEnd;
     if (start < 0) return null;
     return isCanonicalFlatObject(this.#message, start, end)
       ? this.#message.toString('utf8', start, end)

@@ -74,7 +74,6 @@ export class CompleteEventReader {
     const action = this.string(bytes, ACTION, repeated.action);
     const schema = this.nullableString(bytes, SCHEMA, repeated.schema);
     const table = this.nullableString(bytes, TABLE, repeated.table);
-
     if (
       id === undefined ||
       lsn === undefined ||
