@@ -64,7 +64,7 @@ export class JsonObjectScanner {
    * Per member, at member × 5: where its name starts and ends (inside the quotes), where its value
    * starts and ends, and 1 when the value is a string with escapes (its text is not its bytes).
    */
-  readonly spans: Int32Array;
+  private readonly spans: Int32Array;
   /** Members of the object last scanned. */
   count = 0;
   /** Whether each member of the object last scanned had the name expected at its place. */
@@ -83,6 +83,29 @@ export class JsonObjectScanner {
     private readonly expectedNames: readonly Uint8Array[] = [],
   ) {
     this.spans = new Int32Array(maxMembers * SPAN_FIELDS);
+  }
+
+  /** Where member `member`'s name starts, inside its quotes. */
+  nameStart(member: number): number {
+    return this.spans[member * SPAN_FIELDS]!;
+  }
+
+  /** Where member `member`'s name ends, before its closing quote. */
+  nameEnd(member: number): number {
+    return this.spans[member * SPAN_FIELDS + 1]!;
+  }
+
+  valueStart(member: number): number {
+    return this.spans[member * SPAN_FIELDS + 2]!;
+  }
+
+  valueEnd(member: number): number {
+    return this.spans[member * SPAN_FIELDS + 3]!;
+  }
+
+  /** Whether member `member`'s value is a string with escapes: its text is not its bytes. */
+  valueEscaped(member: number): boolean {
+    return this.spans[member * SPAN_FIELDS + 4] === 1;
   }
 
   scan(bytes: Uint8Array): boolean {
@@ -133,10 +156,8 @@ export class JsonObjectScanner {
 
   /** Whether the string at `at` is `name`. */
   private isName(name: Uint8Array): boolean {
-    const bytes = this.bytes;
     const start = this.at + 1;
-    for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
-    return bytes[start + name.length] === QUOTE;
+    return sameBytes(this.bytes, start, name, 0, name.length) && this.bytes[start + name.length] === QUOTE;
   }
 
   private skipWhitespace(): void {
@@ -304,12 +325,22 @@ function plainStringEnd(bytes: Uint8Array, at: number): number {
 function hasName(bytes: Uint8Array, names: number[], start: number, end: number): boolean {
   for (let i = 0; i < names.length; i += 2) {
     const otherStart = names[i]!;
-    if (names[i + 1]! - otherStart !== end - start) continue;
-    let same = true;
-    for (let j = 0; same && j < end - start; j++) same = bytes[start + j] === bytes[otherStart + j];
-    if (same) return true;
+    if (names[i + 1]! - otherStart === end - start && sameBytes(bytes, start, bytes, otherStart, end - start))
+      return true;
   }
   return false;
+}
+
+/** Whether `length` bytes of `a` from `aStart` equal those of `b` from `bStart`. */
+export function sameBytes(
+  a: Uint8Array,
+  aStart: number,
+  b: Uint8Array,
+  bStart: number,
+  length: number,
+): boolean {
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
 }
 
 /** After a value at `at` that JSON.stringify writes the same way (see isCanonicalFlatObject), or -1. */

@@ -17,13 +17,16 @@ function parses(bytes: Buffer): boolean {
 function scannedMembers(scanner: JsonObjectScanner, bytes: Buffer): [string, unknown][] {
   const members: [string, unknown][] = [];
   for (let member = 0; member < scanner.count; member++) {
-    const [nameStart, nameEnd, valueStart, valueEnd, escaped] = scanner.spans.subarray(
-      member * 5,
-      member * 5 + 5,
+    const value = bytes.toString('utf8', scanner.valueStart(member), scanner.valueEnd(member));
+    assert.equal(
+      scanner.valueEscaped(member),
+      value.startsWith('"') && value.includes('\\'),
+      `escape flag of ${value}`,
     );
-    const value = bytes.toString('utf8', valueStart, valueEnd);
-    assert.equal(escaped === 1, value.startsWith('"') && value.includes('\\'), `escape flag of ${value}`);
-    members.push([bytes.toString('utf8', nameStart, nameEnd), JSON.parse(value)]);
+    members.push([
+      bytes.toString('utf8', scanner.nameStart(member), scanner.nameEnd(member)),
+      JSON.parse(value),
+    ]);
   }
   return members;
 }

@@ -1,5 +1,5 @@
 import { CHANGE_ACTIONS, type ChangeAction, EVENT_FIELDS } from '../../core/event.js';
-import { JsonObjectScanner } from '../../core/json-scan.js';
+import { JsonObjectScanner, sameBytes } from '../../core/json-scan.js';
 import { isLsn } from '../../core/lsn.js';
 import { ReadEvent } from '../../core/read-event.js';
 
@@ -106,14 +106,14 @@ export class CompleteEventReader {
 
   /** Maps each member to its field; false when a name is not a field or a field is missing (so another came twice). */
   private findFields(bytes: Buffer): boolean {
-    const spans = this.scanner.spans;
+    const scanner = this.scanner;
     let seen = 0;
     for (let member = 0; member < EVENT_FIELDS.length; member++) {
-      const start = spans[member * 5]!;
-      const end = spans[member * 5 + 1]!;
+      const start = scanner.nameStart(member);
+      const end = scanner.nameEnd(member);
       let field = -1;
       for (let other = 0; field < 0 && other < EVENT_FIELDS.length; other++)
-        if (sameBytes(bytes, start, end, FIELD_NAMES[other]!)) field = other;
+        if (isSpan(bytes, start, end, FIELD_NAMES[other]!)) field = other;
       if (field < 0) return false;
       seen |= 1 << field;
       this.found[field] = member;
@@ -122,11 +122,11 @@ export class CompleteEventReader {
   }
 
   private start(field: number): number {
-    return this.scanner.spans[this.memberOf[field]! * 5 + 2]!;
+    return this.scanner.valueStart(this.memberOf[field]!);
   }
 
   private end(field: number): number {
-    return this.scanner.spans[this.memberOf[field]! * 5 + 3]!;
+    return this.scanner.valueEnd(this.memberOf[field]!);
   }
 
   /** The field's string, or undefined when it is not a string. */
@@ -134,7 +134,7 @@ export class CompleteEventReader {
     const start = this.start(field);
     const end = this.end(field);
     if (bytes[start] !== QUOTE) return undefined;
-    if (this.scanner.spans[this.memberOf[field]! * 5 + 4] === 1)
+    if (this.scanner.valueEscaped(this.memberOf[field]!))
       return JSON.parse(bytes.toString('utf8', start, end)) as string;
     return repeated === undefined
       ? bytes.toString('utf8', start + 1, end - 1)
@@ -180,7 +180,7 @@ class RepeatedText {
   private text = '';
 
   read(message: Buffer, start: number, end: number): string {
-    if (!sameBytes(message, start, end, this.bytes)) {
+    if (!isSpan(message, start, end, this.bytes)) {
       this.text = message.toString('utf8', start, end);
       // A copy: the message's buffer is not kept alive for a string.
       this.bytes = Buffer.from(message.subarray(start, end));
@@ -189,8 +189,7 @@ class RepeatedText {
   }
 }
 
-function sameBytes(bytes: Buffer, start: number, end: number, expected: Buffer): boolean {
-  if (end - start !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
-  return true;
+/** Whether bytes[start, end) are `expected`. */
+function isSpan(bytes: Buffer, start: number, end: number, expected: Buffer): boolean {
+  return end - start === expected.length && sameBytes(bytes, start, expected, 0, expected.length);
 }
