@@ -36,7 +36,8 @@ export async function benchRelay(): Promise<BenchResult[]> {
   const source = `${prefix}.in`;
   const copies = [`${prefix}.kcat-1`, `${prefix}.kcat-2`];
   const formats = ['auto', 'raw'] as const;
-  await createTopics(brokers, [source, ...copies, ...formats.map((f) => `${prefix}.${f}`)], PARTITIONS);
+  const targets = (format: string) => [`${prefix}.${format}-1`, `${prefix}.${format}-2`];
+  await createTopics(brokers, [source, ...copies, ...formats.flatMap(targets)], PARTITIONS);
   const messages = relayMessages(COUNT, { rows: 10_000 });
   await produce(brokers, source, messages);
   const averageBytes = messages.reduce((n, m) => n + m.key.length + m.value.length, 0) / COUNT;
@@ -55,9 +56,16 @@ export async function benchRelay(): Promise<BenchResult[]> {
     perSecond: COUNT / kcat.seconds,
   };
   const kcatCpu = `kcat -C | kcat -P CPU ${((kcat.cpuSeconds / COUNT) * 1e6).toFixed(1)} µs per message (both processes, user + system)`;
+  // Each relay twice too, the formats taking turns: the broker compiles its code for a client's
+  // requests on first use, and its CPU per relayed message fell from 14.4 to 7.9 to 6.3 µs over
+  // three runs of one relay (measured; kcat's copies warm only kcat's requests).
+  const runs = { auto: [] as RelayRun[], raw: [] as RelayRun[] };
+  for (const round of [0, 1])
+    for (const format of formats)
+      runs[format].push(await timedRelayToSize(brokers, source, targets(format)[round]!, format));
   const results: BenchResult[] = [];
   for (const format of formats) {
-    const result = await timedRelayToSize(brokers, source, `${prefix}.${format}`, format);
+    const result = fasterRun(runs[format]);
     results.push({
       ...result,
       name:
@@ -74,6 +82,22 @@ export async function benchRelay(): Promise<BenchResult[]> {
     });
   }
   return results;
+}
+
+type RelayRun = Awaited<ReturnType<typeof timedRelayToSize>>;
+
+/** The faster run's rate and notes, with the higher CPU per message and peak RSS of the runs. */
+function fasterRun(runs: RelayRun[]): RelayRun {
+  const faster = runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
+  return {
+    ...faster,
+    cpuMicrosPerUnit: Math.max(...runs.map((run) => run.cpuMicrosPerUnit)),
+    peakRssMb: Math.max(...runs.map((run) => run.peakRssMb ?? 0)),
+    notes: [
+      `faster of ${runs.length} runs (${runs.map((run) => run.seconds.toFixed(2)).join(' s, ')} s); CPU per message and peak RSS: the higher of them`,
+      ...faster.notes,
+    ],
+  };
 }
 
 /** One relay process from `source` to `target` with `format`, timed from its start until `target` holds every message. */
