@@ -7,7 +7,7 @@ import { type SinkRecord, HandlerError } from './handler.js';
 import type { HandlerChain } from './handler-chain.js';
 import type { Metrics } from './metrics.js';
 import type { Supervisor } from './supervisor.js';
-import { Waiters } from './waiters.js';
+import { Waiters, whenAborted } from './waiters.js';
 
 export interface BatchLimits {
   /** Most events per delivered batch. */
@@ -181,7 +181,7 @@ export abstract class Sink extends Component {
     this.wakeLoop?.();
     try {
       // A write that ignores the abort (a hung destination) must not hold the stop past the deadline.
-      await Promise.race([this.loop, aborted(this.abort.signal)]);
+      await Promise.race([this.loop, whenAborted(this.abort.signal)]);
     } finally {
       deadline.removeEventListener('abort', onDeadline);
       this.capacityWaiters.release();
@@ -355,13 +355,6 @@ export abstract class Sink extends Component {
     }
     if (this.hasRoom()) this.capacityWaiters.release();
   }
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
 
 function describeRecord(record: SinkRecord): Record<string, unknown> {

@@ -23,3 +23,11 @@ export class Waiters {
     for (const resolve of waiting) resolve();
   }
 }
+
+/** Resolves when `signal` aborts (at once when it already has). */
+export function whenAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
