@@ -110,8 +110,8 @@ export class KafkaSource extends Source {
     await this.drain.until(deadline);
     this.abort.abort();
     clearInterval(this.healthTimer);
-    // Ending the session first closed its connections under a commit still on its way: a clean
-    // stop logged "committing offsets failed: Connection closed" about one time in three.
+    // The session ends after the last commit: its cleanup closes the connections, also under a
+    // commit still on its way.
     await Promise.race([this.commit(), whenAborted(deadline)]);
     this.sessionEnd.abort();
     await this.disconnect();
