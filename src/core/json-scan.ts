@@ -7,18 +7,24 @@
  */
 import { isUtf8 } from 'node:buffer';
 
-const QUOTE = 0x22;
+// The bytes a value starts with tell its kind: readers of scanned messages check them too.
+export const QUOTE = 0x22;
+export const OPEN_BRACE = 0x7b;
+export const OPEN_BRACKET = 0x5b;
+export const MINUS = 0x2d;
+/** The first byte of `null`. */
+export const NULL_START = 0x6e;
+const TRUE_START = 0x74;
+const FALSE_START = 0x66;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
 const PLUS = 0x2b;
 const DOT = 0x2e;
 const ZERO = 0x30;
+const NINE = 0x39;
 
 /** Bytes that end a run of plain string content: the closing quote, an escape, a control character. */
 const STRING_STOP = new Uint8Array(256);
@@ -47,8 +53,8 @@ const MAX_DEPTH = 128;
 /** Values per member in `spans`. */
 const SPAN_FIELDS = 5;
 
-function isDigit(c: number | undefined): boolean {
-  return c !== undefined && c >= ZERO && c <= 0x39;
+export function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= ZERO && c <= NINE;
 }
 
 /**
@@ -176,11 +182,11 @@ export class JsonObjectScanner {
         return depth < MAX_DEPTH && this.object(depth + 1);
       case OPEN_BRACKET:
         return depth < MAX_DEPTH && this.array(depth + 1);
-      case 0x74:
+      case TRUE_START:
         return this.literal('true');
-      case 0x66:
+      case FALSE_START:
         return this.literal('false');
-      case 0x6e:
+      case NULL_START:
         return this.literal('null');
       default:
         return this.number();
@@ -347,9 +353,8 @@ export function sameBytes(
 function canonicalScalarEnd(bytes: Uint8Array, at: number): number {
   const c = bytes[at];
   if (c === QUOTE) return plainStringEnd(bytes, at);
-  if (c === 0x74) return at + 4;
-  if (c === 0x66) return at + 5;
-  if (c === 0x6e) return at + 4;
+  if (c === TRUE_START || c === NULL_START) return at + 4;
+  if (c === FALSE_START) return at + 5;
   // A fraction or an exponent after the digits fails the caller's check for , or }.
   const digits = c === MINUS ? at + 1 : at;
   if (bytes[digits] === ZERO) return c === MINUS ? -1 : digits + 1;

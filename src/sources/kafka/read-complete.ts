@@ -1,5 +1,14 @@
 import { CHANGE_ACTIONS, type ChangeAction, EVENT_FIELDS } from '../../core/event.js';
-import { JsonObjectScanner, sameBytes } from '../../core/json-scan.js';
+import {
+  JsonObjectScanner,
+  MINUS,
+  NULL_START,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  isDigit,
+  sameBytes,
+} from '../../core/json-scan.js';
 import { isLsn } from '../../core/lsn.js';
 import { ReadEvent } from '../../core/read-event.js';
 
@@ -23,13 +32,6 @@ const ALL_FIELDS = (1 << EVENT_FIELDS.length) - 1;
 /** Each field at its own place, as pgrelay writes them. */
 const IN_ORDER = Int32Array.from(EVENT_FIELDS.keys());
 
-const QUOTE = 0x22;
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const NULL_START = 0x6e;
-const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
 /** A number this long may not survive a double; the full decoder refuses such an xid, so it decides. */
 const LONG_NUMBER = 16;
 
@@ -155,7 +157,7 @@ export class CompleteEventReader {
     const start = this.start(field);
     const first = bytes[start]!;
     if (first === NULL_START) return true;
-    return (first === MINUS || (first >= ZERO && first <= NINE)) && this.end(field) - start < LONG_NUMBER;
+    return (first === MINUS || isDigit(first)) && this.end(field) - start < LONG_NUMBER;
   }
 
   private isRowOrNull(bytes: Buffer, field: number): boolean {
