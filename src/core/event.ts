@@ -10,7 +10,12 @@ export type Value = null | boolean | number | string | JsonText | Value[] | { [k
 
 export type Row = Record<string, Value>;
 
-export type ChangeAction = 'insert' | 'update' | 'delete' | 'truncate' | 'message' | 'snapshot';
+const ACTIONS = ['insert', 'update', 'delete', 'truncate', 'message', 'snapshot'] as const;
+
+export type ChangeAction = (typeof ACTIONS)[number];
+
+/** Every action an event may name: decoders check an event's against it. */
+export const CHANGE_ACTIONS: ReadonlySet<string> = new Set<ChangeAction>(ACTIONS);
 
 /** The event's single-valued fields, in the order pgrelay writes them (its rows follow). */
 export const EVENT_SCALAR_FIELDS = [
@@ -28,15 +33,6 @@ export const EVENT_SCALAR_FIELDS = [
 
 /** Every field of the event, in the order pgrelay writes them. */
 export const EVENT_FIELDS = [...EVENT_SCALAR_FIELDS, 'key', 'columns', 'old', 'unchanged_toast'] as const;
-
-export const CHANGE_ACTIONS: ReadonlySet<string> = new Set<ChangeAction>([
-  'insert',
-  'update',
-  'delete',
-  'truncate',
-  'message',
-  'snapshot',
-]);
 
 /**
  * On an event read from a message: that message's JSON, when the event is exactly what it says
