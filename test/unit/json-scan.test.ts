@@ -31,6 +31,13 @@ function scannedMembers(scanner: JsonObjectScanner, bytes: Buffer): [string, unk
   return members;
 }
 
+/** Asserts the scanner accepts `text` and finds the members JSON.parse finds, in order. */
+function assertScansAsParsed(scanner: JsonObjectScanner, text: string): void {
+  const bytes = Buffer.from(text);
+  assert.ok(scanner.scan(bytes), text);
+  assert.deepEqual(scannedMembers(scanner, bytes), Object.entries(JSON.parse(text) as object), text);
+}
+
 const event = JSON.stringify(
   sampleEvent({
     columns: {
@@ -49,10 +56,7 @@ const ALPHABET = [...'{}[]":,;\\ \t\n\r0123456789-+.eEtrufalsn/bu', '\u0000', '\
 
 describe('JsonObjectScanner', () => {
   test('finds every member of an event, each value whole', () => {
-    const scanner = new JsonObjectScanner();
-    const bytes = Buffer.from(event);
-    assert.ok(scanner.scan(bytes));
-    assert.deepEqual(scannedMembers(scanner, bytes), Object.entries(JSON.parse(event) as object));
+    assertScansAsParsed(new JsonObjectScanner(), event);
   });
 
   test('accepts spacing between tokens, empty objects and every kind of value', () => {
@@ -65,9 +69,7 @@ describe('JsonObjectScanner', () => {
       '{"n":0,"m":-0.5E+10,"o":1e-7,"p":123456789012345678901234567890}',
       '{"s":"\\u00e9\\n\\/\\"","t":true,"f":false,"z":null}',
     ]) {
-      const bytes = Buffer.from(text);
-      assert.ok(scanner.scan(bytes), text);
-      assert.deepEqual(scannedMembers(scanner, bytes), Object.entries(JSON.parse(text) as object), text);
+      assertScansAsParsed(scanner, text);
     }
   });
 
