@@ -47,8 +47,8 @@ export async function benchRelay(): Promise<BenchResult[]> {
   // The faster of two copies: one copy's rate moved from 141,661 to 225,602 messages/s between runs
   // of the same day, and a slow one made the ratio look better than the relay was.
   const [first, second] = [
-    await kcatCopy(brokers, source, copies[0]!),
-    await kcatCopy(brokers, source, copies[1]!),
+    await kcatCopy(brokers, source, copies[0]!, COUNT),
+    await kcatCopy(brokers, source, copies[1]!, COUNT),
   ];
   const kcat = first.seconds <= second.seconds ? first : second;
   const baseline = {
@@ -216,18 +216,25 @@ async function timedRelay(
 
 /**
  * kcat consuming `from` to its end, piped into kcat producing to `to` with acks=all: seconds taken,
- * and the CPU seconds both kcat processes used (bash's `times`, second line: its children).
+ * and the CPU seconds both kcat processes used (bash's `times`, second line: its children). Fails
+ * unless `to` then holds `count` messages: a kcat that is missing or cannot reach the broker would
+ * otherwise copy nothing in milliseconds and make the baseline absurd.
  */
-async function kcatCopy(brokers: string[], from: string, to: string) {
+async function kcatCopy(brokers: string[], from: string, to: string, count: number) {
   const broker = brokers.join(',');
   const started = performance.now();
   const { stdout } = await run('bash', [
     '-o',
     'pipefail',
     '-c',
-    `kcat -C -b ${broker} -t ${from} -o beginning -e -q -f '%k\\t%s\\n' | kcat -P -b ${broker} -t ${to} -K '\\t' -X acks=all; times`,
+    `kcat -C -b ${broker} -t ${from} -o beginning -e -q -f '%k\\t%s\\n' | kcat -P -b ${broker} -t ${to} -K '\\t' -X acks=all; ` +
+      'copied=$?; times; exit $copied',
   ]);
   const seconds = (performance.now() - started) / 1000;
+  const admin = adminClient(brokers);
+  const size = await topicSize(admin, to).finally(() => admin.close());
+  if (size !== count)
+    throw new Error(`bench: kcat copied ${size} of ${count} messages from ${from} to ${to}`);
   const children = stdout.trim().split('\n').at(-1) ?? '';
   const cpuSeconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
     (sum, [, minutes, secs]) => sum + Number(minutes) * 60 + Number(secs),
