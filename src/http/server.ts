@@ -15,6 +15,12 @@ const BACKFILL_STATUS: Record<string, number> = {
   PGRELAY_BACKFILL_NOT_STREAMING: 409,
 };
 
+function noSchemas(): never {
+  throw new Error(
+    "pgrelay's HTTP routes declare no schemas: a route with one needs fastify's compilers back",
+  );
+}
+
 /**
  * The operator's API: /health, /status, /stats, /debug/on|off, /metrics, and
  * POST /sources/NAME/backfill. GET works for the debug switches too, as in psql-streamer.
@@ -25,6 +31,9 @@ export function createHttpServer(runtime: Runtime, log: Logger) {
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
+    // Fastify loads and sets up ajv and fast-json-stringify unless given its schema compilers, and
+    // pgrelay's routes declare no schemas: 15 to 30 ms of CPU at every start for nothing (--cpu-prof).
+    schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
   });
   // Read at each request: a reload may set, change or remove the token.
   const authorized = bearerCheck(() => runtime.config.http.token);
