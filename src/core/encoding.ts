@@ -25,7 +25,9 @@ export function encodeUntouchedEvent(event: RelayEvent): SinkRecord {
   if (event.action === 'raw') return encodeEvent(event);
   const json = event[SOURCE_JSON];
   if (json === undefined) return encodeEvent(event);
-  return { key: keyJson(event), value: json, origin: event };
+  // A read event's key as bytes: the sink would turn its text back into them.
+  const key = event instanceof ReadEvent ? event.keyBytes() : keyJson(event);
+  return { key, value: json, origin: event };
 }
 
 /** The message key of an event: its key as JSON, so every change of a row lands on one partition. */

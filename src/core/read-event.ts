@@ -9,30 +9,58 @@ import { isCanonicalFlatObject } from './json-scan.js';
  * the rest was most of its CPU time and, while events waited for the sink, most of its heap.
  * Reading `xid`, `commit_time`, `columns`, `old` or `unchanged_toast` parses the message once.
  *
- * The rows are getters, which a copy ({...event}) leaves out: handlers get plainEvent() copies,
- * and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those fields
- * throws instead of leaving the message bytes stale.
+ * The id and LSN are made into strings when read: a Kafka sink writes them as headers from the
+ * message's bytes (idBytes, lsnBytes), and their key as bytes too (keyBytes).
+ *
+ * The rows, id and LSN are getters, which a copy ({...event}) leaves out: handlers get plainEvent()
+ * copies, and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those
+ * fields throws instead of leaving the message bytes stale.
  */
 export class ReadEvent implements ChangeEvent {
-  id = '';
   source = '';
   host = '';
   database = '';
   schema: string | null = null;
   table: string | null = null;
   action: ChangeAction = 'insert';
-  lsn = '';
   readonly #message: Buffer;
   readonly #keyStart: number;
   readonly #keyEnd: number;
+  readonly #idStart: number;
+  readonly #idEnd: number;
+  readonly #lsnStart: number;
+  readonly #lsnEnd: number;
+  #id: string | undefined;
+  #lsn: string | undefined;
   #key: Row | null | undefined;
   #parsed: ChangeEvent | undefined;
 
-  /** `keyStart`, `keyEnd`: where the key's JSON object lies in `message`; keyStart -1 when the key is null. */
-  constructor(message: Buffer, keyStart: number, keyEnd: number) {
+  constructor(message: Buffer, spans: ReadEventSpans) {
     this.#message = message;
-    this.#keyStart = keyStart;
-    this.#keyEnd = keyEnd;
+    this.#keyStart = spans.keyStart;
+    this.#keyEnd = spans.keyEnd;
+    this.#idStart = spans.idStart;
+    this.#idEnd = spans.idEnd;
+    this.#lsnStart = spans.lsnStart;
+    this.#lsnEnd = spans.lsnEnd;
+  }
+
+  get id(): string {
+    return (this.#id ??= this.#message.toString('utf8', this.#idStart, this.#idEnd));
+  }
+
+  get lsn(): string {
+    return (this.#lsn ??= this.#message.toString('utf8', this.#lsnStart, this.#lsnEnd));
+  }
+
+  /** The id as UTF-8, a view of the message. */
+  idBytes(): Buffer {
+    return this.#message.subarray(this.#idStart, this.#idEnd);
+  }
+
+  /** The LSN as UTF-8, a view of the message. */
+  lsnBytes(): Buffer {
+    return this.#message.subarray(this.#lsnStart, this.#lsnEnd);
   }
 
   get [SOURCE_JSON](): Buffer {
@@ -50,12 +78,23 @@ export class ReadEvent implements ChangeEvent {
 
   /** The key as JSON, as encodings write it (core/encoding.ts keyJson): the message's text when that is it already. */
   keyJson(): string | null {
+    const bytes = this.canonicalKey();
+    if (bytes === undefined) return stringifyExact(this.key);
+    return bytes === null ? null : bytes.toString('utf8');
+  }
+
+  /** keyJson() as UTF-8: a view of the message when the message holds it already. */
+  keyBytes(): Buffer | null {
+    const bytes = this.canonicalKey();
+    return bytes === undefined ? Buffer.from(stringifyExact(this.key)) : bytes;
+  }
+
+  /** The key's bytes when they are what keyJson() writes (null for a null key), else undefined. */
+  private canonicalKey(): Buffer | null | undefined {
     const start = this.#keyStart;
     const end = this.#keyEnd;
     if (start < 0) return null;
-    return isCanonicalFlatObject(this.#message, start, end)
-      ? this.#message.toString('utf8', start, end)
-      : stringifyExact(this.key);
+    return isCanonicalFlatObject(this.#message, start, end) ? this.#message.subarray(start, end) : undefined;
   }
 
   get xid(): number | null {
@@ -113,6 +152,19 @@ export class ReadEvent implements ChangeEvent {
   private parse(): ChangeEvent {
     return parseJsonExact(this.#message.toString('utf8')) as unknown as ChangeEvent;
   }
+}
+
+/**
+ * Where a ReadEvent's fields lie in its message: the key's JSON object (keyStart -1 for a null key),
+ * and the id's and LSN's text inside their quotes (written without escapes).
+ */
+export interface ReadEventSpans {
+  keyStart: number;
+  keyEnd: number;
+  idStart: number;
+  idEnd: number;
+  lsnStart: number;
+  lsnEnd: number;
 }
 
 /** An event a handler may copy and change: a ReadEvent as a plain object, any other as it is. */

@@ -23,7 +23,7 @@ const variants: ChangeEvent[] = [
   sampleEvent(),
   sampleEvent({ schema: null, table: null, action: 'message', key: null, columns: null, xid: null }),
   sampleEvent({ commit_time: null, action: 'delete', columns: null, old: { id: '1', name: 'ann' } }),
-  sampleEvent({ table: 'naïve "t"', source: 'db\\1', host: 'h\u00e9', database: '\u4e2d', id: '0/1:\n' }),
+  sampleEvent({ table: 'naïve "t"', source: 'db\\1', host: 'h\u00e9', database: '\u4e2d', id: '0/1:é' }),
   sampleEvent({ key: { id: 1, region: 'eu' }, unchanged_toast: ['doc', 'blob'], xid: 4294967295 }),
   sampleEvent({ columns: { doc: { nested: [1, 2.5, null, { a: 'b' }] }, big: -1.5e300, flag: true } }),
 ];
@@ -40,11 +40,50 @@ describe('complete pgrelay events are read without building their rows', () => {
         assert.equal(read[SOURCE_JSON], bytes);
         assert.equal(JSON.stringify(read), JSON.stringify(event));
         assert.equal(keyJson(read), keyJson(event));
-        assert.deepEqual(encodeUntouchedEvent(read), { key: keyJson(event), value: bytes, origin: read });
+        const key = keyJson(event);
+        assert.deepEqual(encodeUntouchedEvent(read), {
+          key: key === null ? null : Buffer.from(key),
+          value: bytes,
+          origin: read,
+        });
         assert.equal(encodeEvent(read).value, stringifyExact(event));
       }
     });
   }
+
+  test("a Kafka sink gets the key, id and LSN as the message's own bytes", () => {
+    const event = sampleEvent({ id: '0/16B3748:2', lsn: '0/16B3748' });
+    const bytes = Buffer.from(JSON.stringify(event));
+    const read = createDecoder('pgrelay', 'edge')(message(bytes));
+    assert.ok(read instanceof ReadEvent);
+    for (const [view, text] of [
+      [read.idBytes(), event.id],
+      [read.lsnBytes(), event.lsn],
+      [read.keyBytes(), JSON.stringify(event.key)],
+    ] as const) {
+      assert.equal(view?.toString(), text);
+      assert.equal(view?.buffer, bytes.buffer, `${text}: a copy, not a view of the message`);
+    }
+    const keyless = createDecoder('pgrelay', 'edge')(message(JSON.stringify({ ...event, key: null })));
+    assert.ok(keyless instanceof ReadEvent);
+    assert.equal(keyless.keyBytes(), null);
+  });
+
+  test('an id or LSN with an escape, or an LSN with spacing, decodes as the parsing decoder decodes it', () => {
+    const decode = createDecoder('auto', 'edge');
+    for (const change of [
+      { id: '0/1:\n' },
+      { id: '0/1:"a"' },
+      { lsn: ' 0/16B3748' },
+      { lsn: '0/16B3748 ' },
+    ]) {
+      const text = JSON.stringify(sampleEvent(change));
+      const read = decode(message(text));
+      assert.ok(!(read instanceof ReadEvent), text);
+      assert.deepEqual(outcome(decode, text), outcome(decode, `${text}\n`), text);
+      assert.deepEqual(plainEvent(read), JSON.parse(text));
+    }
+  });
 
   test('fields in another order are found, and the next event in order is read in order', () => {
     const decode = createDecoder('pgrelay', 'edge');

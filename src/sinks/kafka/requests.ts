@@ -1,4 +1,5 @@
 import type { SinkRecord } from '../../core/handler.js';
+import { ReadEvent } from '../../core/read-event.js';
 import { InvalidRecordError } from './errors.js';
 import { keyPartition } from '../../kafka/murmur2.js';
 import type { OutgoingBatch } from '../../kafka/producer.js';
@@ -268,11 +269,16 @@ export class BatchEncoder {
       // A transaction's events share source and LSN: their bytes are encoded once.
       if (origin.source !== this.source.text)
         this.source = { text: origin.source, bytes: Buffer.from(origin.source) };
-      if (origin.lsn !== this.lsn.text) this.lsn = { text: origin.lsn, bytes: Buffer.from(origin.lsn) };
+      // A read event holds its LSN and id as bytes: making them text would only be undone here.
+      const read = origin instanceof ReadEvent ? origin : undefined;
+      if (read === undefined && origin.lsn !== this.lsn.text)
+        this.lsn = { text: origin.lsn, bytes: Buffer.from(origin.lsn) };
       // A handler's own header of the same name replaces pgrelay's.
       if (own === undefined || !(SOURCE in own)) this.push(this.fixedNames.source, this.source.bytes);
-      if (own === undefined || !(LSN in own)) this.push(this.fixedNames.lsn, this.lsn.bytes);
-      if (own === undefined || !(ID in own)) this.push(this.fixedNames.id, origin.id);
+      if (own === undefined || !(LSN in own))
+        this.push(this.fixedNames.lsn, read === undefined ? this.lsn.bytes : read.lsnBytes());
+      if (own === undefined || !(ID in own))
+        this.push(this.fixedNames.id, read === undefined ? origin.id : read.idBytes());
     }
     if (own === undefined) return;
     for (const name in own) {

@@ -9,7 +9,7 @@ import {
   isDigit,
   sameBytes,
 } from '../../core/json-scan.js';
-import { isLsn } from '../../core/lsn.js';
+import { isLsnSpan } from '../../core/lsn.js';
 import { ReadEvent } from '../../core/read-event.js';
 
 const fieldIndex = (field: (typeof EVENT_FIELDS)[number]): number => EVENT_FIELDS.indexOf(field);
@@ -68,8 +68,6 @@ export class CompleteEventReader {
     const keyKind = bytes[this.start(KEY)];
     if (keyKind !== OPEN_BRACE && keyKind !== NULL_START) return undefined;
     const repeated = this.repeated;
-    const id = this.string(bytes, ID);
-    const lsn = this.string(bytes, LSN);
     const source = this.string(bytes, SOURCE, repeated.source);
     const host = this.string(bytes, HOST, repeated.host);
     const database = this.string(bytes, DATABASE, repeated.database);
@@ -77,9 +75,9 @@ export class CompleteEventReader {
     const schema = this.nullableString(bytes, SCHEMA, repeated.schema);
     const table = this.nullableString(bytes, TABLE, repeated.table);
     if (
-      id === undefined ||
-      lsn === undefined ||
-      !isLsn(lsn) ||
+      !this.isPlainString(bytes, ID) ||
+      !this.isPlainString(bytes, LSN) ||
+      !isLsnSpan(bytes, this.start(LSN) + 1, this.end(LSN) - 1) ||
       source === undefined ||
       host === undefined ||
       database === undefined ||
@@ -94,15 +92,20 @@ export class CompleteEventReader {
       !this.isColumnList(bytes, UNCHANGED_TOAST)
     )
       return undefined;
-    const event = new ReadEvent(bytes, keyKind === NULL_START ? -1 : this.start(KEY), this.end(KEY));
-    event.id = id;
+    const event = new ReadEvent(bytes, {
+      keyStart: keyKind === NULL_START ? -1 : this.start(KEY),
+      keyEnd: this.end(KEY),
+      idStart: this.start(ID) + 1,
+      idEnd: this.end(ID) - 1,
+      lsnStart: this.start(LSN) + 1,
+      lsnEnd: this.end(LSN) - 1,
+    });
     event.source = source;
     event.host = host;
     event.database = database;
     event.schema = schema;
     event.table = table;
     event.action = action as ChangeAction;
-    event.lsn = lsn;
     return event;
   }
 
@@ -141,6 +144,14 @@ export class CompleteEventReader {
     return repeated === undefined
       ? bytes.toString('utf8', start + 1, end - 1)
       : repeated.read(bytes, start + 1, end - 1);
+  }
+
+  /**
+   * Whether the field is a string written without escapes, whose bytes are its text. pgrelay writes
+   * ids and LSNs so; one with an escape is left to the full decoder.
+   */
+  private isPlainString(bytes: Buffer, field: number): boolean {
+    return bytes[this.start(field)] === QUOTE && !this.scanner.valueEscaped(this.memberOf[field]!);
   }
 
   private nullableString(bytes: Buffer, field: number, repeated?: RepeatedText): string | null | undefined {
