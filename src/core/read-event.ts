@@ -9,8 +9,8 @@ import { isCanonicalFlatObject } from './json-scan.js';
  * the rest was most of its CPU time and, while events waited for the sink, most of its heap.
  * Reading `xid`, `commit_time`, `columns`, `old` or `unchanged_toast` parses the message once.
  *
- * The id and LSN are made into strings when read: a Kafka sink writes them as headers from the
- * message's bytes (idBytes, lsnBytes), and their key as bytes too (keyBytes).
+ * The id and LSN become strings only when something reads them: a Kafka sink writes them as
+ * headers straight from the message's bytes (idBytes, lsnBytes), and the message key too (keyBytes).
  *
  * The rows, id and LSN are getters, which a copy ({...event}) leaves out: handlers get plainEvent()
  * copies, and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those
