@@ -88,6 +88,17 @@ describe('Kafka-to-Kafka relay', () => {
     ];
     const events = [...inRowOrder(usersOutRead), ...inRowOrder(ordersOutRead)];
     const relayed = [...usersOutRead, ...ordersOutRead];
+    relayed.forEach((message, i) =>
+      assert.deepEqual(
+        message.headerList,
+        [
+          ['pgrelay-source', events[i]!.source],
+          ['pgrelay-lsn', events[i]!.lsn],
+          ['pgrelay-id', events[i]!.id],
+        ],
+        `offset ${message.offset}: the headers name the event's source, LSN and id`,
+      ),
+    );
     const seqs = new Set(events.map((e) => e.columns!.seq as number));
     assert.equal(seqs.size, 100_000, 'every message once');
     assert.ok([...seqs].every((s) => s >= 0 && s < 100_000));
