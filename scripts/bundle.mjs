@@ -65,7 +65,8 @@ const lazyKafkaValidators = {
 /**
  * Node's modules that only some configurations use: TLS (tls; https and http2, which fastify requires
  * whether or not it serves them), hashing for SCRAM passwords (crypto), prom-client's cluster
- * aggregation. Each stands for a stub whose properties load the real module on first use, so a
+ * aggregation (Node's net loads cluster itself for a listening server: it stays out only with the
+ * HTTP API off). Each stands for a stub whose properties load the real module on first use, so a
  * pgrelay that never uses them never loads them: at rest 3-4 MB less RSS, measured (crypto alone
  * holds 3 MB). A plain function read before that (a library's `promisify(pbkdf2)` at load) is a
  * forwarder that loads the module when called; anything else read before then loads it then.
