@@ -139,9 +139,7 @@ export class KafkaSource extends Source {
   private async session(ready: () => void): Promise<'ended'> {
     const ended = new Promise<'ended'>((resolve, reject) => {
       this.endSession = reject;
-      const end = this.sessionEnd.signal;
-      if (end.aborted) resolve('ended');
-      else end.addEventListener('abort', () => resolve('ended'), { once: true });
+      void whenAborted(this.sessionEnd.signal).then(() => resolve('ended'));
     });
     // A loss before the join finished surfaces from connect(); one after it, from `ended`.
     ended.catch(() => undefined);
