@@ -231,8 +231,7 @@ async function kcatCopy(brokers: string[], from: string, to: string, count: numb
       'copied=$?; times; exit $copied',
   ]);
   const seconds = (performance.now() - started) / 1000;
-  const admin = adminClient(brokers);
-  const size = await topicSize(admin, to).finally(() => admin.close());
+  const size = await topicSize(brokers, to);
   if (size !== count)
     throw new Error(`bench: kcat copied ${size} of ${count} messages from ${from} to ${to}`);
   const children = stdout.trim().split('\n').at(-1) ?? '';
