@@ -29,10 +29,10 @@ const PRODUCER_STATE = new Set([
   'PRODUCER_FENCED',
 ]);
 const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
-/** What to do about a topic that does not appear: the broker would have created it by now if it did. */
+/** What to do about a topic the broker neither has nor creates on first use. */
 const UNKNOWN_TOPIC_HINT =
   "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
-/** How long a topic the broker creates on first use may take to appear. */
+/** How long a topic the broker creates on first use may take to get its partitions. */
 const UNKNOWN_TOPIC_GRACE_MS = 15_000;
 
 /**
@@ -370,9 +370,10 @@ export class KafkaSink extends Sink {
   }
 
   /**
-   * Partition counts of topics that exist. A topic the broker creates on first use takes a moment
-   * to appear; one still missing after UNKNOWN_TOPIC_GRACE_MS, or at once when create_topics is
-   * set (pgrelay then creates it), is an UnknownTopicError.
+   * Partition counts of topics that exist. Asked for a missing topic, a broker that creates topics on
+   * first use does so and answers that it has no leader yet; one that does not answers that the topic
+   * is unknown: an UnknownTopicError at once. A topic still without partitions after
+   * UNKNOWN_TOPIC_GRACE_MS is one too. With create_topics set, pgrelay creates a missing topic.
    */
   private async partitionCounts(names: string[]): Promise<Map<string, number>> {
     const settings = this.topicSettings();
@@ -383,18 +384,18 @@ export class KafkaSink extends Sink {
         const counts = await this.producer.partitionCounts(names, settings === undefined);
         const missing = names.find((name) => !(counts.get(name)! > 0));
         if (missing === undefined) return counts;
+        if (settings === undefined && Date.now() <= deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
         error = new UnknownTopicError(missing, this.where, UNKNOWN_TOPIC_HINT);
       } catch (caught) {
         error = this.classify(caught);
+        if (error instanceof UnknownTopicError && settings === undefined)
+          error = new UnknownTopicError(error.topic, this.where, UNKNOWN_TOPIC_HINT, error.cause);
       }
-      if (!(error instanceof UnknownTopicError)) throw error;
-      if (settings === undefined) {
-        if (Date.now() > deadline)
-          throw new UnknownTopicError(error.topic, this.where, UNKNOWN_TOPIC_HINT, error.cause);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      if (created >= names.length) throw error;
+      if (!(error instanceof UnknownTopicError) || settings === undefined || created >= names.length)
+        throw error;
       await this.admin.create(error.topic, settings).catch((e: unknown) => {
         throw this.classify(e);
       });
