@@ -77,6 +77,9 @@ export class KafkaServer {
       'transaction.state.log.replication.factor': '1',
       'transaction.state.log.min.isr': '1',
       'group.initial.rebalance.delay.ms': '0',
+      // Tests that kill a group member wait out its session: 3 s sessions (the broker's floor is 6 s)
+      // cut those waits by half.
+      'group.min.session.timeout.ms': '1000',
       'auto.create.topics.enable': 'true',
       ...secure?.properties(port, controllerPort),
       ...options.settings,

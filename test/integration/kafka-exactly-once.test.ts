@@ -68,7 +68,7 @@ describe('exactly-once Kafka relay', () => {
         brokers,
         topics: [input],
         group_id: group,
-        session_timeout: '6s',
+        session_timeout: '3s',
         exactly_once: true,
       }) + kafkaSink('central', { brokers, sources: ['edge'], topic_fallback: out });
     const dir = tempDir('pgrelay-eos-');
