@@ -3,6 +3,8 @@ import { address, duration, name, regexProblem, sasl, sourceCommon, tls } from '
 
 /** exactly_once transactions are aborted by their coordinator after this long, unless configured. */
 export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
+/** Offsets delivered are committed at most this often, unless configured. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 100;
 const TRANSACTION_TIMEOUT_MIN_MS = 1000;
 const TRANSACTION_TIMEOUT_MAX_MS = 15 * 60_000;
 
@@ -23,6 +25,12 @@ export const kafkaSourceSchema = z
     dead_letter_topic: name.optional(),
     client_id: z.string().prefault('pgrelay'),
     session_timeout: duration('30s'),
+    /**
+     * Delivered offsets are committed at most this often (default 100ms; 0: as soon as delivered).
+     * Each commit is a write on the broker; after kill -9 what was delivered since the last commit
+     * is sent again. A stop or a rebalance commits at once.
+     */
+    commit_interval: duration().optional(),
     /**
      * Relay exactly once: the one Kafka sink this source feeds writes in transactions that also
      * commit the offsets they consumed, so read_committed consumers see every message once.
@@ -58,6 +66,15 @@ export const kafkaSourceSchema = z
           'more than their transaction.max.timeout.ms (15m by default)',
         path: ['transaction_timeout'],
         input: timeout,
+      });
+    const interval = config.commit_interval;
+    if (interval !== undefined && config.exactly_once)
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          'has no effect with exactly_once = true, where each delivery commits its offsets in its transaction: remove it',
+        path: ['commit_interval'],
+        input: interval,
       });
     if (config.topics.length === 0 && config.topic_pattern === undefined) {
       ctx.issues.push({

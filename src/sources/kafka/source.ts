@@ -10,7 +10,7 @@ import { clientOptions, logBrokerStates } from '../../kafka/client.js';
 import type { ExactlyOnceLink, TransactionalSource } from '../../kafka/exactly-once.js';
 import { UnknownTopicError, classifyKafkaError } from '../../kafka/errors.js';
 import { RecordReader } from '../../kafka/fetch-records.js';
-import type { KafkaSourceConfig } from './config.js';
+import { DEFAULT_COMMIT_INTERVAL_MS, type KafkaSourceConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
 import { type Decoder, type SourceMessage, UndecodableMessageError, createDecoder } from './decode.js';
 import { type FetchedChunk, Fetcher } from './fetcher.js';
@@ -65,6 +65,8 @@ export class KafkaSource extends Source {
   private readonly handover = new Drain(() => [...this.givenUp].every((p) => p.progress.inFlight === 0));
   private committing: Promise<void> | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** When the latest commit of delivered offsets went out (Date.now()). */
+  private lastCommitAt = 0;
   private healthTimer: NodeJS.Timeout | undefined;
   private inputStopped = false;
   /** From the moment the member learns the group rebalances until it has joined the new generation. */
@@ -526,14 +528,18 @@ export class KafkaSource extends Source {
   // ---- offsets -----------------------------------------------------------------------------------
 
   /**
-   * A commit goes out as soon as a partition's delivered offset moved and no commit is on its way;
-   * what moves meanwhile goes in the next one. After kill -9 a restart reads again only what was
-   * delivered since the last commit that reached Kafka.
+   * A commit goes out once a partition's delivered offset moved, no commit is on its way and
+   * commit_interval has passed since the last one; what moves meanwhile goes in the next. After
+   * kill -9 a restart reads again only what was delivered since the last commit that reached Kafka.
+   * Exactly once, the sink's transactions commit offsets; this only retries what they could not.
    */
   private scheduleCommit(): void {
     if (this.abort.signal.aborted || this.committing !== undefined || this.commitTimer !== undefined) return;
     if (!this.offsets.pending) return;
-    this.commitTimer = setTimeout(() => void this.commit(), 0);
+    const interval =
+      this.link === undefined ? (this.config.commit_interval ?? DEFAULT_COMMIT_INTERVAL_MS) : 0;
+    const wait = Math.max(0, this.lastCommitAt + interval - Date.now());
+    this.commitTimer = setTimeout(() => void this.commit(), wait);
   }
 
   /** Commits every partition whose delivered offset moved; commits run one after another. */
@@ -564,6 +570,7 @@ export class KafkaSource extends Source {
     }
     const pending = this.offsets.take();
     if (pending === undefined) return;
+    this.lastCommitAt = Date.now();
     try {
       if (this.group === undefined) throw new CommitRefusedError('not connected', undefined, true);
       await this.group.commit(pending.offsets);
