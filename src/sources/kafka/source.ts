@@ -531,7 +531,7 @@ export class KafkaSource extends Source {
    * A commit goes out once a partition's delivered offset moved, no commit is on its way and
    * commit_interval has passed since the last one; what moves meanwhile goes in the next. After
    * kill -9 a restart reads again only what was delivered since the last commit that reached Kafka.
-   * Exactly once, the sink's transactions commit offsets; this only retries what they could not.
+   * Exactly once, offsets go in a transaction as soon as they move: commit_interval does not apply.
    */
   private scheduleCommit(): void {
     if (this.abort.signal.aborted || this.committing !== undefined || this.commitTimer !== undefined) return;
