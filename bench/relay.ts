@@ -18,6 +18,7 @@ import {
   uniqueName,
 } from '../test/harness/topics.js';
 import type { Admin } from '@platformatic/kafka';
+import { brokerCpu, brokerCpuNote } from './broker.js';
 import type { BenchResult } from './report.js';
 
 const run = promisify(execFile);
@@ -78,6 +79,7 @@ export async function benchRelay(): Promise<BenchResult[]> {
         `pgrelay events of ~${Math.round(averageBytes)} bytes, ${PARTITIONS} partitions, format ${format}, passthrough handler, compression none (as kcat -P writes)`,
         ...result.notes,
         kcatCpu,
+        ...kcat.brokerNotes.map((note) => `kcat's copy: ${note}`),
       ],
     });
   }
@@ -119,6 +121,7 @@ async function timedRelayToSize(brokers: string[], source: string, target: strin
       }),
   );
   try {
+    const broker = brokerCpu();
     const started = performance.now();
     await relay.start({ waitRunning: false });
     const running = relay.waitRunning().then(() => performance.now());
@@ -137,6 +140,7 @@ async function timedRelayToSize(brokers: string[], source: string, target: strin
       notes: [
         `time from process start; of it ${startupSeconds.toFixed(1)} s until /status ok (start, group join): ` +
           `${Math.round(COUNT / (seconds - startupSeconds)).toLocaleString('en-US')} messages/s after that`,
+        ...brokerCpuNote(broker, COUNT, 'message'),
         ...(size === COUNT ? [] : [`target holds ${size} messages: ${size - COUNT} duplicates`]),
       ],
     };
@@ -222,6 +226,7 @@ async function timedRelay(
  */
 async function kcatCopy(brokers: string[], from: string, to: string, count: number) {
   const broker = brokers.join(',');
+  const brokerBefore = brokerCpu();
   const started = performance.now();
   const { stdout } = await run('bash', [
     '-o',
@@ -239,7 +244,7 @@ async function kcatCopy(brokers: string[], from: string, to: string, count: numb
     (sum, [, minutes, secs]) => sum + Number(minutes) * 60 + Number(secs),
     0,
   );
-  return { seconds, cpuSeconds };
+  return { seconds, cpuSeconds, brokerNotes: brokerCpuNote(brokerBefore, count, 'message') };
 }
 
 /** Polls end offsets often, so the measured time is not rounded up by much. */

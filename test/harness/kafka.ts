@@ -118,6 +118,11 @@ export class KafkaServer {
   /** SASL and TLS listeners, for a broker started with `secure`. */
   secure: SecureListeners | undefined;
 
+  /** The broker's process id, while it runs (the bench reads its threads' CPU from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get brokers(): string[] {
     return [`127.0.0.1:${this.port}`];
   }

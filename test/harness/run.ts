@@ -30,6 +30,7 @@ async function main(): Promise<number> {
           PGRELAY_TEST_PG_PORT: String(postgres.port),
           PGRELAY_TEST_PG_URL: postgres.url,
           PGRELAY_TEST_BROKERS: kafka.brokers.join(','),
+          PGRELAY_TEST_KAFKA_PID: String(kafka.pid ?? ''),
         },
       });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
