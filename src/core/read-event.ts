@@ -10,7 +10,7 @@ import { isCanonicalFlatObject } from './json-scan.js';
  * Reading `xid`, `commit_time`, `columns`, `old` or `unchanged_toast` parses the message once.
  *
  * The id and LSN become strings only when something reads them: a Kafka sink writes them as
- * headers straight from the message's bytes (idBytes, lsnBytes), and the message key too (keyBytes).
+ * headers straight from the message's bytes (idStart, lsnStart…), and the message key too (keyBytes).
  *
  * The rows, id and LSN are getters, which a copy ({...event}) leaves out: handlers get plainEvent()
  * copies, and JSON.stringify uses toJSON(). The getters have no setters, so changing one of those
@@ -53,14 +53,22 @@ export class ReadEvent implements ChangeEvent {
     return (this.#lsn ??= this.#message.toString('utf8', this.#lsnStart, this.#lsnEnd));
   }
 
-  /** The id as UTF-8, a view of the message. */
-  idBytes(): Buffer {
-    return this.#message.subarray(this.#idStart, this.#idEnd);
+  /** Where the id's UTF-8 starts in the message ([SOURCE_JSON]). */
+  get idStart(): number {
+    return this.#idStart;
   }
 
-  /** The LSN as UTF-8, a view of the message. */
-  lsnBytes(): Buffer {
-    return this.#message.subarray(this.#lsnStart, this.#lsnEnd);
+  get idEnd(): number {
+    return this.#idEnd;
+  }
+
+  /** Where the LSN's UTF-8 starts in the message ([SOURCE_JSON]). */
+  get lsnStart(): number {
+    return this.#lsnStart;
+  }
+
+  get lsnEnd(): number {
+    return this.#lsnEnd;
   }
 
   get [SOURCE_JSON](): Buffer {

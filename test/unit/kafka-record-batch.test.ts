@@ -7,6 +7,8 @@ import {
   type Compression,
   RecordBatch,
   type RecordHeaders,
+  addHeader,
+  noHeaders,
   headerName,
   recordBound,
 } from '../../src/kafka/record-batch.js';
@@ -17,14 +19,16 @@ interface Input {
   headers: [string, Bytes][];
 }
 
+function headersOf(input: Input): RecordHeaders {
+  const headers = noHeaders();
+  for (const [name, value] of input.headers) addHeader(headers, headerName(name), value);
+  return headers;
+}
+
 function encode(inputs: Input[], compression: Compression = 'none', initial = 64): Buffer {
   const batch = new RecordBatch(Buffer.alloc(initial), 1_764_000_000_123);
   for (const input of inputs) {
-    const headers: RecordHeaders = {
-      names: input.headers.map(([name]) => headerName(name)),
-      values: input.headers.map(([, value]) => value),
-      count: input.headers.length,
-    };
+    const headers = headersOf(input);
     const keyLength = input.key?.length ?? 0;
     batch.append(input.key, 0, keyLength, input.value, headers, recordBound(keyLength, input.value, headers));
   }
@@ -38,7 +42,7 @@ const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 test('a batch stamped as transactional carries the transactional attribute bit, in its checksum', () => {
   const sealed = (transactional: boolean) => {
     const batch = new RecordBatch(Buffer.alloc(256), 1_764_000_000_123);
-    const headers: RecordHeaders = { names: [], values: [], count: 0 };
+    const headers = noHeaders();
     batch.append(Buffer.from('k'), 0, 1, 'v', headers, recordBound(1, 'v', headers));
     batch.close('gzip');
     batch.seal({ producerId: 7n, producerEpoch: 1, baseSequence: 0, transactional });
@@ -100,20 +104,37 @@ describe('record batch encoding', () => {
     });
   }
 
+  test("a header given as part of a larger Buffer is that part's bytes, short or long", () => {
+    const message = Buffer.from(`{"id":"0/16B3748:2","pad":"${'p'.repeat(100)}"}`);
+    const long = message.indexOf('ppp');
+    const headers = noHeaders();
+    addHeader(headers, headerName('pgrelay-id'), message, 7, 18);
+    addHeader(headers, headerName('long'), message, long, long + 100);
+    const batch = new RecordBatch(Buffer.alloc(64), 0);
+    batch.append(null, 0, 0, message, headers, recordBound(0, message, headers));
+    batch.close('none');
+    batch.seal({ producerId: 1n, producerEpoch: 0, baseSequence: 0 });
+    const [record] = readRecordsBatch(Reader.from(batch.bytes)).records;
+    assert.deepEqual(
+      record!.headers.map(([k, v]) => [text(k), text(v)]),
+      [
+        ['pgrelay-id', '0/16B3748:2'],
+        ['long', 'p'.repeat(100)],
+      ],
+    );
+    assert.deepEqual(record!.value, message);
+  });
+
   test('the record bound is never below the bytes a record takes', () => {
     for (const input of inputs) {
-      const headers: RecordHeaders = {
-        names: input.headers.map(([name]) => headerName(name)),
-        values: input.headers.map(([, value]) => value),
-        count: input.headers.length,
-      };
+      const headers = headersOf(input);
       const size = encode([input]).length - 61;
       assert.ok(recordBound(input.key?.length ?? 0, input.value, headers) >= size);
     }
   });
 
   test('a value that is not a string, a Buffer or null is refused, naming what it is', () => {
-    const headers: RecordHeaders = { names: [], values: [], count: 0 };
+    const headers = noHeaders();
     const batch = new RecordBatch(Buffer.alloc(1024), 0);
     const value = { a: 1 } as unknown as Bytes;
     assert.throws(

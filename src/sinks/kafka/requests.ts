@@ -1,13 +1,15 @@
 import type { SinkRecord } from '../../core/handler.js';
+import { SOURCE_JSON } from '../../core/event.js';
 import { ReadEvent } from '../../core/read-event.js';
 import { InvalidRecordError } from './errors.js';
 import { keyPartition } from '../../kafka/murmur2.js';
 import type { OutgoingBatch } from '../../kafka/producer.js';
 import {
   type BatchStamp,
-  type Bytes,
   type Compression,
   type RecordHeaders,
+  addHeader,
+  noHeaders,
   NotBytesError,
   RecordBatch,
   headerName,
@@ -89,7 +91,7 @@ const COMPRESSED_HEADROOM = 0.95;
  * the next.
  */
 export class BatchEncoder {
-  private readonly headers: RecordHeaders = { names: [], values: [], count: 0 };
+  private readonly headers: RecordHeaders = noHeaders();
   private readonly headerNames = new Map<string, Buffer>();
   private readonly fixedNames = { source: headerName(SOURCE), lsn: headerName(LSN), id: headerName(ID) };
   private source = { text: '', bytes: Buffer.alloc(0) };
@@ -274,26 +276,24 @@ export class BatchEncoder {
       if (read === undefined && origin.lsn !== this.lsn.text)
         this.lsn = { text: origin.lsn, bytes: Buffer.from(origin.lsn) };
       // A handler's own header of the same name replaces pgrelay's.
-      if (own === undefined || !(SOURCE in own)) this.push(this.fixedNames.source, this.source.bytes);
-      if (own === undefined || !(LSN in own))
-        this.push(this.fixedNames.lsn, read === undefined ? this.lsn.bytes : read.lsnBytes());
-      if (own === undefined || !(ID in own))
-        this.push(this.fixedNames.id, read === undefined ? origin.id : read.idBytes());
+      if (own === undefined || !(SOURCE in own))
+        addHeader(headers, this.fixedNames.source, this.source.bytes);
+      if (own === undefined || !(LSN in own)) {
+        if (read === undefined) addHeader(headers, this.fixedNames.lsn, this.lsn.bytes);
+        else addHeader(headers, this.fixedNames.lsn, read[SOURCE_JSON], read.lsnStart, read.lsnEnd);
+      }
+      if (own === undefined || !(ID in own)) {
+        if (read === undefined) addHeader(headers, this.fixedNames.id, origin.id);
+        else addHeader(headers, this.fixedNames.id, read[SOURCE_JSON], read.idStart, read.idEnd);
+      }
     }
     if (own === undefined) return;
     for (const name in own) {
       const value = own[name]!;
       const encoded = this.headerName(name);
-      if (Array.isArray(value)) for (const item of value) this.push(encoded, item);
-      else this.push(encoded, value);
+      if (Array.isArray(value)) for (const item of value) addHeader(headers, encoded, item);
+      else addHeader(headers, encoded, value);
     }
-  }
-
-  private push(name: Buffer, value: Bytes): void {
-    const headers = this.headers;
-    headers.names[headers.count] = name;
-    headers.values[headers.count] = value;
-    headers.count++;
   }
 
   private headerName(name: string): Buffer {
