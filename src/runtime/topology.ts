@@ -10,7 +10,6 @@ import type { Sink, SinkSettings } from '../core/sink.js';
 import type { Source } from '../core/source.js';
 import { createPassthrough } from '../handlers/passthrough/handler.js';
 import { ExactlyOnceLink } from '../kafka/exactly-once.js';
-import { DEFAULT_TRANSACTION_TIMEOUT_MS } from '../sources/kafka/config.js';
 import type { StateStore } from '../state/store.js';
 import { createHandler, createSink, createSource } from './components.js';
 import type { Config, HandlerConfig, SinkConfig } from './config-schema.js';
@@ -310,7 +309,7 @@ function exactlyOnceLink(config: Config, name: string, log: Logger): ExactlyOnce
     .digest('hex')
     .slice(0, 16);
   const id = `pgrelay-${source.group_id}-${name}-${instance}`;
-  const timeout = source.transaction_timeout ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
+  const timeout = source.transaction_timeout!;
   return new ExactlyOnceLink(name, id, timeout, componentLogger(log, 'source', name));
 }
 

@@ -21,11 +21,15 @@ const refusal = (keys: string): string => {
 };
 
 describe('config: a Kafka source commit_interval', () => {
-  test('is a duration; unset, the source commits every 100 ms (DEFAULT_COMMIT_INTERVAL_MS)', () => {
-    assert.equal(interval(''), undefined);
+  test('is a duration; unset, it is 100 ms, filled in so check-config prints it', () => {
+    assert.equal(interval(''), 100);
     assert.equal(interval('commit_interval = "250ms"'), 250);
     assert.equal(interval('commit_interval = "2s"'), 2000);
     assert.equal(interval('commit_interval = 0'), 0);
+  });
+
+  test('exactly once, the config has none: offsets go in each transaction', () => {
+    assert.equal(interval('exactly_once = true'), undefined);
   });
 
   test('is refused with exactly_once, naming the key and why', () => {

@@ -93,3 +93,23 @@ describe('displayConfig', () => {
     assert.ok(!shown.includes('file ='), 'the path of the file is not a config key');
   });
 });
+
+describe('displayConfig of a Kafka source', () => {
+  const relay = (keys: string) =>
+    '[state]\npath = "/tmp/state.db"\n' +
+    `[sources.edge]\ntype = "kafka"\nbrokers = ["k1:9092"]\ntopics = ["in"]\ngroup_id = "g"\n${keys}\n` +
+    '[sinks.central]\ntype = "kafka"\nbrokers = ["k1:9092"]\nsources = ["edge"]\ntopic_fallback = "out"\n';
+
+  test('shows the default that applies: commit_interval, or exactly once transaction_timeout', () => {
+    for (const [keys, shownKey, hiddenKey] of [
+      ['', /^commit_interval = "100ms"$/m, 'transaction_timeout'],
+      ['exactly_once = true', /^transaction_timeout = "15s"$/m, 'commit_interval'],
+    ] as const) {
+      const config = parseConfig(relay(keys), 'pgrelay.toml', {});
+      const shown = displayConfig(configSchema, config);
+      assert.match(shown, shownKey);
+      assert.ok(!shown.includes(hiddenKey), `${hiddenKey} shown for "${keys}"`);
+      assert.deepEqual(parseConfig(shown, 'pgrelay.toml', {}), config, 'the printout is the same config');
+    }
+  });
+});

@@ -18,11 +18,13 @@ const problems = (keys: string): string[] => {
 };
 
 describe('config: transaction_timeout of an exactly_once relay', () => {
-  test('a duration from 1s to 15m is taken; unset, the default applies where it is used', () => {
+  test('a duration from 1s to 15m is taken; unset, it is 15s, filled in so check-config prints it', () => {
     const edge = load('exactly_once = true\ntransaction_timeout = "2m"').sources.edge!;
     assert.ok(edge.type === 'kafka' && edge.transaction_timeout === 120_000);
     const unset = load('exactly_once = true').sources.edge!;
-    assert.ok(unset.type === 'kafka' && unset.transaction_timeout === undefined);
+    assert.ok(unset.type === 'kafka' && unset.transaction_timeout === 15_000);
+    const atLeastOnce = load('').sources.edge!;
+    assert.ok(atLeastOnce.type === 'kafka' && atLeastOnce.transaction_timeout === undefined);
   });
 
   test('out of range, or not a duration, is refused naming the key', () => {

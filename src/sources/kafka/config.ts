@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { address, duration, name, regexProblem, sasl, sourceCommon, tls } from '../../config/types.js';
 
 /** exactly_once transactions are aborted by their coordinator after this long, unless configured. */
-export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
 /** Offsets delivered are committed at most this often, unless configured. */
-export const DEFAULT_COMMIT_INTERVAL_MS = 100;
+const DEFAULT_COMMIT_INTERVAL_MS = 100;
 const TRANSACTION_TIMEOUT_MIN_MS = 1000;
 const TRANSACTION_TIMEOUT_MAX_MS = 15 * 60_000;
 
@@ -93,6 +93,12 @@ export const kafkaSourceSchema = z
         input: config.topic_pattern,
       });
     }
-  });
+  })
+  // The defaults that depend on exactly_once, filled in so the config printed shows them.
+  .transform((config) =>
+    config.exactly_once
+      ? { ...config, transaction_timeout: config.transaction_timeout ?? DEFAULT_TRANSACTION_TIMEOUT_MS }
+      : { ...config, commit_interval: config.commit_interval ?? DEFAULT_COMMIT_INTERVAL_MS },
+  );
 
 export type KafkaSourceConfig = z.output<typeof kafkaSourceSchema>;

@@ -10,7 +10,7 @@ import { clientOptions, logBrokerStates } from '../../kafka/client.js';
 import type { ExactlyOnceLink, TransactionalSource } from '../../kafka/exactly-once.js';
 import { UnknownTopicError, classifyKafkaError } from '../../kafka/errors.js';
 import { RecordReader } from '../../kafka/fetch-records.js';
-import { DEFAULT_COMMIT_INTERVAL_MS, type KafkaSourceConfig } from './config.js';
+import type { KafkaSourceConfig } from './config.js';
 import { DeadLetterWriter } from './dead-letter.js';
 import { type Decoder, type SourceMessage, UndecodableMessageError, createDecoder } from './decode.js';
 import { type FetchedChunk, Fetcher } from './fetcher.js';
@@ -536,9 +536,8 @@ export class KafkaSource extends Source {
   private scheduleCommit(): void {
     if (this.abort.signal.aborted || this.committing !== undefined || this.commitTimer !== undefined) return;
     if (!this.offsets.pending) return;
-    const interval =
-      this.link === undefined ? (this.config.commit_interval ?? DEFAULT_COMMIT_INTERVAL_MS) : 0;
-    const wait = Math.max(0, this.lastCommitAt + interval - Date.now());
+    // Exactly once, the config has no commit_interval.
+    const wait = Math.max(0, this.lastCommitAt + (this.config.commit_interval ?? 0) - Date.now());
     this.commitTimer = setTimeout(() => void this.commit(), wait);
   }
 
