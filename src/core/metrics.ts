@@ -119,6 +119,20 @@ export class Metrics {
         }
       },
     });
+    new Gauge({
+      name: 'pgrelay_sink_missing_topics',
+      help: "Topics a Kafka sink's config names that do not exist and that nothing creates on first write.",
+      labelNames: LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of components) {
+          const missing = c.health.details.missing_topics;
+          if (c.role === 'sink' && c.type === 'kafka')
+            this.set(labelsOf(c), Array.isArray(missing) ? missing.length : 0);
+        }
+      },
+    });
     const lagGauge = (name: string, help: string, read: (c: Component) => number | undefined) =>
       new Gauge({
         name,

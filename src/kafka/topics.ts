@@ -48,6 +48,31 @@ export class TopicAdmin {
     }
   }
 
+  /**
+   * Whether the brokers create a topic when it is first written to (auto.create.topics.enable, as
+   * the first broker of the metadata says); undefined when they will not say.
+   */
+  async brokerCreatesTopics(): Promise<boolean | undefined> {
+    try {
+      const admin = this.client();
+      const [broker] = (await admin.metadata({ topics: [] })).brokers.keys();
+      if (broker === undefined) return undefined;
+      const [description] = await admin.describeConfigs({
+        resources: [
+          {
+            resourceType: ConfigResourceTypes.BROKER,
+            resourceName: String(broker),
+            configurationKeys: ['auto.create.topics.enable'],
+          },
+        ],
+      });
+      const value = description?.configs.find((c) => c.name === 'auto.create.topics.enable')?.value;
+      return value === 'true' ? true : value === 'false' ? false : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Creates `topic`; one that exists by now (another writer was faster) is fine. */
   async create(topic: string, settings: TopicSettings): Promise<void> {
     try {

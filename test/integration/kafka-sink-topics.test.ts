@@ -31,14 +31,32 @@ describe('Kafka sink: topics that do not exist', () => {
             `create_topics = { partitions = 3, retention = "1h", cleanup_policy = "compact,delete", max_message_bytes = "2MB" }`,
         ),
     );
-    // The sinks run before they know a topic: they look topics up when they first write to them.
     await relay.start();
-    await fx.sql('INSERT INTO items SELECT g FROM generate_series(1, 100) g');
   });
 
   after(async () => {
     await relay?.destroy();
     await kafka?.destroy();
+  });
+
+  test('a missing topic nothing will create is reported as the sink opens, before any event', async () => {
+    const missing = (await relay.status()).sinks;
+    assert.deepEqual(missing.plain!.missing_topics, [fx.topic('plain')]);
+    assert.equal(missing.plain!.state, 'running', 'it delivers to the topics that exist meanwhile');
+    assert.equal(missing.creating!.missing_topics, undefined, 'create_topics creates it');
+    const metrics = await (await relay.get('/metrics')).text();
+    assert.match(metrics, /^pgrelay_sink_missing_topics\{component="plain",role="sink",type="kafka"\} 1$/m);
+    assert.match(
+      metrics,
+      /^pgrelay_sink_missing_topics\{component="creating",role="sink",type="kafka"\} 0$/m,
+    );
+    assert.match(
+      relay.log(),
+      new RegExp(
+        `sink plain: topic ${fx.topic('plain').replaceAll('.', '\\.')} does not exist, and the broker does not create topics`,
+      ),
+    );
+    await fx.sql('INSERT INTO items SELECT g FROM generate_series(1, 100) g');
   });
 
   test('without create_topics: the sink retries, naming the topic, and delivers once it exists', async () => {
@@ -60,6 +78,9 @@ describe('Kafka sink: topics that do not exist', () => {
     assert.match(error.message, /auto\.create\.topics\.enable=false.*create_topics/);
     await createTopics(kafka.brokers, [fx.topic('plain')], 1);
     assert.equal((await fx.events(fx.topic('plain'), 100, 120_000)).length, 100);
+    assert.equal((await relay.status()).sinks.plain!.missing_topics, undefined);
+    const metrics = await (await relay.get('/metrics')).text();
+    assert.match(metrics, /^pgrelay_sink_missing_topics\{component="plain",role="sink",type="kafka"\} 0$/m);
   });
 
   test('with create_topics: pgrelay creates the topic with those settings', async () => {

@@ -32,6 +32,8 @@ const FORBIDDEN = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_
 /** What to do about a topic the broker neither has nor creates on first use. */
 const UNKNOWN_TOPIC_HINT =
   "the broker does not create topics on first use, auto.create.topics.enable=false: create it, or set the sink's create_topics so pgrelay does";
+/** How often a sink looks again for the topics its config names that were missing. */
+const MISSING_TOPICS_LOOK_AGAIN_MS = 30_000;
 /** How long a topic the broker creates on first use may take to get its partitions. */
 const UNKNOWN_TOPIC_GRACE_MS = 15_000;
 
@@ -54,6 +56,10 @@ export class KafkaSink extends Sink {
   /** Batches were stamped and may not all have been written: sequences go on from a new producer id. */
   private unsettled = false;
   private readonly deadLetters = { oversize: 0, truncated: 0 };
+  /** Topics the config names that did not exist at open and will not be created on first write. */
+  private readonly missingTopics = new Set<string>();
+  private lookedUpNamedTopics = false;
+  private missingTopicsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     name: string,
@@ -121,6 +127,72 @@ export class KafkaSink extends Sink {
     } catch (error) {
       throw this.classify(error);
     }
+    if (!this.lookedUpNamedTopics) {
+      this.lookedUpNamedTopics = true;
+      await this.lookUpNamedTopics();
+    }
+  }
+
+  /**
+   * Looks up the topics the config names (topic_fallback, topic_map, topic_routes) as the sink
+   * opens, so its first delivery need not, and reports one that does not exist and that nothing will
+   * create on first write (the broker's auto.create.topics.enable is false and create_topics is not
+   * set) before any event is routed there: in /status (`missing_topics`), the log and
+   * pgrelay_sink_missing_topics. It creates nothing; on any other error the first delivery looks.
+   */
+  private async lookUpNamedTopics(): Promise<void> {
+    const named = this.topics.namedTopics();
+    if (named.length === 0) return;
+    // A request naming a missing topic is answered "unknown" as a whole: then one at a time.
+    const all = await this.partitionCountsIfKnown(named);
+    if (all === null) return;
+    const missing: string[] = [];
+    for (const name of named) {
+      const counts = all ?? (await this.partitionCountsIfKnown([name]));
+      if (counts === null) return;
+      const partitions = counts?.get(name) ?? 0;
+      if (partitions > 0) await this.target(name, partitions);
+      else missing.push(name);
+    }
+    if (missing.length === 0 || this.config.create_topics !== undefined) return;
+    if ((await this.admin.brokerCreatesTopics()) !== false) return;
+    for (const name of missing) this.missingTopics.add(name);
+    this.showMissingTopics();
+    this.lookAgainForMissingTopics();
+    this.log.warn(
+      { topics: missing },
+      `sink ${this.name}: topic ${missing.join(', ')} does not exist, and ${UNKNOWN_TOPIC_HINT}; events routed there wait until it exists`,
+    );
+  }
+
+  /** Partition counts, without creating topics; undefined when one is unknown, null on any other error. */
+  private async partitionCountsIfKnown(names: string[]): Promise<Map<string, number> | undefined | null> {
+    try {
+      return await this.producer.partitionCounts(names, false);
+    } catch (error) {
+      return this.classify(error) instanceof UnknownTopicError ? undefined : null;
+    }
+  }
+
+  private showMissingTopics(): void {
+    if (this.missingTopics.size > 0) this.health.details.missing_topics = [...this.missingTopics];
+    else delete this.health.details.missing_topics;
+  }
+
+  /** A missing topic created while no event goes there leaves the list too: looked for again, in a while. */
+  private lookAgainForMissingTopics(): void {
+    this.missingTopicsTimer = setTimeout(() => {
+      void (async () => {
+        for (const name of this.missingTopics) {
+          const partitions = (await this.partitionCountsIfKnown([name]))?.get(name) ?? 0;
+          if (partitions > 0) this.missingTopics.delete(name);
+        }
+        this.showMissingTopics();
+        if (this.missingTopics.size > 0 && this.missingTopicsTimer !== undefined)
+          this.lookAgainForMissingTopics();
+      })();
+    }, MISSING_TOPICS_LOOK_AGAIN_MS);
+    this.missingTopicsTimer.unref();
   }
 
   protected async write(records: SinkRecord[], signal: AbortSignal): Promise<number> {
@@ -356,17 +428,24 @@ export class KafkaSink extends Sink {
   private async resolve(names: string[]): Promise<Map<string, TopicTarget>> {
     const counts = await this.partitionCounts(names);
     const resolved = new Map<string, TopicTarget>();
-    for (const name of names) {
-      let target = this.targets.get(name);
-      if (target === undefined) {
-        const limit = (await this.admin.maxMessageBytes(name)) ?? DEFAULT_MAX_MESSAGE_BYTES;
-        target = { name, partitions: counts.get(name)!, limit, sticky: 0 };
-        this.targets.set(name, target);
-      }
-      target.partitions = counts.get(name)!;
-      resolved.set(name, target);
+    for (const name of names) resolved.set(name, await this.target(name, counts.get(name)!));
+    if (this.missingTopics.size > 0) {
+      for (const name of names) this.missingTopics.delete(name);
+      this.showMissingTopics();
     }
     return resolved;
+  }
+
+  /** The sink's target for an existing topic of `partitions` partitions; its size limit is asked once. */
+  private async target(name: string, partitions: number): Promise<TopicTarget> {
+    let target = this.targets.get(name);
+    if (target === undefined) {
+      const limit = (await this.admin.maxMessageBytes(name)) ?? DEFAULT_MAX_MESSAGE_BYTES;
+      target = { name, partitions, limit, sticky: 0 };
+      this.targets.set(name, target);
+    }
+    target.partitions = partitions;
+    return target;
   }
 
   /**
@@ -435,6 +514,8 @@ export class KafkaSink extends Sink {
   }
 
   protected async close(): Promise<void> {
+    clearTimeout(this.missingTopicsTimer);
+    this.missingTopicsTimer = undefined;
     if (this.plan !== undefined) this.encoder.release(this.plan);
     this.plan = undefined;
     await Promise.all([this.producer.close(), this.admin.close()]);

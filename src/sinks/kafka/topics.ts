@@ -19,6 +19,13 @@ export class TopicRouter {
     this.routes = Object.entries(routes).map(([pattern, topic]) => ({ pattern: new RegExp(pattern), topic }));
   }
 
+  /** The topics the config names: topic_fallback, topic_map's and topic_routes'. */
+  namedTopics(): string[] {
+    const named = [...Object.values(this.map), ...this.routes.map((r) => r.topic)];
+    if (this.fallback !== undefined) named.push(this.fallback);
+    return [...new Set(named)];
+  }
+
   topicFor(record: SinkRecord): string | undefined {
     if (record.topic !== undefined) return record.topic;
     const origin = record.origin;
