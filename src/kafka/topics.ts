@@ -49,6 +49,18 @@ export class TopicAdmin {
   }
 
   /**
+   * The topics the cluster has; undefined when it will not say. Asking for every topic, unlike
+   * asking for a missing one (which the client retries for seconds before it answers "unknown").
+   */
+  async existingTopics(): Promise<Set<string> | undefined> {
+    try {
+      return new Set(await this.client().listTopics());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * Whether the brokers create a topic when it is first written to (auto.create.topics.enable, as
    * the first broker of the metadata says); undefined when they will not say.
    */

@@ -143,16 +143,17 @@ export class KafkaSink extends Sink {
   private async lookUpNamedTopics(): Promise<void> {
     const named = this.topics.namedTopics();
     if (named.length === 0) return;
-    // A request naming a missing topic is answered "unknown" as a whole: then one at a time.
-    const all = await this.partitionCountsIfKnown(named);
-    if (all === null) return;
-    const missing: string[] = [];
-    for (const name of named) {
-      const counts = all ?? (await this.partitionCountsIfKnown([name]));
-      if (counts === null) return;
-      const partitions = counts?.get(name) ?? 0;
-      if (partitions > 0) await this.target(name, partitions);
-      else missing.push(name);
+    const existing = await this.admin.existingTopics();
+    if (existing === undefined) return;
+    const found = named.filter((name) => existing.has(name));
+    const missing = named.filter((name) => !existing.has(name));
+    if (found.length > 0) {
+      try {
+        const counts = await this.producer.partitionCounts(found, false);
+        for (const name of found) await this.target(name, counts.get(name)!);
+      } catch {
+        // Deleted meanwhile, or the broker went away: the first delivery looks again.
+      }
     }
     if (missing.length === 0 || this.config.create_topics !== undefined) return;
     if ((await this.admin.brokerCreatesTopics()) !== false) return;
@@ -165,15 +166,6 @@ export class KafkaSink extends Sink {
     );
   }
 
-  /** Partition counts, without creating topics; undefined when one is unknown, null on any other error. */
-  private async partitionCountsIfKnown(names: string[]): Promise<Map<string, number> | undefined | null> {
-    try {
-      return await this.producer.partitionCounts(names, false);
-    } catch (error) {
-      return this.classify(error) instanceof UnknownTopicError ? undefined : null;
-    }
-  }
-
   private showMissingTopics(): void {
     if (this.missingTopics.size > 0) this.health.details.missing_topics = [...this.missingTopics];
     else delete this.health.details.missing_topics;
@@ -183,10 +175,8 @@ export class KafkaSink extends Sink {
   private lookAgainForMissingTopics(): void {
     this.missingTopicsTimer = setTimeout(() => {
       void (async () => {
-        for (const name of this.missingTopics) {
-          const partitions = (await this.partitionCountsIfKnown([name]))?.get(name) ?? 0;
-          if (partitions > 0) this.missingTopics.delete(name);
-        }
+        const existing = await this.admin.existingTopics();
+        for (const name of this.missingTopics) if (existing?.has(name)) this.missingTopics.delete(name);
         this.showMissingTopics();
         if (this.missingTopics.size > 0 && this.missingTopicsTimer !== undefined)
           this.lookAgainForMissingTopics();
