@@ -150,7 +150,7 @@ export class KafkaSink extends Sink {
     if (found.length > 0) {
       try {
         const counts = await this.producer.partitionCounts(found, false);
-        for (const name of found) await this.target(name, counts.get(name)!);
+        for (const name of found) if (counts.get(name)! > 0) await this.target(name, counts.get(name)!);
       } catch {
         // Deleted meanwhile, or the broker went away: the first delivery looks again.
       }
