@@ -127,8 +127,8 @@ export function headerName(name: string): Buffer {
 
 /**
  * Headers of one record: encoded names and their values, in parallel arrays the caller reuses. A
- * Buffer value is its bytes [starts[h], ends[h]), so a header that is part of a larger Buffer (a
- * relayed event's id in its message) needs no view of its own.
+ * value given as part of a larger Buffer (a relayed event's id in its message) is its bytes
+ * [starts[h], ends[h]), so it needs no view of its own; starts[h] is -1 for a value written whole.
  */
 export interface RecordHeaders {
   names: Buffer[];
@@ -142,14 +142,23 @@ export function noHeaders(): RecordHeaders {
   return { names: [], values: [], starts: [], ends: [], count: 0 };
 }
 
-/** Adds a header; a Buffer value's bytes are [start, end) of it (all of it by default). */
-export function addHeader(
+/** Adds a header whose value is written whole. */
+export function addHeader(headers: RecordHeaders, name: Buffer, value: Bytes): void {
+  addHeaderSpan(headers, name, value, -1, -1);
+}
+
+/** Adds a header whose value is bytes [start, end) of `bytes`. */
+export function addHeaderPart(
   headers: RecordHeaders,
   name: Buffer,
-  value: Bytes,
-  start = 0,
-  end = isBuffer(value) ? value.length : 0,
+  bytes: Buffer,
+  start: number,
+  end: number,
 ): void {
+  addHeaderSpan(headers, name, bytes, start, end);
+}
+
+function addHeaderSpan(headers: RecordHeaders, name: Buffer, value: Bytes, start: number, end: number): void {
   const h = headers.count++;
   headers.names[h] = name;
   headers.values[h] = value;
@@ -157,18 +166,13 @@ export function addHeader(
   headers.ends[h] = end;
 }
 
-function isBuffer(value: Bytes): value is Buffer {
-  return typeof value === 'object' && value !== null && Buffer.isBuffer(value);
-}
-
 /** The most bytes a record with this key length, value and headers takes. */
 export function recordBound(keyLength: number, value: Bytes, headers: RecordHeaders): number {
   let bound = RECORD_FRAMING + 5 + keyLength + bytesBound(value);
   for (let h = 0; h < headers.count; h++) {
-    const headerValue = headers.values[h]!;
+    const start = headers.starts[h]!;
     bound +=
-      headers.names[h]!.length +
-      (isBuffer(headerValue) ? 5 + headers.ends[h]! - headers.starts[h]! : bytesBound(headerValue));
+      headers.names[h]!.length + (start < 0 ? bytesBound(headers.values[h]!) : 5 + headers.ends[h]! - start);
   }
   return bound;
 }
@@ -250,12 +254,18 @@ export class RecordBatch {
     for (let h = 0; h < headers.count; h++) {
       const name = headers.names[h]!;
       pos = copyBytes(name, 0, name.length, buffer, pos);
-      const value = headers.values[h]!;
-      if (isBuffer(value)) {
-        const start = headers.starts[h]!;
+      const start = headers.starts[h]!;
+      if (start < 0) pos = writeBytes(buffer, pos, headers.values[h]!);
+      else {
         const end = headers.ends[h]!;
-        pos = copyBytes(value, start, end, buffer, writeLength(buffer, pos, end - start));
-      } else pos = writeBytes(buffer, pos, value);
+        pos = copyBytes(
+          headers.values[h] as Buffer,
+          start,
+          end,
+          buffer,
+          writeLength(buffer, pos, end - start),
+        );
+      }
     }
     const bodyLength = pos - bodyStart;
     const prefix = lengthSize(bodyLength);

@@ -8,6 +8,7 @@ import {
   RecordBatch,
   type RecordHeaders,
   addHeader,
+  addHeaderPart,
   noHeaders,
   headerName,
   recordBound,
@@ -108,8 +109,8 @@ describe('record batch encoding', () => {
     const message = Buffer.from(`{"id":"0/16B3748:2","pad":"${'p'.repeat(100)}"}`);
     const long = message.indexOf('ppp');
     const headers = noHeaders();
-    addHeader(headers, headerName('pgrelay-id'), message, 7, 18);
-    addHeader(headers, headerName('long'), message, long, long + 100);
+    addHeaderPart(headers, headerName('pgrelay-id'), message, 7, 18);
+    addHeaderPart(headers, headerName('long'), message, long, long + 100);
     const batch = new RecordBatch(Buffer.alloc(64), 0);
     batch.append(null, 0, 0, message, headers, recordBound(0, message, headers));
     batch.close('none');

@@ -9,6 +9,7 @@ import {
   type Compression,
   type RecordHeaders,
   addHeader,
+  addHeaderPart,
   noHeaders,
   NotBytesError,
   RecordBatch,
@@ -280,11 +281,11 @@ export class BatchEncoder {
         addHeader(headers, this.fixedNames.source, this.source.bytes);
       if (own === undefined || !(LSN in own)) {
         if (read === undefined) addHeader(headers, this.fixedNames.lsn, this.lsn.bytes);
-        else addHeader(headers, this.fixedNames.lsn, read[SOURCE_JSON], read.lsnStart, read.lsnEnd);
+        else addHeaderPart(headers, this.fixedNames.lsn, read[SOURCE_JSON], read.lsnStart, read.lsnEnd);
       }
       if (own === undefined || !(ID in own)) {
         if (read === undefined) addHeader(headers, this.fixedNames.id, origin.id);
-        else addHeader(headers, this.fixedNames.id, read[SOURCE_JSON], read.idStart, read.idEnd);
+        else addHeaderPart(headers, this.fixedNames.id, read[SOURCE_JSON], read.idStart, read.idEnd);
       }
     }
     if (own === undefined) return;
