@@ -58,9 +58,7 @@ export function childSchema(def: Def | undefined, key: PropertyKey): unknown {
 }
 
 function literalType(option: unknown): unknown {
-  let def = defOf(option);
   // A member with a transform (filling in defaults) is a pipe from its object.
-  while (def?.type === 'pipe') def = defOf(def.in);
-  const shape = def?.shape as Record<string, unknown> | undefined;
+  const shape = resolveNode(option, undefined).def?.shape as Record<string, unknown> | undefined;
   return (defOf(shape?.type)?.values as unknown[] | undefined)?.[0];
 }
