@@ -92,4 +92,16 @@ describe('kafka source offsets', () => {
       in_flight: 0,
     });
   });
+
+  it('reports partitions by topic, then by partition number', () => {
+    const offsets = new PartitionOffsets(() => undefined);
+    for (const [topic, partition] of [
+      ['orders', 10],
+      ['Orders', 0],
+      ['orders', 2],
+      ['audit.log', 1],
+    ] as const)
+      offsets.assign(topic, partition, 0);
+    assert.deepEqual(Object.keys(offsets.report()), ['Orders/0', 'audit.log/1', 'orders/2', 'orders/10']);
+  });
 });

@@ -25,6 +25,11 @@ describe('snapshot progress', () => {
       progress.describe(12_000),
       /^snapshot of public\.users: 6,000 of ~21,000 rows \(28%\), 2,500 rows\/s, about 6 s left$/,
     );
+    progress.rowsDone = 1_234_567;
+    assert.match(
+      progress.describe(12_000),
+      /^snapshot of public\.users: 1,234,567 of ~21,000 rows \(100%\), 616,784 rows\/s/,
+    );
     progress.finish('done');
     assert.equal(progress.eta(12_000), 0);
   });
