@@ -101,6 +101,8 @@ build_stage() {
   local doc=$tmp/usr/share/doc/pgrelay
   install -D -m 0644 "$PACKAGING/copyright" "$doc/copyright"
   install -m 0644 "$ROOT/README.md" "$doc/README.md"
+  # README links to it by this relative path.
+  install -D -m 0644 "$ROOT/docs/performance.md" "$doc/docs/performance.md"
   # Starting points the README points operators to: a Kafka-to-Kafka relay config (an instance's
   # /etc/pgrelay/NAME.toml) and a handler plugin to copy to /etc/pgrelay/plugins/.
   install -D -m 0644 "$ROOT/conf/kafka-relay.toml" "$doc/examples/kafka-relay.toml"
