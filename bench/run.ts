@@ -12,6 +12,7 @@ import {
   benchSingleRowTransactions,
   benchSmallTransactions,
 } from './pg-stream.js';
+import { formatMachineSpeed, machineSpeed } from './machine.js';
 import { benchExactlyOnceRelay, benchRelay } from './relay.js';
 import { benchSnapshot } from './snapshot.js';
 import { type BenchResult, formatResult, formatTable } from './report.js';
@@ -24,7 +25,8 @@ const snapshotRows = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
 async function main(): Promise<void> {
   process.stdout.write(
     `pgrelay bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.versions.node}, ` +
-      `load average ${os.loadavg()[0]!.toFixed(1)}\n\n`,
+      `load average ${os.loadavg()[0]!.toFixed(1)}\n` +
+      `machine speed at the start: ${formatMachineSpeed(machineSpeed())}\n\n`,
   );
   const scenarios: [string, () => Promise<BenchResult | BenchResult[]>][] = [
     ['i', () => benchAtRest()],
@@ -42,7 +44,10 @@ async function main(): Promise<void> {
     for (const result of results) process.stdout.write(formatResult(result) + '\n\n');
     all.push(...results);
   }
-  process.stdout.write(`${formatTable(all)}\n(load average at the end ${os.loadavg()[0]!.toFixed(1)})\n`);
+  process.stdout.write(
+    `${formatTable(all)}\n(load average at the end ${os.loadavg()[0]!.toFixed(1)}; ` +
+      `machine speed at the end: ${formatMachineSpeed(machineSpeed())})\n`,
+  );
 }
 
 main().then(
