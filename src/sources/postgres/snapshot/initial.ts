@@ -212,6 +212,9 @@ export class InitialSnapshot {
     exported: { client: pg.Client; snapshotName: string } | undefined,
   ) {
     this.ledgers = [];
+    // Every table is shown from the start, pending until read: listed only once reached, the tables
+    // read so far could all be done while later ones had not begun, and /status look finished.
+    this.host.progress.restore('snapshot', runs);
     const reader = await this.open(false);
     try {
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
