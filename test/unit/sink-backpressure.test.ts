@@ -35,7 +35,7 @@ describe('Sink backpressure', () => {
     await stopped(sink);
   });
 
-  test("capacity() blocks once a delivery's worth of events is buffered, however few bytes", async () => {
+  test("capacity() blocks once a delivery's worth of events waits besides the one in flight, however few bytes", async () => {
     const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
     sink.start();
     const release = sink.hold();
@@ -43,22 +43,54 @@ describe('Sink backpressure', () => {
     let acks = 0;
 
     await router.dispatch(batchOf(changeEvents(2), 5), () => acks++);
-    assert.equal(sink.capacity(), undefined, '2 of 3 events: room left');
-    let second = false;
+    await until('the first delivery (2 events) to be in flight', () => sink.attempts === 1);
+    await router.dispatch(batchOf(changeEvents(2), 5), () => acks++);
+    assert.equal(sink.capacity(), undefined, '2 events in flight, 2 of 3 waiting: room left');
+    let third = false;
     const dispatching = router
       .dispatch(batchOf(changeEvents(2), 5), () => acks++)
       .then(() => {
-        second = true;
+        third = true;
       });
-    await until('the first write to start', () => sink.attempts === 1);
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(second, false, 'the router waits while 4 events (20 bytes) are buffered');
+    assert.equal(
+      third,
+      false,
+      'the router waits while 4 events (20 bytes) wait behind the delivery in flight',
+    );
     assert.ok(sink.capacity() instanceof Promise);
 
     release();
-    await within('the router to go on once the events are delivered', dispatching, UNIT_WAIT_MS);
-    await until('both batches to be acknowledged', () => acks === 2);
+    await within('the router to go on once the next delivery took 3 of them', dispatching, UNIT_WAIT_MS);
+    await until('all three batches to be acknowledged', () => acks === 3);
     assert.equal(sink.capacity(), undefined);
+    assert.deepEqual(
+      sink.writes.map((records) => records.length),
+      [2, 3, 1],
+    );
+    await stopped(sink);
+  });
+
+  test('waiting sources go on only once the sink sent its next delivery', async () => {
+    const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
+    sink.start();
+    const release = sink.hold();
+    const router = new Router([sink]);
+
+    await router.dispatch(batchOf(changeEvents(2), 5), () => undefined);
+    await until('the first delivery to be in flight', () => sink.attempts === 1);
+    let attemptsWhenResumed = 0;
+    const waiting = router
+      .dispatch(batchOf(changeEvents(3), 5), () => undefined)
+      .then(() => {
+        attemptsWhenResumed = sink.attempts;
+      });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(attemptsWhenResumed, 0, 'a delivery waits: the source waits');
+
+    release();
+    await within('the source to go on', waiting, UNIT_WAIT_MS);
+    assert.equal(attemptsWhenResumed, 2, 'the second delivery was being written when the source went on');
     await stopped(sink);
   });
 
