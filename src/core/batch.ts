@@ -11,6 +11,12 @@ export interface SourceBatch {
   readonly bytes: number;
   /** When the oldest event was committed (PostgreSQL) or produced (Kafka), ms since epoch; for latency. */
   readonly originTimeMs: number;
+  /**
+   * Every event is held as the bytes it was read from (a checked pgrelay event, core/read-event.ts)
+   * rather than as objects built per row: cheap to hold, so a sink lets a delivery's worth of them
+   * wait behind the one in flight (core/sink.ts, hasRoom).
+   */
+  readonly heldAsBytes?: boolean;
 }
 
 /** Called once per sink and batch when that sink holds the batch durably. */

@@ -63,6 +63,8 @@ export abstract class Sink extends Component {
   private queuedEvents = 0;
   private queuedBytes = 0;
   private bufferedBytes = 0;
+  /** Events of the delivery in flight that still count against batch_size: those not held as bytes. */
+  private countedInFlight = 0;
   private wakeLoop: (() => void) | undefined;
   private readonly capacityWaiters = new Waiters();
   /** A release of the capacity waiters is due in the next turn of the event loop (releaseSoon). */
@@ -128,6 +130,7 @@ export abstract class Sink extends Component {
     this.queuedEvents = 0;
     this.queuedBytes = 0;
     this.bufferedBytes = 0;
+    this.countedInFlight = 0;
     this.capacityWaiters.release();
   }
 
@@ -157,17 +160,22 @@ export abstract class Sink extends Component {
   }
 
   /**
-   * Room for another source batch: fewer bytes than `buffer`, and fewer events waiting than one
-   * delivery takes, besides the delivery in flight: the next delivery is ready when the one in
-   * flight is acknowledged. Events that wait longer outlive V8's young generation and are copied
-   * into the old one, which then needs full collections: small rows filled the 2 MB buffer with
-   * ~5,000 events, and a 1M-row transaction made 17 full collections and peaked at 170-180 MB RSS;
-   * capped, 3 and 147-153 MB, at the same CPU per row or less (measured, scenario a). The cap
-   * counted the delivery in flight too until the relay showed what that costs: sources waited for
-   * every acknowledgement, and the sink then waited for them (docs/performance.md, The relay).
+   * Room for another source batch: fewer bytes than `buffer`, and fewer events than one delivery
+   * takes, counting those waiting and those in flight. Events that wait longer outlive V8's young
+   * generation and are copied into the old one, which then needs full collections: small rows
+   * filled the 2 MB buffer with ~5,000 events, and a 1M-row transaction made 17 full collections and
+   * peaked at 170-180 MB RSS; capped, 3 and 147-153 MB, at the same CPU per row or less (measured,
+   * scenario a). Events held as their bytes (SourceBatch.heldAsBytes) count only while they wait,
+   * so the next delivery is ready when the one in flight is acknowledged: the relay's sources no
+   * longer wait for every acknowledgement with the sink then waiting for them, and it took 8 to 35%
+   * less time (medians of three series; docs/performance.md, The relay). A snapshot's events held
+   * that long peaked 17 to 19 MB higher, for no gain.
    */
   private hasRoom(): boolean {
-    return this.bufferedBytes < this.settings.bufferBytes && this.queuedEvents < this.settings.batch.size;
+    return (
+      this.bufferedBytes < this.settings.bufferBytes &&
+      this.queuedEvents + this.countedInFlight < this.settings.batch.size
+    );
   }
 
   /**
@@ -175,7 +183,7 @@ export abstract class Sink extends Component {
    * continuation (taking, encoding and sending the next delivery) runs first, so a request is in
    * flight while the sources make the one after it. Released at once, the sources ran first, each
    * through a batch, and nothing was in flight meanwhile (the relay, profiled: its produce requests
-   * were in flight 50% of its time, 72% with this and the room for a delivery waiting).
+   * were in flight 44-54% of its time, 71-75% with this and the room for a delivery waiting).
    */
   private releaseSoon(): void {
     if (this.releaseDue) return;
@@ -227,6 +235,7 @@ export abstract class Sink extends Component {
     this.queuedEvents = 0;
     this.queuedBytes = 0;
     this.bufferedBytes = 0;
+    this.countedInFlight = 0;
     return left;
   }
 
@@ -305,6 +314,7 @@ export abstract class Sink extends Component {
       }
       for (let i = pending.taken; i < pending.taken + count; i++) delivery.events.push(events[i]!);
       delivery.segments.push({ pending, count });
+      if (pending.batch.heldAsBytes !== true) this.countedInFlight += count;
       pending.taken += count;
       bytes += count * perEvent;
       if (pending.taken === events.length) this.cursor++;
@@ -359,7 +369,10 @@ export abstract class Sink extends Component {
 
   private acknowledge(delivery: Delivery): void {
     const now = Date.now();
-    for (const { pending, count } of delivery.segments) pending.delivered += count;
+    for (const { pending, count } of delivery.segments) {
+      pending.delivered += count;
+      if (pending.batch.heldAsBytes !== true) this.countedInFlight -= count;
+    }
     while (this.queue.length > 0) {
       const pending = this.queue[0]!;
       if (pending.delivered < pending.batch.events.length) break;

@@ -4,6 +4,7 @@ import { Backoff } from '../../core/backoff.js';
 import { Drain } from '../../core/drain.js';
 import { PgRelayError, errorMessage } from '../../core/errors.js';
 import type { RelayEvent } from '../../core/event.js';
+import { ReadEvent } from '../../core/read-event.js';
 import { Source, type SourceContext } from '../../core/source.js';
 import { whenAborted } from '../../core/waiters.js';
 import { clientOptions, logBrokerStates } from '../../kafka/client.js';
@@ -424,7 +425,13 @@ export class KafkaSource extends Source {
       const batchEvents = events;
       this.stats.batches++;
       const dispatched = this.router.dispatch(
-        { source: this.name, events: batchEvents, bytes, originTimeMs: origin },
+        {
+          source: this.name,
+          events: batchEvents,
+          bytes,
+          originTimeMs: origin,
+          heldAsBytes: batchEvents.every((event) => event instanceof ReadEvent),
+        },
         () => {
           this.stats.eventsOut += batchEvents.length;
           ack();
