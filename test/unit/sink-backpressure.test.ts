@@ -1,23 +1,36 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { SourceBatch } from '../../src/core/batch.js';
 import { Router } from '../../src/core/router.js';
 import { batchOf, changeEvents } from '../helpers/events.js';
 import { within } from '../harness/processes.js';
-import { RecordingSink, UNIT_WAIT_MS, deadlineIn, stopped, until } from '../helpers/sinks.js';
+import {
+  RecordingSink,
+  type TestSinkOptions,
+  UNIT_WAIT_MS,
+  deadlineIn,
+  stopped,
+  until,
+} from '../helpers/sinks.js';
 
 /** The batch as the Kafka source hands out checked pgrelay events: held as their message bytes. */
 function heldAsBytes(batch: SourceBatch): SourceBatch {
   return { ...batch, heldAsBytes: true };
 }
 
+/** A started sink whose writes wait until `release()`, and the router in front of it. */
+function heldSink(options: TestSinkOptions): { sink: RecordingSink; release: () => void; router: Router } {
+  const sink = new RecordingSink('out', options);
+  sink.start();
+  const release = sink.hold();
+  return { sink, release, router: new Router([sink]) };
+}
+
 describe('Sink backpressure', () => {
   test('capacity() blocks while the buffer is full and releases once deliveries are acknowledged', async () => {
     // Batches of 2 events: the buffer's bytes run out before the event cap (one delivery's worth).
-    const sink = new RecordingSink('out', { bufferBytes: 250, batch: { size: 10 } });
-    sink.start();
-    const release = sink.hold();
-    const router = new Router([sink]);
+    const { sink, release, router } = heldSink({ bufferBytes: 250, batch: { size: 10 } });
     let acks = 0;
 
     await router.dispatch(batchOf(changeEvents(2), 50), () => acks++);
@@ -42,10 +55,7 @@ describe('Sink backpressure', () => {
   });
 
   test("capacity() blocks once a delivery's worth of events is buffered or in flight, however few bytes", async () => {
-    const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
-    sink.start();
-    const release = sink.hold();
-    const router = new Router([sink]);
+    const { sink, release, router } = heldSink({ bufferBytes: 1 << 20, batch: { size: 3 } });
     let acks = 0;
 
     await router.dispatch(batchOf(changeEvents(2), 5), () => acks++);
@@ -57,7 +67,7 @@ describe('Sink backpressure', () => {
         second = true;
       });
     await until('the first write to start', () => sink.attempts === 1);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     assert.equal(second, false, 'the router waits while 4 events (20 bytes) are buffered');
     assert.ok(sink.capacity() instanceof Promise);
 
@@ -69,10 +79,7 @@ describe('Sink backpressure', () => {
   });
 
   test("capacity() blocks once a delivery's worth of events held as bytes waits besides the one in flight", async () => {
-    const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
-    sink.start();
-    const release = sink.hold();
-    const router = new Router([sink]);
+    const { sink, release, router } = heldSink({ bufferBytes: 1 << 20, batch: { size: 3 } });
     let acks = 0;
 
     await router.dispatch(heldAsBytes(batchOf(changeEvents(2), 5)), () => acks++);
@@ -89,7 +96,7 @@ describe('Sink backpressure', () => {
       .then(() => {
         third = true;
       });
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     assert.equal(
       third,
       false,
@@ -109,10 +116,7 @@ describe('Sink backpressure', () => {
   });
 
   test('waiting sources go on only once the sink sent its next delivery', async () => {
-    const sink = new RecordingSink('out', { bufferBytes: 1 << 20, batch: { size: 3 } });
-    sink.start();
-    const release = sink.hold();
-    const router = new Router([sink]);
+    const { sink, release, router } = heldSink({ bufferBytes: 1 << 20, batch: { size: 3 } });
 
     await router.dispatch(heldAsBytes(batchOf(changeEvents(2), 5)), () => undefined);
     await until('the first delivery to be in flight', () => sink.attempts === 1);
@@ -122,7 +126,7 @@ describe('Sink backpressure', () => {
       .then(() => {
         attemptsWhenResumed = sink.attempts;
       });
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     assert.equal(attemptsWhenResumed, 0, 'a delivery waits: the source waits');
 
     release();

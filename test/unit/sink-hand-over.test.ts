@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PgRelayError } from '../../src/core/errors.js';
 import type { ChangeEvent, RelayEvent } from '../../src/core/event.js';
 import type { Handler } from '../../src/core/handler.js';
@@ -85,7 +86,7 @@ describe('Sink hand-over of undelivered batches', () => {
     assert.equal(leftovers.length, 1, 'the batch in flight is handed over');
     release();
     await until('the late write to end', () => old.writes.length === 1);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     assert.equal(acks, 0, 'the old sink acknowledges nothing after its stop');
     leftovers[0]!.ack();
     assert.equal(acks, 1);
