@@ -2,7 +2,6 @@ import { displayConfig } from '../config/display.js';
 import { configSchema } from '../runtime/config-schema.js';
 import { createLogger } from '../core/log.js';
 import { HttpApi } from '../http/server.js';
-import { countBuffersByWhatTheyHold } from '../runtime/buffer-accounting.js';
 import { Runtime } from '../runtime/runtime.js';
 import { VERSION } from '../core/version.js';
 import {
@@ -46,7 +45,6 @@ ${CONFIG_HELP}
     const load = commandConfigLoader(values, positionals);
     const config = load();
     const log = createLogger(config.log.level);
-    countBuffersByWhatTheyHold();
     const runtime = await Runtime.create(config, log);
     const http = new HttpApi(runtime, log);
     try {

@@ -13,6 +13,7 @@ import { KafkaSource } from '../sources/kafka/source.js';
 import { defaultSlot } from '../sources/postgres/config.js';
 import { PostgresSource } from '../sources/postgres/source.js';
 import type { StateStore } from '../state/store.js';
+import { countBuffersByWhatTheyHold } from './buffer-accounting.js';
 import type { HandlerConfig, SinkConfig, SourceConfig } from './config-schema.js';
 
 /** The kinds of component a config names, each built from its own section. */
@@ -28,6 +29,7 @@ export function createSource(
     case 'postgres':
       return new PostgresSource(name, config, config.slot ?? defaultSlot(name), context, state);
     case 'kafka':
+      countBuffersByWhatTheyHold();
       return new KafkaSource(name, config, context, link);
   }
 }
