@@ -19,6 +19,15 @@ function heldAsBytes(batch: SourceBatch): SourceBatch {
   return { ...batch, heldAsBytes: true };
 }
 
+/** A dispatch under way, and whether the router has handed its batch over yet. */
+function tracked(dispatching: Promise<void>): { done: Promise<void>; handedOver: () => boolean } {
+  let handedOver = false;
+  const done = dispatching.then(() => {
+    handedOver = true;
+  });
+  return { done, handedOver: () => handedOver };
+}
+
 /** A started sink whose writes wait until `release()`, and the router in front of it. */
 function heldSink(options: TestSinkOptions): { sink: RecordingSink; release: () => void; router: Router } {
   const sink = new RecordingSink('out', options);
@@ -37,18 +46,13 @@ describe('Sink backpressure', () => {
     await router.dispatch(batchOf(changeEvents(2), 50), () => acks++);
     assert.equal(sink.capacity(), undefined, '200 of 250 bytes, 4 of 10 events: room left');
 
-    let third = false;
-    const dispatching = router
-      .dispatch(batchOf(changeEvents(2), 50), () => acks++)
-      .then(() => {
-        third = true;
-      });
+    const third = tracked(router.dispatch(batchOf(changeEvents(2), 50), () => acks++));
     await until('the first write to start', () => sink.attempts === 1);
-    assert.equal(third, false, 'the router waits while 300 bytes are buffered');
+    assert.equal(third.handedOver(), false, 'the router waits while 300 bytes are buffered');
     assert.ok(sink.capacity() instanceof Promise);
 
     release();
-    await within('the router to hand over the third batch once there is room', dispatching, UNIT_WAIT_MS);
+    await within('the router to hand over the third batch once there is room', third.done, UNIT_WAIT_MS);
     await until('all three batches to be acknowledged', () => acks === 3);
     assert.equal(sink.capacity(), undefined);
     await stopped(sink);
@@ -60,19 +64,14 @@ describe('Sink backpressure', () => {
 
     await router.dispatch(batchOf(changeEvents(2), 5), () => acks++);
     assert.equal(sink.capacity(), undefined, '2 of 3 events: room left');
-    let second = false;
-    const dispatching = router
-      .dispatch(batchOf(changeEvents(2), 5), () => acks++)
-      .then(() => {
-        second = true;
-      });
+    const second = tracked(router.dispatch(batchOf(changeEvents(2), 5), () => acks++));
     await until('the first write to start', () => sink.attempts === 1);
     await nextTurn();
-    assert.equal(second, false, 'the router waits while 4 events (20 bytes) are buffered');
+    assert.equal(second.handedOver(), false, 'the router waits while 4 events (20 bytes) are buffered');
     assert.ok(sink.capacity() instanceof Promise);
 
     release();
-    await within('the router to go on once the events are delivered', dispatching, UNIT_WAIT_MS);
+    await within('the router to go on once the events are delivered', second.done, UNIT_WAIT_MS);
     await until('both batches to be acknowledged', () => acks === 2);
     assert.equal(sink.capacity(), undefined);
     await stopped(sink);
@@ -90,22 +89,17 @@ describe('Sink backpressure', () => {
       UNIT_WAIT_MS,
     );
     assert.equal(sink.capacity(), undefined, '2 events in flight, 2 of 3 waiting: room left');
-    let third = false;
-    const dispatching = router
-      .dispatch(heldAsBytes(batchOf(changeEvents(2), 5)), () => acks++)
-      .then(() => {
-        third = true;
-      });
+    const third = tracked(router.dispatch(heldAsBytes(batchOf(changeEvents(2), 5)), () => acks++));
     await nextTurn();
     assert.equal(
-      third,
+      third.handedOver(),
       false,
       'the router waits while 4 events (20 bytes) wait behind the delivery in flight',
     );
     assert.ok(sink.capacity() instanceof Promise);
 
     release();
-    await within('the router to go on once the next delivery took 3 of them', dispatching, UNIT_WAIT_MS);
+    await within('the router to go on once the next delivery took 3 of them', third.done, UNIT_WAIT_MS);
     await until('all three batches to be acknowledged', () => acks === 3);
     assert.equal(sink.capacity(), undefined);
     assert.deepEqual(
