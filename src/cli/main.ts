@@ -48,12 +48,15 @@ process.on('unhandledRejection', (reason) => {
   process.exit(1);
 });
 
+// A command's outcome is final: the process ends with it rather than when nothing is left to run,
+// so a timer that a library or a user's handler left armed cannot keep a stopped pgrelay alive
+// (@platformatic/kafka 2.12.1 arms a 60 s heartbeat-stall timer when a JoinGroup fails while the
+// consumer closes, as when a member stops while its group rebalances). stdout and stderr are
+// synchronous on Linux (files, pipes, the journal's socket): nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`pgrelay: ${errorMessage(error)}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    process.exit(error instanceof ConfigError ? 2 : 1);
   },
 );

@@ -141,6 +141,43 @@ linger = "1h"
     }
   });
 
+  test('exits once stopped, though a handler module left a timer running', async () => {
+    const db = await sourceDatabase('left_timer');
+    const relay = await PgrelayProcess.create(`${db.sourceToml('db1')}
+[handlers.ticking]
+type = "module"
+path = "ticking.mjs"
+
+[sinks.out]
+type = "stub"
+sources = ["db1"]
+handlers = ["ticking"]
+`);
+    // An interval nobody clears keeps a Node process alive for good unless it exits by itself.
+    fs.writeFileSync(
+      path.join(relay.dir, 'ticking.mjs'),
+      'setInterval(() => {}, 1000);\nexport function createHandler() {\n  return { process: (events) => events };\n}\n',
+    );
+    try {
+      await relay.start();
+      await db.insert(1, 1);
+      await waitFor(
+        'the row through the handler',
+        async () => {
+          const body = (await (await relay.get('/stats')).json()) as Stats;
+          return body.sinks.out!.events_out === 1 ? true : undefined;
+        },
+        30_000,
+      );
+      // Far below the timeout the harness gives a stop: null is the SIGKILL after it.
+      assert.equal(await relay.stop(20_000), 0);
+      assert.ok(logLines(relay).some((l) => l.msg === 'stopped cleanly; positions stored'));
+    } finally {
+      await relay.destroy();
+      await db.dropSlot();
+    }
+  });
+
   test('a second signal exits at once, without waiting for the deadline', async () => {
     const db = await sourceDatabase('second_signal');
     const relay = await stuckRelay(db.sourceToml('db1'), '1h');
