@@ -57,17 +57,18 @@ function ratio(result: BenchResult): number | undefined {
  */
 export function formatTable(results: readonly BenchResult[]): string {
   const header = ['scenario', 'rate/s', 'baseline/s', 'ratio', 'CPU µs/unit', 'peak RSS MB', 'p50/p99 ms'];
-  const number = (value: number | undefined, digits = 0) =>
-    value === undefined
-      ? '-'
-      : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  // Rounded as the lines above the table are: toLocaleString alone rounds 9.35 (stored as 9.3499…)
+  // up to 9.4 where toFixed writes 9.3, and halves to even where Math.round goes up.
+  const number = (value: number) => Math.round(value).toLocaleString('en-US');
+  const fixed = (value: number | undefined, digits: number) =>
+    value === undefined ? '-' : value.toFixed(digits);
   const rows = results.map((r) => [
     r.name.split(':')[0]!,
     r.perSecond > 0 ? `${number(r.perSecond)} ${r.unit}` : '-',
     r.baseline === undefined ? '-' : number(r.baseline.perSecond),
-    number(ratio(r), 2),
-    number(r.cpuMicrosPerUnit, 1),
-    number(r.peakRssMb),
+    fixed(ratio(r), 2),
+    fixed(r.cpuMicrosPerUnit, 1),
+    fixed(r.peakRssMb, 0),
     r.latencyMs === undefined ? '-' : `${r.latencyMs.p50.toFixed(0)}/${r.latencyMs.p99.toFixed(0)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
