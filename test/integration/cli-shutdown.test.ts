@@ -16,21 +16,30 @@ type Stats = { sinks: Record<string, { events_in: number; events_out: number }> 
 const HANGING_HANDLER =
   'export function createHandler() {\n  return { process: () => new Promise(() => {}) };\n}\n';
 
-/** A relay whose only sink hangs in its handler: what it holds can never be delivered. */
-async function stuckRelay(sourceToml: string, shutdownTimeout: string): Promise<PgrelayProcess> {
-  const relay = await PgrelayProcess.create(`shutdown_timeout = "${shutdownTimeout}"
+/** A relay whose only sink (stub) runs the handler module `handlerSource`. */
+async function handlerRelay(
+  sourceToml: string,
+  handlerSource: string,
+  topLevel = '',
+): Promise<PgrelayProcess> {
+  const relay = await PgrelayProcess.create(`${topLevel}
 ${sourceToml}
-[handlers.stuck]
+[handlers.custom]
 type = "module"
-path = "stuck.mjs"
+path = "handler.mjs"
 
 [sinks.out]
 type = "stub"
 sources = ["db1"]
-handlers = ["stuck"]
+handlers = ["custom"]
 `);
-  fs.writeFileSync(path.join(relay.dir, 'stuck.mjs'), HANGING_HANDLER);
+  fs.writeFileSync(path.join(relay.dir, 'handler.mjs'), handlerSource);
   return relay;
+}
+
+/** A relay whose only sink hangs in its handler: what it holds can never be delivered. */
+function stuckRelay(sourceToml: string, shutdownTimeout: string): Promise<PgrelayProcess> {
+  return handlerRelay(sourceToml, HANGING_HANDLER, `shutdown_timeout = "${shutdownTimeout}"`);
 }
 
 function logLines(relay: PgrelayProcess): LogLine[] {
@@ -56,6 +65,22 @@ async function currentLsn(db: Database): Promise<bigint> {
   return lsnToBigInt(row!.lsn);
 }
 
+/** Waits until the sink's /stats counters pass `reached`; returns them. */
+async function sinkCounters(
+  relay: PgrelayProcess,
+  what: string,
+  reached: (counters: Stats['sinks'][string]) => boolean,
+): Promise<Stats['sinks'][string]> {
+  return waitFor(
+    what,
+    async () => {
+      const counters = ((await (await relay.get('/stats')).json()) as Stats).sinks.out!;
+      return reached(counters) ? counters : undefined;
+    },
+    30_000,
+  );
+}
+
 /** Inserts rows and waits until the sink holds them; it must not have delivered them yet. */
 async function insertInFlight(
   relay: PgrelayProcess,
@@ -64,15 +89,8 @@ async function insertInFlight(
   count: number,
 ): Promise<void> {
   await db.insert(first, count);
-  const stats = await waitFor(
-    `${count} rows in the sink`,
-    async () => {
-      const body = (await (await relay.get('/stats')).json()) as Stats;
-      return body.sinks.out!.events_in === count ? body : undefined;
-    },
-    30_000,
-  );
-  assert.equal(stats.sinks.out!.events_out, 0, 'still in flight when the signal comes');
+  const counters = await sinkCounters(relay, `${count} rows in the sink`, (c) => c.events_in === count);
+  assert.equal(counters.events_out, 0, 'still in flight when the signal comes');
 }
 
 describe('pgrelay run stops on SIGTERM and SIGINT', () => {
@@ -143,32 +161,15 @@ linger = "1h"
 
   test('exits once stopped, though a handler module left a timer running', async () => {
     const db = await sourceDatabase('left_timer');
-    const relay = await PgrelayProcess.create(`${db.sourceToml('db1')}
-[handlers.ticking]
-type = "module"
-path = "ticking.mjs"
-
-[sinks.out]
-type = "stub"
-sources = ["db1"]
-handlers = ["ticking"]
-`);
     // An interval nobody clears keeps a Node process alive for good unless it exits by itself.
-    fs.writeFileSync(
-      path.join(relay.dir, 'ticking.mjs'),
+    const relay = await handlerRelay(
+      db.sourceToml('db1'),
       'setInterval(() => {}, 1000);\nexport function createHandler() {\n  return { process: (events) => events };\n}\n',
     );
     try {
       await relay.start();
       await db.insert(1, 1);
-      await waitFor(
-        'the row through the handler',
-        async () => {
-          const body = (await (await relay.get('/stats')).json()) as Stats;
-          return body.sinks.out!.events_out === 1 ? true : undefined;
-        },
-        30_000,
-      );
+      await sinkCounters(relay, 'the row through the handler', (c) => c.events_out === 1);
       // Far below the timeout the harness gives a stop: null is the SIGKILL after it.
       assert.equal(await relay.stop(20_000), 0);
       assert.ok(logLines(relay).some((l) => l.msg === 'stopped cleanly; positions stored'));
