@@ -19,7 +19,7 @@ import {
 } from '../test/harness/topics.js';
 import type { Admin } from '@platformatic/kafka';
 import { brokerCpu, brokerCpuNote } from './broker.js';
-import type { BenchResult } from './report.js';
+import { type BenchResult, wholeNumber } from './report.js';
 
 const run = promisify(execFile);
 
@@ -139,7 +139,7 @@ async function timedRelayToSize(brokers: string[], source: string, target: strin
       cpuMicrosPerUnit,
       notes: [
         `time from process start; of it ${startupSeconds.toFixed(1)} s until /status ok (start, group join): ` +
-          `${Math.round(COUNT / (seconds - startupSeconds)).toLocaleString('en-US')} messages/s after that`,
+          `${wholeNumber(COUNT / (seconds - startupSeconds))} messages/s after that`,
         ...brokerCpuNote(broker, COUNT, 'message'),
         ...(size === COUNT ? [] : [`target holds ${size} messages: ${size - COUNT} duplicates`]),
       ],

@@ -22,10 +22,18 @@ export interface BenchResult {
  */
 export const IDLE_SETTLE_MS = 25_000;
 
+/**
+ * A rate as make bench prints it, in the scenario's lines and the table alike: rounded half up, with
+ * thousands separators (toLocaleString alone rounds halves to even).
+ */
+export function wholeNumber(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
 export function formatResult(result: BenchResult): string {
   const lines = [`== ${result.name}`];
   lines.push(
-    `   ${result.count} ${result.unit} in ${result.seconds.toFixed(2)} s = ${Math.round(result.perSecond).toLocaleString('en-US')} ${result.unit}/s`,
+    `   ${result.count} ${result.unit} in ${result.seconds.toFixed(2)} s = ${wholeNumber(result.perSecond)} ${result.unit}/s`,
   );
   if (result.latencyMs)
     lines.push(
@@ -39,7 +47,7 @@ export function formatResult(result: BenchResult): string {
   }
   if (result.baseline) {
     lines.push(
-      `   baseline ${result.baseline.name}: ${Math.round(result.baseline.perSecond).toLocaleString('en-US')} ${result.unit}/s; ratio ${ratio(result)!.toFixed(2)}`,
+      `   baseline ${result.baseline.name}: ${wholeNumber(result.baseline.perSecond)} ${result.unit}/s; ratio ${ratio(result)!.toFixed(2)}`,
     );
   }
   for (const target of result.targets ?? []) lines.push(`   target: ${target}`);
@@ -57,15 +65,13 @@ function ratio(result: BenchResult): number | undefined {
  */
 export function formatTable(results: readonly BenchResult[]): string {
   const header = ['scenario', 'rate/s', 'baseline/s', 'ratio', 'CPU µs/unit', 'peak RSS MB', 'p50/p99 ms'];
-  // Rounded as the lines above the table are: toLocaleString alone rounds 9.35 (stored as 9.3499…)
-  // up to 9.4 where toFixed writes 9.3, and halves to even where Math.round goes up.
-  const number = (value: number) => Math.round(value).toLocaleString('en-US');
+  // toFixed, as the scenario's lines: toLocaleString would round 9.35 (stored as 9.3499…) up to 9.4.
   const fixed = (value: number | undefined, digits: number) =>
     value === undefined ? '-' : value.toFixed(digits);
   const rows = results.map((r) => [
     r.name.split(':')[0]!,
-    r.perSecond > 0 ? `${number(r.perSecond)} ${r.unit}` : '-',
-    r.baseline === undefined ? '-' : number(r.baseline.perSecond),
+    r.perSecond > 0 ? `${wholeNumber(r.perSecond)} ${r.unit}` : '-',
+    r.baseline === undefined ? '-' : wholeNumber(r.baseline.perSecond),
     fixed(ratio(r), 2),
     fixed(r.cpuMicrosPerUnit, 1),
     fixed(r.peakRssMb, 0),
