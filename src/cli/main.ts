@@ -1,5 +1,6 @@
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import { growHeapByItsLiveSize } from '../runtime/heap-settings.js';
 import { DEFAULT_CONFIG, parse } from './args.js';
 import { BACKFILL_COMMANDS } from './backfill.js';
 import { COMMANDS as CORE_COMMANDS } from './commands.js';
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(command.usage + '\n');
     return 0;
   }
+  // Here, once the bundle and node's modules have loaded (heap-settings says why not earlier).
+  growHeapByItsLiveSize();
   return command.run(values, positionals);
 }
 

@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { namesV8Flag } from './heap-settings.js';
 
 /**
  * V8's switch that counts the memory Buffers hold towards the limit that starts a full collection,
@@ -15,7 +16,7 @@ const FLAG = 'external-memory-accounted-in-global-limit';
 export function wantsBufferAccounting(v8Version: string, execArgv: readonly string[]): boolean {
   const [major = 0, minor = 0] = v8Version.split('.').map(Number);
   if (major < 13 || major > 14 || (major === 14 && minor >= 8)) return false;
-  return !execArgv.some((option) => option.replaceAll('_', '-').endsWith(FLAG));
+  return !namesV8Flag(execArgv, FLAG);
 }
 
 /**

@@ -1,12 +1,13 @@
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
+import { fullCollection } from './heap-settings.js';
 
 /**
  * Gives memory back once pgrelay has gone quiet. V8 sizes its heap to the allocation rate of the
  * last burst (a 1M-row snapshot leaves ~210 MB committed) and, with no allocation afterwards, never
  * collects again to shrink it: measured, RSS stayed at the peak for as long as pgrelay stayed idle.
  * One full collection that may shrink every space (V8's "last resort" one) brought it back to
- * ~99 MB, and to ~86 MB after start-up. It needs `gc`, which the launchers expose (`--expose-gc`).
+ * ~99 MB, and to ~86 MB after start-up. It needs V8's `gc()`, which pgrelay exposes (heap-settings).
  */
 
 /** Heap growth since the last release below which a release would give back too little to bother. */
@@ -27,20 +28,18 @@ export interface IdleMemoryProbe {
   /** Bytes the V8 heap holds committed. */
   heapSize(): number;
   rss(): number;
-  /** The full collection; undefined when node runs without --expose-gc. */
+  /** The full collection; undefined when V8 would not expose its `gc()`. */
   collect: (() => void) | undefined;
 }
 
 export const processProbe = (activity: () => number): IdleMemoryProbe => {
-  const gc = globalThis.gc;
+  const gc = fullCollection();
   return {
     activity,
     heapSize: () => v8.getHeapStatistics().total_heap_size,
     rss: () => process.memoryUsage.rss(),
     collect:
-      gc === undefined
-        ? undefined
-        : () => void gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
+      gc === undefined ? undefined : () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
   };
 };
 
@@ -68,7 +67,7 @@ export class IdleMemory {
       if (!this.warned) {
         this.log.warn(
           { key: 'release_memory_when_idle' },
-          'release_memory_when_idle: node runs without --expose-gc (the pgrelay launchers pass it), ' +
+          "release_memory_when_idle: V8 would not expose gc() (node's --expose-gc), " +
             'so memory held after a burst is not given back while idle',
         );
       }
