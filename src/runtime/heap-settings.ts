@@ -38,7 +38,8 @@ export type FullCollection = (options: { type: 'major'; execution: 'sync'; flavo
  * made once the flag is on (it adds `gc` to new contexts only; the context costs under 1 MB).
  */
 export function fullCollection(): FullCollection | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as FullCollection;
+  const exposed = globalThis.gc;
+  if (exposed !== undefined) return (options) => void exposed(options);
   v8.setFlagsFromString('--expose-gc');
   const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
   return typeof gc === 'function' ? (gc as FullCollection) : undefined;
