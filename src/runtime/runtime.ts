@@ -407,7 +407,7 @@ export class Runtime {
     };
   }
 
-  stats(): { sources: Record<string, StatsReport>; sinks: Record<string, StatsReport> } {
+  stats(): StatsBody {
     const report = (c: Component): StatsReport => ({
       type: c.type,
       events_in: c.stats.eventsIn,
@@ -422,6 +422,12 @@ export class Runtime {
       sinks: Object.fromEntries(this.sinks.map((s) => [s.name, report(s)])),
     };
   }
+}
+
+/** What /stats answers. */
+export interface StatsBody {
+  sources: Record<string, StatsReport>;
+  sinks: Record<string, StatsReport>;
 }
 
 export interface StatsReport {

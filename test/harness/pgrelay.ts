@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { StatsBody } from '../../src/runtime/runtime.js';
 import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** Linux's USER_HZ, the unit of /proc/PID/stat times. */
@@ -131,6 +132,11 @@ export class PgrelayProcess {
   async status(): Promise<StatusBody> {
     const response = await fetchApi(`${this.url}/status`);
     return (await response.json()) as StatusBody;
+  }
+
+  async stats(): Promise<StatsBody> {
+    const response = await fetchApi(`${this.url}/stats`);
+    return (await response.json()) as StatsBody;
   }
 
   async get(pathname: string, init?: RequestInit): Promise<Response> {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { lsnToBigInt } from '../../src/core/lsn.js';
+import type { StatsReport } from '../../src/runtime/runtime.js';
 import { StateStore } from '../../src/state/store.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
@@ -10,7 +11,6 @@ import { sourceDatabase } from '../helpers/database.js';
 import type { LogLine } from '../helpers/log.js';
 
 type Database = Awaited<ReturnType<typeof sourceDatabase>>;
-type Stats = { sinks: Record<string, { events_in: number; events_out: number }> };
 
 /** A handler module whose process() never returns: a sink stuck on it cannot finish its batch. */
 const HANGING_HANDLER =
@@ -69,12 +69,12 @@ async function currentLsn(db: Database): Promise<bigint> {
 async function sinkCounters(
   relay: PgrelayProcess,
   what: string,
-  reached: (counters: Stats['sinks'][string]) => boolean,
-): Promise<Stats['sinks'][string]> {
+  reached: (counters: StatsReport) => boolean,
+): Promise<StatsReport> {
   return waitFor(
     what,
     async () => {
-      const counters = ((await (await relay.get('/stats')).json()) as Stats).sinks.out!;
+      const counters = (await relay.stats()).sinks.out!;
       return reached(counters) ? counters : undefined;
     },
     30_000,

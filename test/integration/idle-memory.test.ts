@@ -30,8 +30,8 @@ async function delivered(relay: PgrelayProcess, count: number): Promise<void> {
   await waitFor(
     `${count} rows delivered`,
     async () => {
-      const stats = (await (await relay.get('/stats')).json()) as { sinks: { out: { events_out: number } } };
-      return stats.sinks.out.events_out >= count ? true : undefined;
+      const stats = await relay.stats();
+      return stats.sinks.out!.events_out >= count ? true : undefined;
     },
     60_000,
   );

@@ -32,14 +32,6 @@ const BAD = [
   { key: 'k4', value: '[1,2,3]', reason: /not an object/ },
 ];
 
-interface Stats {
-  sources: Record<string, { events_in: number; events_out: number; dropped: Record<string, number> }>;
-}
-
-async function stats(relay: PgrelayProcess): Promise<Stats> {
-  return (await (await relay.get('/stats')).json()) as Stats;
-}
-
 /** Good events on partition 0 and 1, with the bad messages in between on partition 1. */
 async function produceMixed(brokers: string[], topic: string): Promise<void> {
   const good = relayMessages(40);
@@ -109,7 +101,7 @@ describe('undecodable Kafka messages', () => {
     await waitForSize(brokers, out, 40);
     await allCommitted(brokers, group, topic, [20, 10 + BAD.length + 10]);
     assert.equal(await topicSize(brokers, out), 40, 'every good event, once');
-    const s = await stats(process);
+    const s = await process.stats();
     assert.deepEqual(s.sources.edge!.dropped, { undecodable: BAD.length });
     assert.equal(s.sources.edge!.events_out, 40);
   });
@@ -125,7 +117,7 @@ describe('undecodable Kafka messages', () => {
     await waitForSize(brokers, out, 40);
     await allCommitted(brokers, group, topic, [20, 10 + BAD.length + 10]);
     assert.equal(await topicSize(brokers, out), 40);
-    assert.deepEqual((await stats(process)).sources.edge!.dropped, { undecodable: BAD.length });
+    assert.deepEqual((await process.stats()).sources.edge!.dropped, { undecodable: BAD.length });
     const skipped =
       process.log().match(new RegExp(`undecodable message ${topic}\\[1\\]@1[0-3] skipped`, 'g')) ?? [];
     assert.equal(skipped.length, BAD.length, process.log().slice(-2000));
@@ -211,7 +203,7 @@ describe('undecodable Kafka messages', () => {
     assert.ok(poison.startsWith(letter!.value!), 'the value is cut, not changed');
     const relayed = await readAtLeast(brokers, out, 10);
     assert.equal(relayed.length, 10);
-    const source = (await stats(process)).sources.edge!;
+    const source = (await process.stats()).sources.edge!;
     assert.deepEqual(source.dropped, { undecodable: 1 });
     const details = (await process.status()).sources.edge! as unknown as {
       dead_letters: { written: number; truncated: number };

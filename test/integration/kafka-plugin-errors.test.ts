@@ -111,9 +111,7 @@ describe('a user plugin that throws', () => {
     );
     const status = await relay.status();
     assert.equal(status.status, 'ok');
-    const stats = (await (await relay.get('/stats')).json()) as {
-      sinks: Record<string, { dropped: Record<string, number> }>;
-    };
+    const stats = await relay.stats();
     assert.deepEqual(stats.sinks.central!.dropped, { dead_letter: 1 });
   });
 

@@ -23,9 +23,7 @@ function assigned(status: StatusBody): number {
 }
 
 async function delivered(relay: PgrelayProcess): Promise<number> {
-  const stats = (await (await relay.get('/stats')).json()) as {
-    sinks: Record<string, { events_out: number }>;
-  };
+  const stats = await relay.stats();
   return stats.sinks.central!.events_out;
 }
 

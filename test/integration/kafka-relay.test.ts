@@ -108,10 +108,7 @@ describe('Kafka-to-Kafka relay', () => {
       'each event written byte for byte as it was read',
     );
 
-    const stats = (await (await relay.get('/stats')).json()) as {
-      sources: Record<string, { events_in: number; events_out: number; dropped: Record<string, number> }>;
-      sinks: Record<string, { events_out: number }>;
-    };
+    const stats = await relay.stats();
     assert.equal(stats.sources.edge!.events_in, 100_000);
     assert.equal(stats.sources.edge!.events_out, 100_000);
     assert.deepEqual(stats.sources.edge!.dropped, {});

@@ -49,8 +49,8 @@ describe('Kafka sink: deliveries larger than a batch the topic accepts', () => {
     );
     assert.equal(ids.size, ROWS, 'every row once');
     await relay.waitRunning();
-    const stats = (await (await relay.get('/stats')).json()) as { sinks: { out: { errors: number } } };
-    assert.equal(stats.sinks.out.errors, 0, 'the broker refused no batch');
+    const stats = await relay.stats();
+    assert.equal(stats.sinks.out!.errors, 0, 'the broker refused no batch');
     const size = await waitForSize(fx.brokers, fx.topic('users'), ROWS);
     assert.equal(size, ROWS, 'and nothing more arrived later');
   });

@@ -53,9 +53,7 @@ describe('Kafka sink: compression', () => {
         Array.from({ length: count }, (_, i) => i + 1),
       );
       for (const { columns } of events) assert.match(columns.body, /^[0-9a-f]{1920}$/);
-      const stats = (await (await relay.get('/stats')).json()) as {
-        sinks: Record<string, { errors: number }>;
-      };
+      const stats = await relay.stats();
       assert.equal(stats.sinks[codec]!.errors, 0, 'the broker accepted every batch');
     });
   }

@@ -53,9 +53,7 @@ describe('Kafka sink: a dead letter larger than its topic accepts', () => {
 
     const status = await relay.waitRunning();
     assert.deepEqual(status.sinks.out!.dead_letters, { oversize: 0, truncated: 1 });
-    const stats = (await (await relay.get('/stats')).json()) as {
-      sinks: { out: { dropped: Record<string, number> } };
-    };
-    assert.deepEqual(stats.sinks.out.dropped, { dead_letter: 1 });
+    const stats = await relay.stats();
+    assert.deepEqual(stats.sinks.out!.dropped, { dead_letter: 1 });
   });
 });

@@ -12,8 +12,8 @@ import { KafkaProducer } from '../../src/kafka/producer.js';
 import { BatchEncoder, DeliveryPlan } from '../../src/sinks/kafka/requests.js';
 
 async function delivered(relay: PgrelayProcess): Promise<number> {
-  const stats = (await (await relay.get('/stats')).json()) as { sinks: { out: { events_out: number } } };
-  return stats.sinks.out.events_out;
+  const stats = await relay.stats();
+  return stats.sinks.out!.events_out;
 }
 
 /** Every row's id, once each: anything written twice shows as a size above the distinct count. */

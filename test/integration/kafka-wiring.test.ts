@@ -14,10 +14,6 @@ import { committedOffsets, createTopics, produce, uniqueName, waitForSize } from
 const ROWS = { db1: 200, db2: 300 };
 const EDGE = 500;
 
-interface Stats {
-  sinks: Record<string, { events_out: number }>;
-}
-
 describe('wiring PostgreSQL and Kafka sources to several sinks', () => {
   const processes: PgrelayProcess[] = [];
   const slots: { database: string; slot: string }[] = [];
@@ -101,7 +97,7 @@ describe('wiring PostgreSQL and Kafka sources to several sinks', () => {
     const audit = await waitFor(
       'the stub sink to take db2 and the Kafka source',
       async () => {
-        const stats = (await (await relay.get('/stats')).json()) as Stats;
+        const stats = await relay.stats();
         return stats.sinks.audit!.events_out === ROWS.db2 + EDGE ? stats : undefined;
       },
       20_000,

@@ -41,10 +41,8 @@ describe('PostgreSQL → Kafka: kill -9 mid-stream', () => {
     await waitFor(
       'a part of the backlog to be delivered',
       async () => {
-        const stats = (await (await relay.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out >= TOTAL / 5 ? true : undefined;
+        const stats = await relay.stats();
+        return stats.sinks.out!.events_out >= TOTAL / 5 ? true : undefined;
       },
       120_000,
       relay.logFile,

@@ -39,10 +39,8 @@ describe('PostgreSQL → Kafka: a restart inside a large transaction', () => {
     const partly = await waitFor(
       'a fifth of the transaction to be delivered',
       async () => {
-        const stats = (await (await relay.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        const out = stats.sinks.out.events_out;
+        const stats = await relay.stats();
+        const out = stats.sinks.out!.events_out;
         return out >= ROWS / 5 && out < ROWS ? true : out >= ROWS ? false : undefined;
       },
       120_000,

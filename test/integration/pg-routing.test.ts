@@ -55,9 +55,7 @@ topic_fallback = "${fx.topic('unmapped')}"`,
     assert.equal(strict.length, 2);
 
     // The strict sink dropped the 4 events it has no topic for; they still count as handled.
-    const stats = (await (await relay.get('/stats')).json()) as {
-      sinks: Record<string, { dropped: Record<string, number>; events_out: number }>;
-    };
+    const stats = await relay.stats();
     assert.equal(stats.sinks.strict!.dropped.unmapped, 4);
     assert.equal(stats.sinks.strict!.events_out, 2, 'dropped events are not counted as delivered');
     assert.equal(stats.sinks.mapped!.dropped.unmapped, undefined);

@@ -25,8 +25,8 @@ describe('PostgreSQL standby: kill -9 of the active instance, five times', () =>
   let writer: Promise<void> | undefined;
 
   async function eventsOut(relay: PgrelayProcess): Promise<number> {
-    const stats = (await (await relay.get('/stats')).json()) as { sinks: { out: { events_out: number } } };
-    return stats.sinks.out.events_out;
+    const stats = await relay.stats();
+    return stats.sinks.out!.events_out;
   }
 
   before(async () => {

@@ -53,10 +53,8 @@ describe('PostgreSQL standby: the active instance stops gracefully', () => {
     await waitFor(
       `relay_0 to deliver ${ROWS_BEFORE_STOP} rows`,
       async () => {
-        const stats = (await (await active.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out >= ROWS_BEFORE_STOP ? true : undefined;
+        const stats = await active.stats();
+        return stats.sinks.out!.events_out >= ROWS_BEFORE_STOP ? true : undefined;
       },
       120_000,
       active.logFile,
@@ -74,10 +72,8 @@ describe('PostgreSQL standby: the active instance stops gracefully', () => {
     await waitFor(
       'relay_1 to deliver rows of its own',
       async () => {
-        const stats = (await (await standby.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out >= ROWS_BEFORE_STOP ? true : undefined;
+        const stats = await standby.stats();
+        return stats.sinks.out!.events_out >= ROWS_BEFORE_STOP ? true : undefined;
       },
       120_000,
       standby.logFile,

@@ -134,10 +134,8 @@ describe('state file on a full file system', () => {
     await waitFor(
       'the stream to go on: rows 2 to 6 delivered to the sink',
       async () => {
-        const stats = (await (await relay.get('/stats')).json()) as {
-          sinks: { out: { events_out: number } };
-        };
-        return stats.sinks.out.events_out === 6 ? true : undefined;
+        const stats = await relay.stats();
+        return stats.sinks.out!.events_out === 6 ? true : undefined;
       },
       60_000,
       relay.logFile,
