@@ -6,7 +6,7 @@ import vm from 'node:vm';
  * compiled code it finds cached only if it was made under the same flags (it keeps a hash of them),
  * and `--expose-gc` or `--heap-growing-percent` on the command line made it refuse the compiled code
  * of Node's built-in modules that the node binary carries: every start compiled them again
- * (`pgrelay --version`: 0.28 to 0.33 s against 0.20 to 0.28 s, measured; docs/performance.md,
+ * (`pgrelay --version`: 0.28 to 0.30 s of CPU against 0.24 to 0.26, measured; docs/performance.md,
  * Memory). A flag set here works from then on, as it would from the command line.
  */
 
@@ -33,11 +33,19 @@ export function growHeapByItsLiveSize(execArgv: readonly string[] = process.exec
 
 export type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
+let collection: { gc: FullCollection | undefined } | undefined;
+
 /**
  * V8's `gc()`: node's global one when it runs with `--expose-gc`, else the one V8 puts in a context
- * made once the flag is on (it adds `gc` to new contexts only; the context costs under 1 MB).
+ * made once the flag is on (it adds `gc` to new contexts only; the context costs under 1 MB, and is
+ * made once per process).
  */
 export function fullCollection(): FullCollection | undefined {
+  collection ??= { gc: exposeFullCollection() };
+  return collection.gc;
+}
+
+function exposeFullCollection(): FullCollection | undefined {
   const exposed = globalThis.gc;
   if (exposed !== undefined) return (options) => void exposed(options);
   v8.setFlagsFromString('--expose-gc');
