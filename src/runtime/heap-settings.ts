@@ -24,14 +24,14 @@ export function namesV8Flag(execArgv: readonly string[], flag: string): boolean 
  * RSS with about 60 MB live. Collecting once it doubles held that peak near 200 MB for about
  * 0.6 µs more CPU per row. An operator who set the flag in PGRELAY_NODE_FLAGS keeps theirs.
  */
-export const HEAP_GROWING_PERCENT = 100;
+const HEAP_GROWING_PERCENT = 100;
 
 export function growHeapByItsLiveSize(execArgv: readonly string[] = process.execArgv): void {
   if (!namesV8Flag(execArgv, 'heap-growing-percent'))
     v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
-export type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 let collection: { gc: FullCollection | undefined } | undefined;
 
