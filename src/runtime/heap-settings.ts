@@ -26,29 +26,31 @@ export function namesV8Flag(execArgv: readonly string[], flag: string): boolean 
  */
 const HEAP_GROWING_PERCENT = 100;
 
-export function growHeapByItsLiveSize(execArgv: readonly string[] = process.execArgv): void {
-  if (!namesV8Flag(execArgv, 'heap-growing-percent'))
+export function growHeapByItsLiveSize(): void {
+  if (!namesV8Flag(process.execArgv, 'heap-growing-percent'))
     v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
-type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
-
-let collection: { gc: FullCollection | undefined } | undefined;
+let collection: { collect: (() => void) | undefined } | undefined;
 
 /**
- * V8's `gc()`: node's global one when it runs with `--expose-gc`, else the one V8 puts in a context
- * made once the flag is on (it adds `gc` to new contexts only; the context costs under 1 MB, and is
- * made once per process).
+ * One full collection that may shrink every space (V8's "last resort" one), through V8's `gc()`:
+ * node's global one when it runs with `--expose-gc`, else the one V8 puts in a context made once the
+ * flag is on (it adds `gc` to new contexts only; the context costs under 1 MB, and is made once per
+ * process). Undefined when V8 would not expose it.
  */
-export function fullCollection(): FullCollection | undefined {
-  collection ??= { gc: exposeFullCollection() };
-  return collection.gc;
+export function lastResortCollection(): (() => void) | undefined {
+  collection ??= { collect: exposeCollection() };
+  return collection.collect;
 }
 
-function exposeFullCollection(): FullCollection | undefined {
-  const exposed = globalThis.gc;
-  if (exposed !== undefined) return (options) => void exposed(options);
-  v8.setFlagsFromString('--expose-gc');
-  const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
-  return typeof gc === 'function' ? (gc as FullCollection) : undefined;
+function exposeCollection(): (() => void) | undefined {
+  let gc = globalThis.gc;
+  if (gc === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as typeof globalThis.gc;
+  }
+  if (gc === undefined) return undefined;
+  const exposed = gc;
+  return () => void exposed({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }

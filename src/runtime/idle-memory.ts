@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
-import { fullCollection } from './heap-settings.js';
+import { lastResortCollection } from './heap-settings.js';
 
 /**
  * Gives memory back once pgrelay has gone quiet. V8 sizes its heap to the allocation rate of the
@@ -32,16 +32,12 @@ export interface IdleMemoryProbe {
   collect: (() => void) | undefined;
 }
 
-export const processProbe = (activity: () => number): IdleMemoryProbe => {
-  const gc = fullCollection();
-  return {
-    activity,
-    heapSize: () => v8.getHeapStatistics().total_heap_size,
-    rss: () => process.memoryUsage.rss(),
-    collect:
-      gc === undefined ? undefined : () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
-  };
-};
+export const processProbe = (activity: () => number): IdleMemoryProbe => ({
+  activity,
+  heapSize: () => v8.getHeapStatistics().total_heap_size,
+  rss: () => process.memoryUsage.rss(),
+  collect: lastResortCollection(),
+});
 
 export class IdleMemory {
   private timer: NodeJS.Timeout | undefined;
