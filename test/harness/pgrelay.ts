@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StatsBody } from '../../src/runtime/runtime.js';
+import type { StatsBody, StatsReport } from '../../src/runtime/runtime.js';
 import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** Linux's USER_HZ, the unit of /proc/PID/stat times. */
@@ -137,6 +137,24 @@ export class PgrelayProcess {
   async stats(): Promise<StatsBody> {
     const response = await fetchApi(`${this.url}/stats`);
     return (await response.json()) as StatsBody;
+  }
+
+  /** Waits until sink `sink`'s /stats counters pass `reached`; returns them. */
+  async waitForSink(
+    sink: string,
+    what: string,
+    reached: (counters: StatsReport) => boolean,
+    timeoutMs: number,
+  ): Promise<StatsReport> {
+    return waitFor(
+      what,
+      async () => {
+        const counters = (await this.stats()).sinks[sink]!;
+        return reached(counters) ? counters : undefined;
+      },
+      timeoutMs,
+      this.logFile,
+    );
   }
 
   async get(pathname: string, init?: RequestInit): Promise<Response> {

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { lsnToBigInt } from '../../src/core/lsn.js';
-import type { StatsReport } from '../../src/runtime/runtime.js';
 import { StateStore } from '../../src/state/store.js';
 import { PgrelayProcess } from '../harness/pgrelay.js';
 import { waitFor } from '../harness/processes.js';
@@ -65,22 +64,6 @@ async function currentLsn(db: Database): Promise<bigint> {
   return lsnToBigInt(row!.lsn);
 }
 
-/** Waits until the sink's /stats counters pass `reached`; returns them. */
-async function sinkCounters(
-  relay: PgrelayProcess,
-  what: string,
-  reached: (counters: StatsReport) => boolean,
-): Promise<StatsReport> {
-  return waitFor(
-    what,
-    async () => {
-      const counters = (await relay.stats()).sinks.out!;
-      return reached(counters) ? counters : undefined;
-    },
-    30_000,
-  );
-}
-
 /** Inserts rows and waits until the sink holds them; it must not have delivered them yet. */
 async function insertInFlight(
   relay: PgrelayProcess,
@@ -89,7 +72,12 @@ async function insertInFlight(
   count: number,
 ): Promise<void> {
   await db.insert(first, count);
-  const counters = await sinkCounters(relay, `${count} rows in the sink`, (c) => c.events_in === count);
+  const counters = await relay.waitForSink(
+    'out',
+    `${count} rows in the sink`,
+    (c) => c.events_in === count,
+    30_000,
+  );
   assert.equal(counters.events_out, 0, 'still in flight when the signal comes');
 }
 
@@ -169,7 +157,7 @@ linger = "1h"
     try {
       await relay.start();
       await db.insert(1, 1);
-      await sinkCounters(relay, 'the row through the handler', (c) => c.events_out === 1);
+      await relay.waitForSink('out', 'the row through the handler', (c) => c.events_out === 1, 30_000);
       // Without exiting by itself it runs until the harness's SIGKILL a minute later: exit status null.
       assert.equal(await relay.stop(), 0);
       assert.ok(logLines(relay).some((l) => l.msg === 'stopped cleanly; positions stored'));

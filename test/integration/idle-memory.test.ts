@@ -25,19 +25,7 @@ async function releasesCounted(relay: PgrelayProcess): Promise<number> {
   return Number(line[1]);
 }
 
-/** Waits until the stub sink delivered `count` events. */
-async function delivered(relay: PgrelayProcess, count: number): Promise<void> {
-  await waitFor(
-    `${count} rows delivered`,
-    async () => {
-      const stats = await relay.stats();
-      return stats.sinks.out!.events_out >= count ? true : undefined;
-    },
-    60_000,
-  );
-}
-
-/** release_memory_when_idle, run by the launcher that exposes gc: memory back after start-up and after a burst. */
+/** release_memory_when_idle, through the gc() pgrelay exposes itself: memory back after start-up and after a burst. */
 describe('idle memory release', () => {
   let fx: CdcFixture;
   let relay: PgrelayProcess;
@@ -69,7 +57,7 @@ describe('idle memory release', () => {
 
     const before = releases(relay).length;
     await fx.sql(`INSERT INTO items SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, ${ROWS}) g`);
-    await delivered(relay, ROWS);
+    await relay.waitForSink('out', `${ROWS} rows delivered`, (c) => c.events_out >= ROWS, 60_000);
     await waitFor(
       'a release after the burst',
       () => Promise.resolve(releases(relay).length > before ? true : undefined),
@@ -78,6 +66,6 @@ describe('idle memory release', () => {
     assert.equal(await releasesCounted(relay), releases(relay).length, 'every logged release is counted');
 
     await fx.sql(`INSERT INTO items VALUES (${ROWS + 1}, 'after')`);
-    await delivered(relay, ROWS + 1);
+    await relay.waitForSink('out', `${ROWS + 1} rows delivered`, (c) => c.events_out >= ROWS + 1, 60_000);
   });
 });

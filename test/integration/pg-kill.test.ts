@@ -38,14 +38,11 @@ describe('PostgreSQL → Kafka: kill -9 mid-stream', () => {
 
   test('nothing is lost and duplicates stay bounded by what was in flight', async () => {
     await relay.start();
-    await waitFor(
+    await relay.waitForSink(
+      'out',
       'a part of the backlog to be delivered',
-      async () => {
-        const stats = await relay.stats();
-        return stats.sinks.out!.events_out >= TOTAL / 5 ? true : undefined;
-      },
+      (c) => c.events_out >= TOTAL / 5,
       120_000,
-      relay.logFile,
     );
     await relay.kill();
     const beforeRestart = (await readTopic(fx.brokers, fx.topic('rows'))).length;

@@ -50,14 +50,11 @@ describe('PostgreSQL standby: the active instance stops gracefully', () => {
   test("the standby takes over from the stopped one's last position: no duplicate", async () => {
     const [active, standby] = relays;
     assert.equal(await sourceState(standby), 'standby');
-    await waitFor(
+    await active.waitForSink(
+      'out',
       `relay_0 to deliver ${ROWS_BEFORE_STOP} rows`,
-      async () => {
-        const stats = await active.stats();
-        return stats.sinks.out!.events_out >= ROWS_BEFORE_STOP ? true : undefined;
-      },
+      (c) => c.events_out >= ROWS_BEFORE_STOP,
       120_000,
-      active.logFile,
     );
     const stoppedAt = Date.now();
     assert.equal(await active.stop(), 0, 'a clean exit');
@@ -69,14 +66,11 @@ describe('PostgreSQL standby: the active instance stops gracefully', () => {
       standby.logFile,
     );
     const takeoverMs = Date.now() - stoppedAt;
-    await waitFor(
+    await standby.waitForSink(
+      'out',
       'relay_1 to deliver rows of its own',
-      async () => {
-        const stats = await standby.stats();
-        return stats.sinks.out!.events_out >= ROWS_BEFORE_STOP ? true : undefined;
-      },
+      (c) => c.events_out >= ROWS_BEFORE_STOP,
       120_000,
-      standby.logFile,
     );
     writing = false;
     await writer;
