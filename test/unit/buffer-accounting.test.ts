@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { wantsBufferAccounting } from '../../src/runtime/buffer-accounting.js';
+import { fullCollectionsIn } from '../helpers/full-collections.js';
 
 describe('counting Buffers by what they hold', () => {
   test('is asked of V8 13.0 to 14.7 only, unless node was told either way', () => {
@@ -17,19 +17,11 @@ describe('counting Buffers by what they hold', () => {
   /** Full collections in a node that keeps a heap and drops 1 GB of 512 KB Buffers, after `setup`. */
   function fullCollections(setup: string): number {
     const module = new URL('../../src/runtime/buffer-accounting.js', import.meta.url).href;
-    const script = `
-      import { PerformanceObserver, constants } from 'node:perf_hooks';
+    return fullCollectionsIn(`
       import { countBuffersByWhatTheyHold } from ${JSON.stringify(module)};
       ${setup}
-      let full = 0;
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) if (entry.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++;
-      }).observe({ entryTypes: ['gc'] });
       globalThis.kept = Array.from({ length: 200000 }, (_, i) => ({ i, text: 'row ' + i }));
-      for (let i = 0; i < 2000; i++) Buffer.allocUnsafe(512 * 1024)[0] = i;
-      setTimeout(() => process.stdout.write(String(full)), 50);`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    return Number(out);
+      for (let i = 0; i < 2000; i++) Buffer.allocUnsafe(512 * 1024)[0] = i;`);
   }
 
   test(
