@@ -18,7 +18,10 @@ NODE_VERSION := $(shell $(NODE_BIN)/node -p process.versions.node)
 PACKAGING_DEBS := dpkg-dev rpm lintian rpmlint
 DEBS := postgresql kcat prometheus $(PACKAGING_DEBS)
 TEST_ENV = PGRELAY_KAFKA_LIBS="$$(scripts/toolchain.sh kafka-libs $(KAFKA_VERSION))" PGRELAY_KAFKA_VERSION=$(KAFKA_VERSION)
-TESTS ?= 'dist/test/**/*.test.js'
+# The tests that need no services run two files at a time; the integration tests one at a time,
+# since they share one PostgreSQL and one broker, and some stop or restart them.
+UNIT_TESTS ?= 'dist/test/unit/**/*.test.js'
+TESTS ?= 'dist/test/integration/**/*.test.js'
 # A hung test (or suite: node applies the limit to each describe too) fails after 10 minutes instead of
 # holding the run until CI's limit. On 2 cores at a load average of 20 the slowest test took 91 s and
 # the slowest suite 94 s, apart from the packaging suite, which waits for a machine-wide lock and sets
@@ -29,7 +32,7 @@ TEST_TIMEOUT_MS := 600000
 # held a test file's process 100 s past its 14 s test (files run one at a time).
 TEST_FLAGS := --test-reporter=spec --test-timeout=$(TEST_TIMEOUT_MS) --test-force-exit
 
-.PHONY: build deps debs lint test test-unit demo bench faults stage deb rpm packages clean distclean help
+.PHONY: build deps debs lint lint-code lint-format test test-unit demo bench faults stage deb rpm packages clean distclean help
 
 help:
 	@echo "make build    compile TypeScript into dist/ and bundle dist/pgrelay.js (installs Node 24 and npm deps when missing)"
@@ -55,14 +58,21 @@ build: deps
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs dist/src/cli/main.js dist/pgrelay.js
 
-lint: deps
+lint: lint-code lint-format
+
+lint-code: deps
 	npx eslint .
+
+lint-format: deps
 	npx prettier --check .
 
 test-unit: build
-	node --test $(TEST_FLAGS) 'dist/test/unit/**/*.test.js'
+	node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
 
-test: build lint debs
+# Compiling, eslint and prettier each keep one core busy: side by side they take half as long.
+test: debs
+	$(MAKE) --no-print-directory -j2 --output-sync=target build lint
+	node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
 	$(TEST_ENV) node dist/test/harness/run.js -- node --test $(TEST_FLAGS) --test-concurrency=1 $(TESTS)
 
 demo: build debs
