@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { classArchive } from './class-archive.js';
 import { freePort, startService, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** The broker jars `make` fetched from Maven Central (scripts/toolchain.sh kafka-libs). */
@@ -91,24 +92,32 @@ export class KafkaServer {
         .map(([k, v]) => `${k}=${v}`)
         .join('\n') + '\n',
     );
-    execFileSync(
-      'java',
-      [
-        ...JAVA_OPTS,
-        '-cp',
-        `${libs}/*`,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId(),
-        '-c',
-        config,
-        ...(secure?.formatArgs ?? []),
-      ],
-      {
-        stdio: 'pipe',
-      },
-    );
+    const archive = classArchive('kafka.tools.StorageTool', libs);
+    let formatted = false;
+    try {
+      execFileSync(
+        'java',
+        [
+          ...JAVA_OPTS,
+          ...archive.options,
+          '-cp',
+          `${libs}/*`,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId(),
+          '-c',
+          config,
+          ...(secure?.formatArgs ?? []),
+        ],
+        {
+          stdio: 'pipe',
+        },
+      );
+      formatted = true;
+    } finally {
+      archive.ended(formatted);
+    }
     const server = new KafkaServer(dir, port, path.join(dir, 'kafka.log'));
     server.secure = secure?.listeners;
     await server.start();
@@ -128,14 +137,19 @@ export class KafkaServer {
   }
 
   async start(): Promise<void> {
+    const libs = kafkaLibs();
+    const archive = classArchive('kafka.Kafka', libs);
     const args = [
       ...JAVA_OPTS,
+      ...archive.options,
       '-cp',
-      `${kafkaLibs()}/*`,
+      `${libs}/*`,
       'kafka.Kafka',
       path.join(this.dir, 'server.properties'),
     ];
     this.child = startService('kafka', 'java', args, this.logFile);
+    // A broker stopped with SIGTERM exits of its own accord, writing its archive; one killed does not.
+    this.child.once('exit', (_code, signal) => archive.ended(signal === null));
     await waitFor('Kafka to answer metadata requests', () => this.ping(), 90_000, this.logFile);
   }
 

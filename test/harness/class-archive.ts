@@ -1,0 +1,58 @@
+/**
+ * Application class-data sharing for the harness's JVMs. The first run of a main class writes the
+ * classes it loaded to an archive as it exits; later runs map them from it instead of reading,
+ * parsing and verifying them from the jars again. A test run starts about a dozen brokers and
+ * formats as many log directories, each a JVM loading thousands of Kafka's and Scala's classes.
+ *
+ * An archive holds classes of one JVM build and one class path: its name carries a digest of both,
+ * so an upgrade of either writes a new one. A JVM that cannot use an archive runs without it
+ * (-Xshare:auto, the default) and says why in its output.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ClassArchive {
+  /** JVM options: map the archive, or write one as the JVM exits. */
+  readonly options: string[];
+  /** After the JVM ended: keeps the archive it wrote, if it exited of its own accord. */
+  ended(cleanly: boolean): void;
+}
+
+/** The archive for `mainClass` run from the jars in `libs`, kept in a directory beside them. */
+export function classArchive(mainClass: string, libs: string): ClassArchive {
+  const dir = path.join(path.dirname(libs), 'class-archives');
+  const file = path.join(dir, `${mainClass}-${digest(libs)}.jsa`);
+  if (fs.existsSync(file)) return { options: [`-XX:SharedArchiveFile=${file}`], ended: () => {} };
+  fs.mkdirSync(dir, { recursive: true });
+  // JVMs of one run write side by side, each its own file; the last to end replaces the others'
+  // (a rename is atomic, and a JVM already mapping the file keeps what it mapped).
+  const partial = `${file}.${randomUUID()}.partial`;
+  return {
+    options: [`-XX:ArchiveClassesAtExit=${partial}`],
+    ended: (cleanly) => {
+      // A JVM killed while writing leaves a file that fails the next JVM's checks on every start.
+      if (cleanly && fs.existsSync(partial)) fs.renameSync(partial, file);
+      else fs.rmSync(partial, { force: true });
+    },
+  };
+}
+
+/** The JVM on PATH (its binary's path, size and time) and the jars' names and sizes. */
+function digest(libs: string): string {
+  const hash = createHash('sha256');
+  const java = fs.realpathSync(onPath('java'));
+  const { size, mtimeMs } = fs.statSync(java);
+  hash.update(`${java} ${size} ${mtimeMs}\n`);
+  for (const jar of fs.readdirSync(libs).sort())
+    hash.update(`${jar} ${fs.statSync(path.join(libs, jar)).size}\n`);
+  return hash.digest('hex').slice(0, 16);
+}
+
+function onPath(command: string): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, command);
+    if (dir !== '' && fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${command} not found on PATH`);
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { classArchive } from '../harness/class-archive.js';
+import { tempDir } from '../harness/processes.js';
+
+/** A jar directory as toolchain.sh lays it out: the archives go beside it. */
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function jars(names: Record<string, string>): string {
+  const dir = tempDir('pgrelay-class-archive-');
+  dirs.push(dir);
+  const libs = path.join(dir, 'libs');
+  fs.mkdirSync(libs);
+  for (const [name, content] of Object.entries(names)) fs.writeFileSync(path.join(libs, name), content);
+  return libs;
+}
+
+/** What -XX:ArchiveClassesAtExit=FILE names, as the JVM would write it. */
+function written(options: string[]): string {
+  const [option] = options;
+  assert.match(option ?? '', /^-XX:ArchiveClassesAtExit=.+\.partial$/);
+  const file = option!.slice(option!.indexOf('=') + 1);
+  fs.writeFileSync(file, 'classes');
+  return file;
+}
+
+describe('JVM class archives of the test harness', () => {
+  it('the first JVM writes one as it exits; later ones map it', () => {
+    const libs = jars({ 'kafka.jar': 'a', 'scala.jar': 'b' });
+    const first = classArchive('kafka.Kafka', libs);
+    const partial = written(first.options);
+    first.ended(true);
+    assert.equal(fs.existsSync(partial), false);
+    const later = classArchive('kafka.Kafka', libs);
+    const [option] = later.options;
+    assert.match(option ?? '', /^-XX:SharedArchiveFile=.+\/class-archives\/kafka\.Kafka-[0-9a-f]{16}\.jsa$/);
+    assert.equal(fs.readFileSync(option!.slice(option!.indexOf('=') + 1), 'utf8'), 'classes');
+  });
+
+  it('a JVM that was killed leaves no archive to fail the next start', () => {
+    const libs = jars({ 'kafka.jar': 'a' });
+    const killed = classArchive('kafka.Kafka', libs);
+    const partial = written(killed.options);
+    killed.ended(false);
+    assert.equal(fs.existsSync(partial), false);
+    assert.deepEqual(fs.readdirSync(path.join(path.dirname(libs), 'class-archives')), []);
+    assert.match(classArchive('kafka.Kafka', libs).options[0] ?? '', /^-XX:ArchiveClassesAtExit=/);
+  });
+
+  it('each main class and each set of jars has its own archive', () => {
+    const libs = jars({ 'kafka.jar': 'a' });
+    const broker = classArchive('kafka.Kafka', libs);
+    written(broker.options);
+    broker.ended(true);
+    assert.match(
+      classArchive('kafka.tools.StorageTool', libs).options[0] ?? '',
+      /^-XX:ArchiveClassesAtExit=/,
+    );
+    // Another Kafka version: the jars differ in size.
+    fs.writeFileSync(path.join(libs, 'kafka.jar'), 'a newer jar');
+    assert.match(classArchive('kafka.Kafka', libs).options[0] ?? '', /^-XX:ArchiveClassesAtExit=/);
+  });
+});
