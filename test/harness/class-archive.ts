@@ -23,8 +23,9 @@ export interface ClassArchive {
 export function classArchive(mainClass: string, libs: string): ClassArchive {
   const dir = path.join(path.dirname(libs), 'class-archives');
   const file = path.join(dir, `${mainClass}-${digest(libs)}.jsa`);
-  if (fs.existsSync(file)) return { options: [`-XX:SharedArchiveFile=${file}`], ended: () => {} };
   fs.mkdirSync(dir, { recursive: true });
+  removeAbandoned(dir);
+  if (fs.existsSync(file)) return { options: [`-XX:SharedArchiveFile=${file}`], ended: () => {} };
   // JVMs of one run write side by side, each its own file; the last to end replaces the others'
   // (a rename is atomic, and a JVM already mapping the file keeps what it mapped).
   const partial = `${file}.${randomUUID()}.partial`;
@@ -36,6 +37,24 @@ export function classArchive(mainClass: string, libs: string): ClassArchive {
       else fs.rmSync(partial, { force: true });
     },
   };
+}
+
+/**
+ * A JVM writes its archive in seconds as it exits; a partial file this old was left by one killed
+ * while writing, or by a harness that ended before its broker did.
+ */
+const ABANDONED_MS = 10 * 60_000;
+
+function removeAbandoned(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith('.partial')) continue;
+    const file = path.join(dir, name);
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs > ABANDONED_MS) fs.rmSync(file, { force: true });
+    } catch {
+      // another run removed it first
+    }
+  }
 }
 
 /** The JVM on PATH (its binary's path, size and time) and the jars' names and sizes. */

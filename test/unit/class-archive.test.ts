@@ -65,4 +65,15 @@ describe('JVM class archives of the test harness', () => {
     fs.writeFileSync(path.join(libs, 'kafka.jar'), 'a newer jar');
     assert.match(classArchive('kafka.Kafka', libs).options[0] ?? '', /^-XX:ArchiveClassesAtExit=/);
   });
+
+  it('a partial archive left long ago by a killed JVM is removed; one being written is not', () => {
+    const libs = jars({ 'kafka.jar': 'a' });
+    const writing = written(classArchive('kafka.Kafka', libs).options);
+    const abandoned = written(classArchive('kafka.Kafka', libs).options);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(abandoned, hourAgo, hourAgo);
+    classArchive('kafka.tools.StorageTool', libs);
+    assert.equal(fs.existsSync(abandoned), false);
+    assert.equal(fs.existsSync(writing), true);
+  });
 });
