@@ -5,9 +5,11 @@
  * formats as many log directories, each a JVM loading thousands of Kafka's and Scala's classes.
  *
  * An archive holds classes of one JVM build and one class path: its name carries a digest of both,
- * so an upgrade of either writes a new one. A JVM that cannot use an archive runs without it
- * (-Xshare:auto, the default) and says why in its output.
+ * so an upgrade of either writes a new one. A JVM given an archive it cannot map runs without it,
+ * and without the JDK's own archive, saying nothing; so each process checks an archive before its
+ * first use (0.1 s) and writes it again when the JVM refuses it.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,13 +21,37 @@ export interface ClassArchive {
   ended(cleanly: boolean): void;
 }
 
+/** Whether the JVM maps `archive` with the jars in `libs` on its class path. */
+export type ArchiveCheck = (archive: string, libs: string) => boolean;
+
+/** The archives this process found the JVM maps. */
+const mapped = new Set<string>();
+
+const jvmMaps: ArchiveCheck = (archive, libs) => {
+  try {
+    // -Xshare:on makes a refused archive an error instead of a silent start without it.
+    execFileSync('java', ['-Xshare:on', `-XX:SharedArchiveFile=${archive}`, '-cp', `${libs}/*`, '-version'], {
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** The archive for `mainClass` run from the jars in `libs`, kept in a directory beside them. */
-export function classArchive(mainClass: string, libs: string): ClassArchive {
+export function classArchive(mainClass: string, libs: string, check: ArchiveCheck = jvmMaps): ClassArchive {
   const dir = path.join(path.dirname(libs), 'class-archives');
   const file = path.join(dir, `${mainClass}-${digest(libs)}.jsa`);
   fs.mkdirSync(dir, { recursive: true });
   removeAbandoned(dir);
-  if (fs.existsSync(file)) return { options: [`-XX:SharedArchiveFile=${file}`], ended: () => {} };
+  if (fs.existsSync(file)) {
+    if (mapped.has(file) || check(file, libs)) {
+      mapped.add(file);
+      return { options: [`-XX:SharedArchiveFile=${file}`], ended: () => {} };
+    }
+    fs.rmSync(file, { force: true });
+  }
   // JVMs of one run write side by side, each its own file; the last to end replaces the others'
   // (a rename is atomic, and a JVM already mapping the file keeps what it mapped).
   const partial = `${file}.${randomUUID()}.partial`;

@@ -20,6 +20,9 @@ function jars(names: Record<string, string>): string {
   return libs;
 }
 
+/** The JVM's check, for archives these tests write (not archives a JVM could map). */
+const maps = (): boolean => true;
+
 /** What -XX:ArchiveClassesAtExit=FILE names, as the JVM would write it. */
 function written(options: string[]): string {
   const [option] = options;
@@ -36,7 +39,7 @@ describe('JVM class archives of the test harness', () => {
     const partial = written(first.options);
     first.ended(true);
     assert.equal(fs.existsSync(partial), false);
-    const later = classArchive('kafka.Kafka', libs);
+    const later = classArchive('kafka.Kafka', libs, maps);
     const [option] = later.options;
     assert.match(option ?? '', /^-XX:SharedArchiveFile=.+\/class-archives\/kafka\.Kafka-[0-9a-f]{16}\.jsa$/);
     assert.equal(fs.readFileSync(option!.slice(option!.indexOf('=') + 1), 'utf8'), 'classes');
@@ -75,5 +78,18 @@ describe('JVM class archives of the test harness', () => {
     classArchive('kafka.tools.StorageTool', libs);
     assert.equal(fs.existsSync(abandoned), false);
     assert.equal(fs.existsSync(writing), true);
+  });
+
+  it('an archive the JVM will not map is removed and written again', () => {
+    const libs = jars({ 'kafka.jar': 'a' });
+    const first = classArchive('kafka.Kafka', libs);
+    written(first.options);
+    first.ended(true);
+    const [archive] = fs.readdirSync(path.join(path.dirname(libs), 'class-archives'));
+    // The JVM on PATH checks it: these bytes are no archive.
+    const again = classArchive('kafka.Kafka', libs);
+    assert.match(again.options[0] ?? '', /^-XX:ArchiveClassesAtExit=/);
+    assert.deepEqual(fs.readdirSync(path.join(path.dirname(libs), 'class-archives')), []);
+    assert.ok(archive?.endsWith('.jsa'));
   });
 });
