@@ -5,12 +5,12 @@ import { after, describe, it } from 'node:test';
 import { classArchive } from '../harness/class-archive.js';
 import { tempDir } from '../harness/processes.js';
 
-/** A jar directory as toolchain.sh lays it out: the archives go beside it. */
 const dirs: string[] = [];
 after(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** A jar directory as toolchain.sh lays it out: the archives go beside it. */
 function jars(names: Record<string, string>): string {
   const dir = tempDir('pgrelay-class-archive-');
   dirs.push(dir);
