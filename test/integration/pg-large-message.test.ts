@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { lsnToBigInt } from '../../src/core/lsn.js';
 import {
   type CdcFixture,
   cdcFixture,
@@ -34,8 +35,12 @@ describe('Kafka sink: a message too large for the topic', () => {
   test('the sink fails naming table and key; the rows before it arrive; the position stays', async () => {
     await fx.sql(`INSERT INTO notes VALUES (1, 'fits'), (2, 'fits too')`);
     await fx.events(fx.topic('small'), 2);
-    const position = (await relay.status()).sources.db!.position;
-    await fx.sql(`INSERT INTO notes VALUES (3, 'fits as well'), (42, ${incompressibleText(64_000)})`);
+    // One transaction, and the WAL position after its rows but before its commit: a position at or
+    // past its commit would mean the oversized row is never sent again.
+    const [written] = await fx.sql<{ lsn: string }>(
+      `WITH written AS (INSERT INTO notes VALUES (3, 'fits as well'), (42, ${incompressibleText(64_000)}) RETURNING id)
+       SELECT pg_current_wal_insert_lsn()::text AS lsn FROM (SELECT count(*) FROM written) AS rows`,
+    );
     const status = await waitFor(
       'the sink to fail',
       async () => {
@@ -56,11 +61,14 @@ describe('Kafka sink: a message too large for the topic', () => {
       [1, 2, 3],
       'the batch was split: what fits was delivered in order up to the oversized row',
     );
+    // The position may have moved before the failure (keepalives while the source was idle), not since.
+    const failedAt = status.sources.db!.position;
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(
-      (await relay.status()).sources.db!.position,
-      position,
-      'the source position did not move past the failed row',
+    const position = (await relay.status()).sources.db!.position;
+    assert.equal(position, failedAt, 'the source position stays while the sink is failed');
+    assert.ok(
+      lsnToBigInt(position!.split(' ')[0]!) < lsnToBigInt(written!.lsn),
+      `the source position ${position} is before the failed transaction's commit (its rows end at ${written!.lsn})`,
     );
   });
 });
