@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { lsnToBigInt } from '../src/core/lsn.js';
 import { postgresBin, type PostgresHandle } from '../test/harness/postgres.js';
-import { PgrelayProcess } from '../test/harness/pgrelay.js';
+import { PgrelayProcess, positionLsn } from '../test/harness/pgrelay.js';
 import { tempDir, waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
 import { createTopics, topicSize } from '../test/harness/topics.js';
@@ -227,9 +227,7 @@ export async function benchSingleRowTransactions(count: number): Promise<BenchRe
       'the backlog to drain',
       async () => {
         const position = (await relay.status()).sources.db!.position;
-        return position !== null && lsnToBigInt(position.split(' ')[0]!) >= lsnToBigInt(endLsn)
-          ? true
-          : undefined;
+        return position !== null && positionLsn(position) >= lsnToBigInt(endLsn) ? true : undefined;
       },
       600_000,
       relay.logFile,
@@ -376,7 +374,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
       async () => {
         const status = await drainRelay.status();
         const position = status.sources.db!.position;
-        return position !== null && lsnToBigInt(position.split(' ')[0]!) >= lsnToBigInt(endLsn)
+        return position !== null && positionLsn(position) >= lsnToBigInt(endLsn)
           ? delivered(drainRelay)
           : undefined;
       },

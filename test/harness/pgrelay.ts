@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Lsn, lsnToBigInt } from '../../src/core/lsn.js';
 import type { StatsBody, StatsReport } from '../../src/runtime/runtime.js';
 import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
 
@@ -43,6 +44,14 @@ export interface StatusBody {
     } & Record<string, unknown>
   >;
   sinks: Record<string, { state: string; last_error: LastError | null } & Record<string, unknown>>;
+}
+
+/**
+ * The LSN a PostgreSQL source's /status position starts with; the text may go on with the events
+ * of a transaction partly delivered ("0/1A2B (and 3 events of …)").
+ */
+export function positionLsn(position: string): Lsn {
+  return lsnToBigInt(position.split(' ')[0]!);
 }
 
 /**
