@@ -31,6 +31,7 @@ TEST_TIMEOUT_MS := 600000
 # group rebalances can leave @platformatic/kafka's 60 to 120 s heartbeat-stall timer armed, which
 # held a test file's process 100 s past its 14 s test (files run one at a time).
 TEST_FLAGS := --test-reporter=spec --test-timeout=$(TEST_TIMEOUT_MS) --test-force-exit
+RUN_UNIT_TESTS = node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
 
 .PHONY: build deps debs lint lint-code lint-format test test-unit demo bench faults stage deb rpm packages clean distclean help
 
@@ -67,12 +68,12 @@ lint-format: deps
 	npx prettier --check .
 
 test-unit: build
-	node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
+	$(RUN_UNIT_TESTS)
 
 # Compiling, eslint and prettier each keep one core busy: side by side they take half as long.
 test: debs
 	$(MAKE) --no-print-directory -j2 --output-sync=target build lint
-	node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
+	$(RUN_UNIT_TESTS)
 	$(TEST_ENV) node dist/test/harness/run.js -- node --test $(TEST_FLAGS) --test-concurrency=1 $(TESTS)
 
 demo: build debs
