@@ -16,7 +16,7 @@ import { PgrelayProcess, positionLsn } from '../test/harness/pgrelay.js';
 import { tempDir, waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
 import { createTopics, topicSize } from '../test/harness/topics.js';
-import { type BenchResult, IDLE_SETTLE_MS, percentile } from './report.js';
+import { type BenchResult, IDLE_SETTLE_MS, POLL_MS, percentile } from './report.js';
 
 const run = promisify(execFile);
 
@@ -74,6 +74,7 @@ async function untilDelivered(relay: PgrelayProcess, count: number, timeoutMs: n
     async () => ((await delivered(relay)) >= count ? performance.now() : undefined),
     timeoutMs,
     relay.logFile,
+    POLL_MS.done,
   );
 }
 
@@ -220,7 +221,7 @@ export async function benchSingleRowTransactions(count: number): Promise<BenchRe
     );
     const endLsn = await currentLsn(s);
     await relay.start({ waitRunning: false });
-    await relay.waitRunning();
+    await relay.waitRunning(60_000, POLL_MS.running);
     const started = performance.now();
     const cpuBefore = relay.cpuSeconds() ?? 0;
     await waitFor(
@@ -231,6 +232,7 @@ export async function benchSingleRowTransactions(count: number): Promise<BenchRe
       },
       600_000,
       relay.logFile,
+      POLL_MS.done,
     );
     const seconds = (performance.now() - started) / 1000;
     const delivered = await untilDelivered(relay, count, 60_000).then(() => count);
@@ -366,7 +368,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
     await pgbench(d, ['-c', '4', '-j', '2', '-t', String(DRAIN_TRANSACTIONS / 4)]);
     const endLsn = await currentLsn(d);
     await drainRelay.start({ waitRunning: false });
-    await drainRelay.waitRunning();
+    await drainRelay.waitRunning(60_000, POLL_MS.running);
     const started = performance.now();
     const cpuBefore = drainRelay.cpuSeconds() ?? 0;
     const total = await waitFor(
@@ -380,6 +382,7 @@ export async function benchSmallTransactions(ratePerSecond: number, seconds: num
       },
       600_000,
       drainRelay.logFile,
+      POLL_MS.done,
     );
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = drainRelay.peakRssMb();

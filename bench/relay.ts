@@ -19,7 +19,7 @@ import {
 } from '../test/harness/topics.js';
 import type { Admin } from '@platformatic/kafka';
 import { brokerCpu, brokerCpuNote } from './broker.js';
-import { type BenchResult, wholeNumber } from './report.js';
+import { type BenchResult, POLL_MS, wholeNumber } from './report.js';
 
 const run = promisify(execFile);
 
@@ -124,7 +124,7 @@ async function timedRelayToSize(brokers: string[], source: string, target: strin
     const broker = brokerCpu();
     const started = performance.now();
     await relay.start({ waitRunning: false });
-    const running = relay.waitRunning().then(() => performance.now());
+    const running = relay.waitRunning(60_000, POLL_MS.running).then(() => performance.now());
     await untilSize(admin, target, COUNT);
     const seconds = (performance.now() - started) / 1000;
     const cpuMicrosPerUnit = ((relay.cpuSeconds() ?? 0) / COUNT) * 1e6;

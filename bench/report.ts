@@ -23,6 +23,15 @@ export interface BenchResult {
 export const IDLE_SETTLE_MS = 25_000;
 
 /**
+ * How often a scenario asks pgrelay whether it runs, and whether a timed run is done. The harness's
+ * waits back off to 200 ms: a drain timed from a start seen that late counted the rows relayed
+ * meanwhile without their time or CPU, and an end seen late added up to 200 ms. Starts are asked for
+ * often (before the timed part, or a few requests in it); ends less, since each /status costs pgrelay
+ * about 0.3 ms of CPU and /stats 0.2 (measured), counted in the run's CPU.
+ */
+export const POLL_MS = { running: 10, done: 50 } as const;
+
+/**
  * A rate as make bench prints it, in the scenario's lines and the table alike: rounded half up, with
  * thousands separators (toLocaleString alone rounds halves to even).
  */

@@ -11,7 +11,7 @@ import { PgrelayProcess } from '../test/harness/pgrelay.js';
 import { waitFor } from '../test/harness/processes.js';
 import { sharedKafka, sharedPostgres } from '../test/harness/services.js';
 import { createTopics } from '../test/harness/topics.js';
-import { type BenchResult, IDLE_SETTLE_MS } from './report.js';
+import { type BenchResult, IDLE_SETTLE_MS, POLL_MS } from './report.js';
 
 const run = promisify(execFile);
 
@@ -68,6 +68,7 @@ topic_fallback = "${topic}"
       },
       600_000,
       relay.logFile,
+      POLL_MS.done,
     );
     const seconds = (performance.now() - started) / 1000;
     const peakRssMb = relay.peakRssMb();

@@ -123,7 +123,8 @@ export class PgrelayProcess {
     if (options.waitRunning ?? true) await this.waitRunning();
   }
 
-  async waitRunning(timeoutMs = 60_000): Promise<StatusBody> {
+  /** Waits for /status ok, asking at most every `pollMaxMs` (waitFor's default when undefined). */
+  async waitRunning(timeoutMs = 60_000, pollMaxMs?: number): Promise<StatusBody> {
     return waitFor(
       'pgrelay to report every component running',
       async () => {
@@ -135,6 +136,7 @@ export class PgrelayProcess {
       },
       timeoutMs,
       this.logFile,
+      pollMaxMs,
     );
   }
 

@@ -26,16 +26,18 @@ const POLL_MAX_MS = 200;
  * Asks `probe` until it returns something other than undefined, and returns that. Fails after
  * `timeoutMs` (also when a probe has not answered by then), saying it was waiting for `what` (a
  * function: what it says at that moment), with the last error a probe threw and the tail of `logFile`.
+ * It asks at most every `pollMaxMs` (a bench timing the moment asks more often).
  */
 export async function waitFor<T>(
   what: string | (() => string),
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
   logFile?: string,
+  pollMaxMs = POLL_MAX_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  for (let pause = 1; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+  for (let pause = 1; ; pause = Math.min(pause * 2, pollMaxMs)) {
     try {
       const value = await beforeDeadline(probe(), deadline);
       if (value === LATE) {
