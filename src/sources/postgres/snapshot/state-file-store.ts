@@ -69,7 +69,7 @@ export class StateFileSnapshots implements SnapshotStore {
       this.db
         .prepare(`UPDATE snapshot_progress SET state = 'done', updated_at = ? WHERE source = ? AND run = ?`)
         .run(now(), this.source, INITIAL_RUN);
-      if (position !== undefined) this.positions.write(position);
+      if (position !== undefined) this.positions.writeInTransaction(position);
     });
   }
 
@@ -96,15 +96,11 @@ export class StateFileSnapshots implements SnapshotStore {
   }
 
   /**
-   * Statements as one write of the state file; rejects with a StateFailure when it cannot be
-   * written. Synchronous underneath: stored when the promise is made.
+   * Statements as one write of the state file, resolved once it is on disk (the fsync off the event
+   * loop); rejects with a StateFailure when it cannot be written.
    */
-  private transaction(change: () => void): Promise<void> {
-    // The executor runs (and throws) at once: stored, or rejected, before the promise is returned.
-    return new Promise((resolve) => {
-      this.state.write(() => this.db.transaction(change)());
-      resolve();
-    });
+  private async transaction(change: () => void): Promise<void> {
+    await this.state.writeSynced(() => this.db.transaction(change)());
   }
 
   private runs(condition: string, run: string): TableRun[] {
