@@ -156,7 +156,7 @@ export class StateStore {
       this.db.pragma('synchronous = FULL');
     }
     try {
-      this.journal ??= fs.promises.open(`${this.file}-wal`, 'r+');
+      this.journal ??= this.openJournal();
       await (await this.journal).datasync();
     } catch (error) {
       // Opened again next time: the file may not have been there yet.
@@ -240,6 +240,26 @@ export class StateStore {
     void this.journal?.then((handle) => handle.close()).catch(() => undefined);
     this.journal = undefined;
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * The WAL file, and its directory entry on disk: SQLite syncs the directory of a WAL it created at
+   * its first sync of it, which a commit at NORMAL leaves to a checkpoint.
+   */
+  private async openJournal(): Promise<fs.promises.FileHandle> {
+    const journal = await fs.promises.open(`${this.file}-wal`, 'r+');
+    try {
+      const dir = await fs.promises.open(path.dirname(this.file), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      return journal;
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
   }
 
   /** Runs `change` as a write, reporting a failure but not a success (the caller does, once it is stored). */
