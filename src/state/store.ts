@@ -87,7 +87,7 @@ export class StateStore {
   private gone: StateFileGoneError | undefined;
   private writing = false;
   /** The WAL file, opened by the first writeSynced() to sync it. */
-  private journal: Promise<fs.promises.FileHandle> | undefined;
+  private wal: Promise<fs.promises.FileHandle> | undefined;
   /** Writes that failed, each attempt counted. */
   failedWrites = 0;
 
@@ -156,11 +156,11 @@ export class StateStore {
       this.db.pragma('synchronous = FULL');
     }
     try {
-      this.journal ??= this.openJournal();
-      await (await this.journal).datasync();
+      this.wal ??= this.openWal();
+      await (await this.wal).datasync();
     } catch (error) {
       // Opened again next time: the file may not have been there yet.
-      this.journal = undefined;
+      this.wal = undefined;
       this.failed(error);
     }
     this.report(undefined);
@@ -237,8 +237,8 @@ export class StateStore {
 
   close(): void {
     // A FileHandle closes once the operations on it are done.
-    void this.journal?.then((handle) => handle.close()).catch(() => undefined);
-    this.journal = undefined;
+    void this.wal?.then((handle) => handle.close()).catch(() => undefined);
+    this.wal = undefined;
     if (this.db.open) this.db.close();
   }
 
@@ -246,8 +246,8 @@ export class StateStore {
    * The WAL file, and its directory entry on disk: SQLite syncs the directory of a WAL it created at
    * its first sync of it, which a commit at NORMAL leaves to a checkpoint.
    */
-  private async openJournal(): Promise<fs.promises.FileHandle> {
-    const journal = await fs.promises.open(`${this.file}-wal`, 'r+');
+  private async openWal(): Promise<fs.promises.FileHandle> {
+    const wal = await fs.promises.open(`${this.file}-wal`, 'r+');
     try {
       const dir = await fs.promises.open(path.dirname(this.file), 'r');
       try {
@@ -255,9 +255,9 @@ export class StateStore {
       } finally {
         await dir.close();
       }
-      return journal;
+      return wal;
     } catch (error) {
-      await journal.close();
+      await wal.close();
       throw error;
     }
   }
