@@ -29,8 +29,10 @@ TESTS ?= 'dist/test/integration/**/*.test.js'
 TEST_TIMEOUT_MS := 600000
 # A test file's process ends once its tests and hooks are done: a Kafka consumer closed while its
 # group rebalances can leave @platformatic/kafka's 60 to 120 s heartbeat-stall timer armed, which
-# held a test file's process 100 s past its 14 s test (files run one at a time).
-TEST_FLAGS := --test-reporter=spec --test-timeout=$(TEST_TIMEOUT_MS) --test-force-exit
+# held a test file's process 100 s past its 14 s test (files run one at a time). Ending it that way
+# could cut off the end of its report to the runner; blocking-stdout.js makes the report whole.
+TEST_FLAGS := --test-reporter=spec --test-timeout=$(TEST_TIMEOUT_MS) --test-force-exit \
+	--import ./dist/test/harness/blocking-stdout.js
 RUN_UNIT_TESTS = node --test $(TEST_FLAGS) --test-concurrency=2 $(UNIT_TESTS)
 
 .PHONY: build deps debs lint lint-code lint-format test test-unit demo bench faults stage deb rpm packages clean distclean help
