@@ -159,8 +159,8 @@ export class StateStore {
       this.wal ??= this.openWal();
       await (await this.wal).datasync();
     } catch (error) {
-      // Opened again next time: the file may not have been there yet.
-      this.wal = undefined;
+      // Opened again next time: the file may not have been there yet, or its handle failed.
+      this.dropWal();
       this.failed(error);
     }
     this.report(undefined);
@@ -236,10 +236,14 @@ export class StateStore {
   }
 
   close(): void {
-    // A FileHandle closes once the operations on it are done.
+    this.dropWal();
+    if (this.db.open) this.db.close();
+  }
+
+  /** Forgets the WAL's handle, closing it once the operations on it are done (a FileHandle waits for them). */
+  private dropWal(): void {
     void this.wal?.then((handle) => handle.close()).catch(() => undefined);
     this.wal = undefined;
-    if (this.db.open) this.db.close();
   }
 
   /**
