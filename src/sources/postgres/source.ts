@@ -344,10 +344,10 @@ export class PostgresSource extends Source {
       { slot: this.slot, publications: this.streamed, startLsn: stored?.lsn ?? 0n, messages: true },
       {
         onMessage: (message) => (this.inputStopped ? undefined : changes.onMessage(message)),
-        onKeepalive: (walEnd) => {
+        onKeepalive: (walEnd, replyRequested) => {
           const idle = this.idle(stream, changes);
           if (idle) changes.passedIdle(walEnd);
-          this.positions.keepalive(walEnd, idle);
+          this.positions.keepalive(walEnd, idle, replyRequested);
         },
       },
       () => {
