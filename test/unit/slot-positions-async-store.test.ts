@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PgRelayError } from '../../src/core/errors.js';
-import { SlotPositions, type StreamPosition } from '../../src/sources/postgres/positions.js';
-
-/** A store whose writes the test finishes one by one, as the source database's would. */
-class ManualStore {
-  readonly writes: { position: StreamPosition; finish: (error?: Error) => void }[] = [];
-
-  write(position: StreamPosition): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.writes.push({ position, finish: (error) => (error === undefined ? resolve() : reject(error)) });
-    });
-  }
-}
+import { SlotPositions } from '../../src/sources/postgres/positions.js';
+import { ManualStore } from '../helpers/manual-position-store.js';
 
 /**
  * A position store that answers later (standby = true keeps positions in PostgreSQL): one write at a

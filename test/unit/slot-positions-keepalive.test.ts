@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SlotPositions, type StreamPosition } from '../../src/sources/postgres/positions.js';
-
-/** A store whose writes the test finishes one by one. */
-class ManualStore {
-  readonly writes: { position: StreamPosition; finish: () => void }[] = [];
-
-  write(position: StreamPosition): Promise<void> {
-    return new Promise((resolve) => this.writes.push({ position, finish: resolve }));
-  }
-}
+import { SlotPositions } from '../../src/sources/postgres/positions.js';
+import { ManualStore } from '../helpers/manual-position-store.js';
 
 function session(store: ManualStore) {
   const positions = new SlotPositions(store, { lsn: 0x100n }, 0, () => undefined);
