@@ -227,6 +227,71 @@ const unusedKafkaRegistries = {
   },
 };
 
+/**
+ * keepNames gives every named function its name when it is made, through Object.defineProperty,
+ * and for a closure made at each call that cost 5 to 7 µs a call here (measured in make bench's
+ * runs; docs/performance.md, "Names"). @platformatic/kafka makes four per request: those are left
+ * unnamed (wrapped in `(0, ...)`, which names nothing). The build fails if one is no longer found.
+ */
+const KAFKA_REQUEST_CLOSURES = {
+  'network/connection.js': [
+    'const completePayloadQueue = () => {',
+    'const onPayloadError = (error) => {',
+    'const onPayload = (payload) => {',
+  ],
+  'apis/callbacks.js': ['function callback(error, payload) {'],
+};
+
+/**
+ * `text` with the closure that starts at `head` wrapped in `(0, ...)`: it ends at the first `}` as
+ * indented as `head`. A function declaration becomes a const of the same name.
+ */
+function unnamed(text, head) {
+  const start = text.indexOf(head);
+  if (start < 0) return undefined;
+  const indent = text.slice(text.lastIndexOf('\n', start) + 1, start);
+  const close = `\n${indent}}`;
+  const end = text.indexOf(close, start);
+  if (end < 0) return undefined;
+  const declared = head.startsWith('function ')
+    ? head.replace(/^function (\w+)\(/, 'const $1 = (0, function (')
+    : head.replace(' = ', ' = (0, ');
+  let after = end + close.length;
+  if (text[after] === ';') after += 1;
+  return `${text.slice(0, start)}${declared}${text.slice(start + head.length, end + close.length)});${text.slice(after)}`;
+}
+
+const unnamedKafkaRequestClosures = {
+  name: 'unnamed-kafka-request-closures',
+  setup(bundle) {
+    let patched = 0;
+    const expected = Object.values(KAFKA_REQUEST_CLOSURES).flat().length;
+    bundle.onLoad(
+      { filter: /@platformatic[\\/]kafka[\\/]dist[\\/](network|apis)[\\/]\w+\.js$/ },
+      async (args) => {
+        const file = Object.keys(KAFKA_REQUEST_CLOSURES).find((name) =>
+          args.path.endsWith(path.normalize(name)),
+        );
+        if (file === undefined) return undefined;
+        let text = await fs.readFile(args.path, 'utf8');
+        for (const head of KAFKA_REQUEST_CLOSURES[file]) {
+          const changed = unnamed(text, head);
+          if (changed === undefined) continue;
+          text = changed;
+          patched += 1;
+        }
+        return { contents: text, loader: 'js' };
+      },
+    );
+    bundle.onEnd((result) => {
+      if (result.errors.length === 0 && patched !== expected)
+        throw new Error(
+          `@platformatic/kafka: ${patched} of ${expected} per-request closures found: revisit scripts/bundle.mjs`,
+        );
+    });
+  },
+};
+
 await build({
   entryPoints: [entry],
   outfile,
@@ -259,5 +324,6 @@ await build({
     lazyPgCrypto,
     lazyWasmCodecs,
     unusedKafkaRegistries,
+    unnamedKafkaRequestClosures,
   ],
 });
