@@ -149,6 +149,12 @@ export function moneyToDecimal(text: string): string {
  * digits. infinity, -infinity and BC dates keep PostgreSQL's text.
  */
 export function isoTimestamp(text: string, withZone: boolean): string {
+  // Six fractional digits (and UTC): the common form, in fewer pieces: 40-50 ns a value instead of
+  // 150-180, and 100-120 bytes less garbage (docs/performance.md, "What got the PostgreSQL path here").
+  if (text.length === (withZone ? 29 : 26) && text.charCodeAt(10) === 0x20 && text.charCodeAt(19) === 0x2e) {
+    if (!withZone) return text.slice(0, 10) + 'T' + text.slice(11);
+    if (text.endsWith('+00')) return text.slice(0, 10) + 'T' + text.slice(11, 26) + 'Z';
+  }
   const space = text.indexOf(' ');
   if (space < 8 || text.endsWith(' BC')) return text;
   let end = text.length;
