@@ -224,6 +224,19 @@ describe('pgoutput decoding (protocol 1, bytes captured from PostgreSQL 15)', ()
     assert.equal(message.content.toString(), 'in a transaction');
   });
 
+  it("reads a message where it starts in a larger buffer (after XLogData's header)", () => {
+    const header = Buffer.alloc(25, 0x77);
+    for (const hex of [insertTransaction.insert, PGOUTPUT.updateOldRow, PGOUTPUT.messageTransactional]) {
+      assert.deepEqual(decodePgoutput(Buffer.concat([header, Buffer.from(hex, 'hex')]), 25), decode(hex));
+    }
+    // Cut short: the offsets named are the message's own.
+    const insert = Buffer.from(insertTransaction.insert, 'hex');
+    assert.throws(
+      () => decodePgoutput(Buffer.concat([header, insert.subarray(0, 7)]), 25),
+      /message truncated: needed 2 bytes at offset 6 of 7/,
+    );
+  });
+
   describe('malformed input is a PgoutputError saying what is wrong', () => {
     const messages: string[] = [
       ...Object.values(insertTransaction),

@@ -39,7 +39,7 @@ test('messages of one read survive the next read, which node-postgres parses int
   const socket = new PassThrough();
   socket.pause();
   wiredStream(socket, {
-    onMessage: (message) => void received.push(message.toString()),
+    onMessage: (data, offset) => void received.push(data.toString('utf8', offset)),
     onKeepalive: () => undefined,
   });
   // Both reads wait in the paused socket: resuming emits them one after the other, synchronously,

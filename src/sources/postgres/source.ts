@@ -343,7 +343,7 @@ export class PostgresSource extends Source {
     await stream.run(
       { slot: this.slot, publications: this.streamed, startLsn: stored?.lsn ?? 0n, messages: true },
       {
-        onMessage: (message) => (this.inputStopped ? undefined : changes.onMessage(message)),
+        onMessage: (data, offset) => (this.inputStopped ? undefined : changes.onMessage(data, offset)),
         onKeepalive: (walEnd, replyRequested) => {
           const idle = this.idle(stream, changes);
           if (idle) changes.passedIdle(walEnd);

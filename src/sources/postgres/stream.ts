@@ -116,10 +116,11 @@ export class ChangeStream {
     if (walEnd > this.completed) this.completed = walEnd;
   }
 
-  /** One pgoutput message; resolves once it is handled (the next waits for it). */
-  onMessage(buffer: Buffer): void | Promise<void> {
-    this.host.stats.bytes += buffer.length;
-    const message = decodePgoutput(buffer);
+  /** One pgoutput message, `data` from `offset` on; resolves once it is handled (the next waits for it). */
+  onMessage(data: Buffer, offset: number): void | Promise<void> {
+    const size = data.length - offset;
+    this.host.stats.bytes += size;
+    const message = decodePgoutput(data, offset);
     switch (message.tag) {
       case 'begin':
         return this.begin(message);
@@ -131,9 +132,9 @@ export class ChangeStream {
       case 'update':
       case 'delete':
       case 'truncate':
-        return this.change(message, buffer.length);
+        return this.change(message, size);
       case 'message':
-        return this.logicalMessage(message, buffer.length);
+        return this.logicalMessage(message, size);
       case 'type':
       case 'origin':
         return;

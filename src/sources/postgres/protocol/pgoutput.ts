@@ -53,9 +53,9 @@ export class PgoutputError extends PgRelayError {
   }
 }
 
-/** Reads one pgoutput message. Never keeps a reference to `buffer` (it belongs to the socket). */
-export function decodePgoutput(buffer: Buffer): PgoutputMessage {
-  const reader = new Reader(buffer);
+/** Reads one pgoutput message, `buffer` from `offset` on. Never keeps a reference to `buffer` (it belongs to the socket). */
+export function decodePgoutput(buffer: Buffer, offset = 0): PgoutputMessage {
+  const reader = new Reader(buffer, offset);
   const tag = reader.byte();
   switch (tag) {
     case 0x42 /* B */:
@@ -152,9 +152,15 @@ export function decodePgoutput(buffer: Buffer): PgoutputMessage {
 }
 
 class Reader {
-  private offset = 0;
+  private offset: number;
 
-  constructor(private readonly buffer: Buffer) {}
+  constructor(
+    private readonly buffer: Buffer,
+    /** Where the message starts in `buffer`. */
+    private readonly start: number,
+  ) {
+    this.offset = start;
+  }
 
   byte(): number {
     this.need(1);
@@ -245,7 +251,7 @@ class Reader {
   private need(length: number): void {
     if (this.offset + length > this.buffer.length) {
       throw new PgoutputError(
-        `message truncated: needed ${length} bytes at offset ${this.offset} of ${this.buffer.length}`,
+        `message truncated: needed ${length} bytes at offset ${this.offset - this.start} of ${this.buffer.length - this.start}`,
       );
     }
   }

@@ -14,8 +14,11 @@ export interface StreamOptions {
 }
 
 export interface StreamHandlers {
-  /** One pgoutput message; called in order, the next only after the returned promise settles. */
-  onMessage(message: Buffer): void | Promise<void>;
+  /**
+   * One pgoutput message, `data` from `offset` on (XLogData's header before it: no view made per
+   * message); called in order, the next only after the returned promise settles.
+   */
+  onMessage(data: Buffer, offset: number): void | Promise<void>;
   /** The server's keepalive: everything decoded before `walEnd` has been sent to us already. */
   onKeepalive(walEnd: Lsn, replyRequested: boolean): void;
 }
@@ -45,7 +48,7 @@ const XLOG_HEADER = 25;
 export class ReplicationStream {
   private client: pg.Client | undefined;
   private connection: ProtocolConnection | undefined;
-  /** Messages received and not yet handled; views into the socket's buffer, valid while paused. */
+  /** XLogData received and not yet handled; views into the socket's buffer, valid while paused. */
   private queue: (Buffer | undefined)[] = [];
   private head = 0;
   private draining = false;
@@ -126,7 +129,7 @@ export class ReplicationStream {
     if (this.stopping) return;
     switch (chunk[0]) {
       case 0x77 /* w: XLogData */:
-        this.queue.push(chunk.subarray(XLOG_HEADER));
+        this.queue.push(chunk);
         // After the rest of this socket read is parsed, so the handler sees what else is queued.
         if (!this.draining) {
           this.draining = true;
@@ -150,7 +153,7 @@ export class ReplicationStream {
       while (this.head < this.queue.length && !this.stopping) {
         const message = this.queue[this.head]!;
         this.queue[this.head++] = undefined;
-        const pending = handlers.onMessage(message);
+        const pending = handlers.onMessage(message, XLOG_HEADER);
         if (pending !== undefined) await pending;
       }
       this.queue = [];
