@@ -50,6 +50,23 @@ export function size(fallback?: string | number) {
   return fallback === undefined ? schema : schema.prefault(fallback);
 }
 
+/** A size in bytes, or "auto" (kept as such: what it means depends on the rest of the config). */
+export function sizeOrAuto(fallback: string) {
+  return z
+    .union([z.string(), z.number()])
+    .transform((input, ctx): number | 'auto' => {
+      if (input === 'auto') return 'auto';
+      try {
+        return parseSize(input);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', message: `${(error as Error).message}, or "auto"`, input });
+        return z.NEVER;
+      }
+    })
+    .meta({ unit: 'size' })
+    .prefault(fallback);
+}
+
 export const name = z.string().min(1, 'must not be empty');
 
 export function positiveInt(fallback: number) {

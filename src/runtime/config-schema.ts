@@ -7,7 +7,7 @@ import { kafkaSinkSchema } from '../sinks/kafka/config.js';
 import { stubSinkSchema } from '../sinks/stub/config.js';
 import { kafkaSourceSchema } from '../sources/kafka/config.js';
 import { postgresSourceSchema } from '../sources/postgres/config.js';
-import { duration, hostPort, optionalDuration } from '../config/types.js';
+import { duration, hostPort, optionalDuration, sizeOrAuto } from '../config/types.js';
 
 /** Handler types usable by name in a sink's `handlers` without a [handlers.x] table. */
 export const BUILTIN_HANDLERS = ['passthrough', 'psql-streamer'] as const;
@@ -44,6 +44,12 @@ export const configSchema = z.strictObject({
   stats_interval: optionalDuration('60s'),
   /** After this long without an event moving, one full garbage collection gives memory back. */
   release_memory_when_idle: optionalDuration('10s'),
+  /**
+   * One full garbage collection once V8's old generation grew this much (or by a quarter of what the
+   * last one left, if more) since the last; 0 leaves it to V8, which waits until it doubled. "auto":
+   * 8 MB, or 0 while a Kafka source runs (see old-heap.ts).
+   */
+  old_heap_growth: sizeOrAuto('auto'),
   sources: z.record(z.string(), sourceSchema).prefault({}),
   handlers: z.record(z.string(), handlerSchema).prefault({}),
   sinks: z.record(z.string(), sinkSchema).prefault({}),

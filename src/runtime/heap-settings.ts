@@ -31,26 +31,26 @@ export function growHeapByItsLiveSize(): void {
     v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
-let collection: { collect: (() => void) | undefined } | undefined;
+let exposed: { gc: typeof globalThis.gc | undefined } | undefined;
 
 /**
- * One full collection that may shrink every space (V8's "last resort" one), through V8's `gc()`:
- * node's global one when it runs with `--expose-gc`, else the one V8 puts in a context made once the
- * flag is on (it adds `gc` to new contexts only; the context costs under 1 MB, and is made once per
- * process). Undefined when V8 would not expose it.
+ * A full collection through V8's `gc()`: node's global one when it runs with `--expose-gc`, else the
+ * one V8 puts in a context made once the flag is on (it adds `gc` to new contexts only; the context
+ * costs under 1 MB, and is made once per process). Undefined when V8 would not expose it.
+ * `last-resort` may shrink every space (idle-memory); `regular` is the one V8 would run itself.
  */
-export function lastResortCollection(): (() => void) | undefined {
-  collection ??= { collect: exposeCollection() };
-  return collection.collect;
+export function fullCollection(flavor: 'regular' | 'last-resort'): (() => void) | undefined {
+  exposed ??= { gc: exposeCollection() };
+  const gc = exposed.gc;
+  if (gc === undefined) return undefined;
+  return () => void gc({ type: 'major', execution: 'sync', flavor });
 }
 
-function exposeCollection(): (() => void) | undefined {
+function exposeCollection(): typeof globalThis.gc | undefined {
   let gc = globalThis.gc;
   if (gc === undefined) {
     v8.setFlagsFromString('--expose-gc');
     gc = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as typeof globalThis.gc;
   }
-  if (gc === undefined) return undefined;
-  const exposed = gc;
-  return () => void exposed({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return gc;
 }

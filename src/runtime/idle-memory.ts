@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
-import { lastResortCollection } from './heap-settings.js';
+import { fullCollection } from './heap-settings.js';
 
 /**
  * Gives memory back once pgrelay has gone quiet. V8 sizes its heap to the allocation rate of the
@@ -36,7 +36,7 @@ export const processProbe = (activity: () => number): IdleMemoryProbe => ({
   activity,
   heapSize: () => v8.getHeapStatistics().total_heap_size,
   rss: () => process.memoryUsage.rss(),
-  collect: lastResortCollection(),
+  collect: fullCollection('last-resort'),
 });
 
 export class IdleMemory {

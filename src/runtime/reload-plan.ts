@@ -135,6 +135,7 @@ function topLevel(running: Config, next: Config): { applied: string[]; kept: Kep
   if (running.stats_interval !== next.stats_interval) applied.push('stats_interval');
   if (running.release_memory_when_idle !== next.release_memory_when_idle)
     applied.push('release_memory_when_idle');
+  if (running.old_heap_growth !== next.old_heap_growth) applied.push('old_heap_growth');
   return { applied, kept };
 }
 

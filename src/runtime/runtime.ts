@@ -6,6 +6,7 @@ import { Metrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
 import type { BackfillRequest, Source } from '../core/source.js';
 import { IdleMemory, processProbe } from './idle-memory.js';
+import { OldHeapGrowth, oldHeapGrowth, processOldHeap } from './old-heap.js';
 import { FAILED, type ReloadPlan, isEmptyPlan, planReload } from './reload-plan.js';
 import { RunLock } from '../state/lock.js';
 import { type StateFailure, StateError, StateStore } from '../state/store.js';
@@ -89,6 +90,7 @@ export class Runtime {
   private nextReload: Promise<ReloadOutcome> | undefined;
   private readonly reloadReport: ReloadReport = { count: 0, in_progress: false, last: null };
   private readonly idleMemory: IdleMemory;
+  private readonly oldHeap: OldHeapGrowth;
 
   private constructor(
     private current: Config,
@@ -118,6 +120,12 @@ export class Runtime {
       'pgrelay_memory_releases_total',
       'Times pgrelay gave memory back after no event moved for release_memory_when_idle.',
       () => this.idleMemory.releases,
+    );
+    this.oldHeap = new OldHeapGrowth(processOldHeap(), log);
+    metrics.counter(
+      'pgrelay_old_heap_collections_total',
+      "Full garbage collections pgrelay ran because V8's old generation grew by old_heap_growth.",
+      () => this.oldHeap.collections,
     );
   }
 
@@ -162,6 +170,7 @@ export class Runtime {
     this.topology.start();
     this.startStatsTimer();
     this.idleMemory.schedule(this.config.release_memory_when_idle);
+    this.scheduleOldHeap(this.config);
     this.stateTimer = setInterval(() => this.checkState(), STATE_CHECK_MS);
     this.stateTimer.unref();
   }
@@ -178,6 +187,7 @@ export class Runtime {
     clearInterval(this.statsTimer);
     clearInterval(this.stateTimer);
     this.idleMemory.stop();
+    this.oldHeap.stop();
     const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
     await this.topology.stop(deadline);
     this.checkState();
@@ -264,6 +274,7 @@ export class Runtime {
       if (previous.stats_interval !== next.stats_interval) this.startStatsTimer();
       if (previous.release_memory_when_idle !== next.release_memory_when_idle)
         this.idleMemory.schedule(next.release_memory_when_idle);
+      this.scheduleOldHeap(next);
       const deadline = AbortSignal.any([
         AbortSignal.timeout(previous.shutdown_timeout),
         this.stopping.signal,
@@ -324,6 +335,12 @@ export class Runtime {
       this.log.info({ file: ended.file, reload: 'ok' }, `reload of ${ended.file} applied: ${ended.message}`);
     }
     return ended;
+  }
+
+  /** old_heap_growth for `config`'s sources ("auto" depends on them). */
+  private scheduleOldHeap(config: Config): void {
+    const types = Object.values(config.sources).map((source) => source.type);
+    this.oldHeap.schedule(oldHeapGrowth(config.old_heap_growth, types));
   }
 
   private startStatsTimer(): void {

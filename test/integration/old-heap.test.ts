@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
+import { PgrelayProcess } from '../harness/pgrelay.js';
+
+const ROWS = 200_000;
+
+async function collectionsCounted(relay: PgrelayProcess): Promise<number> {
+  const text = await (await relay.get('/metrics')).text();
+  const line = /^pgrelay_old_heap_collections_total (\d+)$/m.exec(text);
+  assert.ok(line, 'pgrelay_old_heap_collections_total in /metrics');
+  return Number(line[1]);
+}
+
+/** old_heap_growth, through the gc() pgrelay exposes itself: full collections while a transaction streams. */
+describe('old generation growth', () => {
+  let fx: CdcFixture;
+  const relays: PgrelayProcess[] = [];
+
+  before(async () => {
+    fx = await cdcFixture('oldheap');
+    await fx.sql('CREATE TABLE items (id int PRIMARY KEY, note text)');
+  });
+
+  after(async () => {
+    await Promise.all(relays.map((relay) => relay.destroy()));
+  });
+
+  async function started(setting: string, source: string): Promise<PgrelayProcess> {
+    const relay = await PgrelayProcess.create(
+      `old_heap_growth = ${setting}\nrelease_memory_when_idle = "off"\n` +
+        postgresSource(source, fx, ['items']) +
+        // Large batches: their events outlive young collections, as a slow sink's do.
+        `[sinks.out]\ntype = "stub"\nsources = ["${source}"]\nbatch_size = 10000\n`,
+    );
+    relays.push(relay);
+    await relay.start();
+    return relay;
+  }
+
+  test('a transaction streamed: collections with a step, none with 0, every row delivered', async () => {
+    const withStep = await started('"1MB"', 'step');
+    const without = await started('0', 'off');
+    await fx.sql(`INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, ${ROWS}) g`);
+    for (const relay of [withStep, without])
+      await relay.waitForSink('out', `${ROWS} rows delivered`, (c) => c.events_out >= ROWS, 120_000);
+    assert.ok((await collectionsCounted(withStep)) > 0, 'collections with a 1 MB step');
+    assert.equal(await collectionsCounted(without), 0, 'none with 0');
+  });
+});
