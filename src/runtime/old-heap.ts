@@ -62,9 +62,9 @@ export class OldHeapGrowth {
     this.base = probe.oldBytes();
   }
 
-  /** Collects once the old generation grew by `step` bytes (0 or undefined: never, V8 decides). */
-  schedule(step: number | undefined): void {
-    this.step = step ?? 0;
+  /** Collects once the old generation grew by `step` bytes (0: never, V8 decides). */
+  schedule(step: number): void {
+    this.step = step;
     if (this.step > 0 && this.probe.collect === undefined) {
       if (!this.warned)
         this.log.warn(
