@@ -47,7 +47,7 @@ export const configSchema = z.strictObject({
   /**
    * One full garbage collection once V8's old generation grew this much (or by a quarter of what the
    * last one left, if more) since the last; 0 leaves it to V8, which waits until it doubled. "auto":
-   * 8 MB, or 0 while a Kafka source runs (see old-heap.ts).
+   * 8 MB where a PostgreSQL source runs, else 0 (see old-heap.ts).
    */
   old_heap_growth: sizeOrAuto('auto'),
   sources: z.record(z.string(), sourceSchema).prefault({}),

@@ -108,11 +108,12 @@ describe('old generation growth', () => {
     assert.equal(lines.filter((l) => l.level === 'warn' && l.key === 'old_heap_growth').length, 1);
   });
 
-  test('"auto" is 8 MB, or 0 while a Kafka source runs; a value set is kept either way', () => {
+  test('"auto" is 8 MB where a PostgreSQL source runs, else 0; a value set is kept either way', () => {
     assert.equal(oldHeapGrowth('auto', ['postgres']), AUTO_OLD_HEAP_GROWTH);
     assert.equal(AUTO_OLD_HEAP_GROWTH, 8 * MB);
-    assert.equal(oldHeapGrowth('auto', []), AUTO_OLD_HEAP_GROWTH);
-    assert.equal(oldHeapGrowth('auto', ['postgres', 'kafka']), 0);
+    assert.equal(oldHeapGrowth('auto', ['postgres', 'kafka']), AUTO_OLD_HEAP_GROWTH);
+    assert.equal(oldHeapGrowth('auto', ['kafka']), 0);
+    assert.equal(oldHeapGrowth('auto', []), 0);
     assert.equal(oldHeapGrowth(4 * MB, ['kafka']), 4 * MB);
     assert.equal(oldHeapGrowth(0, ['postgres']), 0);
   });
