@@ -19,19 +19,7 @@ export function duration(fallback?: string) {
 
 /** A duration, or "off" (undefined). */
 export function optionalDuration(fallback = 'off') {
-  return z
-    .union([z.string(), z.number()])
-    .transform((input, ctx) => {
-      if (input === 'off') return undefined;
-      try {
-        return parseDuration(input);
-      } catch (error) {
-        ctx.issues.push({ code: 'custom', message: `${(error as Error).message}, or "off"`, input });
-        return z.NEVER;
-      }
-    })
-    .meta({ unit: 'duration' })
-    .prefault(fallback);
+  return withKeyword('duration', parseDuration, 'off', undefined, fallback);
 }
 
 /** A size in bytes, as an integer or a string ("16MB"). */
@@ -52,18 +40,29 @@ export function size(fallback?: string | number) {
 
 /** A size in bytes, or "auto" (kept as such: what it means depends on the rest of the config). */
 export function sizeOrAuto(fallback: string) {
+  return withKeyword('size', parseSize, 'auto', 'auto' as const, fallback);
+}
+
+/** A value in `unit` (`parse`d), or `keyword`, which stands for `kept`; an error names the keyword too. */
+function withKeyword<T, K>(
+  unit: 'duration' | 'size',
+  parse: (input: string | number) => T,
+  keyword: string,
+  kept: K,
+  fallback: string,
+) {
   return z
     .union([z.string(), z.number()])
-    .transform((input, ctx): number | 'auto' => {
-      if (input === 'auto') return 'auto';
+    .transform((input, ctx): T | K => {
+      if (input === keyword) return kept;
       try {
-        return parseSize(input);
+        return parse(input);
       } catch (error) {
-        ctx.issues.push({ code: 'custom', message: `${(error as Error).message}, or "auto"`, input });
+        ctx.issues.push({ code: 'custom', message: `${(error as Error).message}, or "${keyword}"`, input });
         return z.NEVER;
       }
     })
-    .meta({ unit: 'size' })
+    .meta({ unit })
     .prefault(fallback);
 }
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -170,6 +171,14 @@ export class PgrelayProcess {
 
   async get(pathname: string, init?: RequestInit): Promise<Response> {
     return fetchApi(`${this.url}${pathname}`, init);
+  }
+
+  /** A metric without labels from /metrics; fails when /metrics does not have it. */
+  async metric(name: string): Promise<number> {
+    const text = await (await this.get('/metrics')).text();
+    const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    assert.ok(line, `${name} in /metrics`);
+    return Number(line[1]);
   }
 
   /** Graceful stop (SIGTERM, or SIGINT as Ctrl-C sends); resolves with the exit code. */
