@@ -173,11 +173,11 @@ export class PgrelayProcess {
     return fetchApi(`${this.url}${pathname}`, init);
   }
 
-  /** A metric without labels from /metrics; fails when /metrics does not have it. */
-  async metric(name: string): Promise<number> {
+  /** One series from /metrics, as written there (`name` or `name{label="value",...}`); fails when it is missing. */
+  async metric(series: string): Promise<number> {
     const text = await (await this.get('/metrics')).text();
-    const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    assert.ok(line, `${name} in /metrics`);
+    const line = new RegExp(`^${series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+    assert.ok(line, `${series} in /metrics`);
     return Number(line[1]);
   }
 

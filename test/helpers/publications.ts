@@ -55,14 +55,8 @@ export async function waitForHealthy(relay: PgrelayProcess): Promise<void> {
 }
 
 /** A postgres source's gauge from /metrics. */
-export async function sourceGauge(relay: PgrelayProcess, name: string, source: string): Promise<number> {
-  const text = await (await relay.get('/metrics')).text();
-  const line = new RegExp(
-    `^${name}\\{component="${source}",role="source",type="postgres"\\} (\\S+)$`,
-    'm',
-  ).exec(text);
-  assert.ok(line, `${name} for ${source} in /metrics`);
-  return Number(line[1]);
+export function sourceGauge(relay: PgrelayProcess, name: string, source: string): Promise<number> {
+  return relay.metric(`${name}{component="${source}",role="source",type="postgres"}`);
 }
 
 /** The tables a publication publishes, as pg_publication_tables lists them. */
