@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Lsn, lsnToBigInt } from '../../src/core/lsn.js';
 import type { StatsBody, StatsReport } from '../../src/runtime/runtime.js';
-import { freePort, stopProcess, tempDir, waitFor } from './processes.js';
+import { Hopeless, freePort, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** Linux's USER_HZ, the unit of /proc/PID/stat times. */
 const CLOCK_TICKS = 100;
@@ -130,7 +130,7 @@ export class PgrelayProcess {
       'pgrelay to report every component running',
       async () => {
         if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
-          throw new Error(`pgrelay exited with ${this.child.exitCode}`);
+          throw new Hopeless(`pgrelay exited with ${this.child.exitCode}`);
         }
         const status = await this.status();
         return status.status === 'ok' ? status : undefined;

@@ -22,11 +22,15 @@ export async function freePort(): Promise<number> {
 /** How often waitFor asks at most: it starts at once and backs off to this. */
 const POLL_MAX_MS = 200;
 
+/** Thrown by a probe when what it waits for can no longer happen (the process exited): waitFor fails at once. */
+export class Hopeless extends Error {}
+
 /**
  * Asks `probe` until it returns something other than undefined, and returns that. Fails after
- * `timeoutMs` (also when a probe has not answered by then), saying it was waiting for `what` (a
- * function: what it says at that moment), with the last error a probe threw and the tail of `logFile`.
- * It asks at most every `pollMaxMs` (a bench timing the moment asks more often).
+ * `timeoutMs` (also when a probe has not answered by then), or as soon as a probe throws Hopeless,
+ * saying it was waiting for `what` (a function: what it says at that moment), with the last error a
+ * probe threw and the tail of `logFile`. It asks at most every `pollMaxMs` (a bench timing the
+ * moment asks more often).
  */
 export async function waitFor<T>(
   what: string | (() => string),
@@ -49,13 +53,14 @@ export async function waitFor<T>(
       lastError = error;
     }
     const left = deadline - Date.now();
-    if (left <= 0) {
+    if (left <= 0 || lastError instanceof Hopeless) {
       const tail =
         logFile && fs.existsSync(logFile)
           ? `\n--- ${logFile} (tail) ---\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`
           : '';
+      const outcome = lastError instanceof Hopeless ? 'gave up' : `timed out after ${timeoutMs} ms`;
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${lastError ? `: ${(lastError as Error).message ?? JSON.stringify(lastError)}` : ''}${tail}`,
+        `${outcome} waiting for ${typeof what === 'string' ? what : what()}${lastError ? `: ${(lastError as Error).message ?? JSON.stringify(lastError)}` : ''}${tail}`,
       );
     }
     await new Promise((r) => setTimeout(r, Math.min(pause, left)));
