@@ -50,6 +50,12 @@ export const configSchema = z.strictObject({
    * 8 MB where a PostgreSQL source runs, else 0 (see old-heap.ts).
    */
   old_heap_growth: sizeOrAuto('auto'),
+  /**
+   * The most V8's young generation (both semi-spaces) may grow to; it grows by doubling, up to the
+   * launcher's 32 MB. 0: no limit. "auto": 16 MB where no PostgreSQL source runs, else 0 (see
+   * young-heap.ts).
+   */
+  young_heap_limit: sizeOrAuto('auto'),
   sources: z.record(z.string(), sourceSchema).prefault({}),
   handlers: z.record(z.string(), handlerSchema).prefault({}),
   sinks: z.record(z.string(), sinkSchema).prefault({}),

@@ -1,3 +1,4 @@
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -16,6 +17,16 @@ export function namesV8Flag(execArgv: readonly string[], flag: string): boolean 
     const name = option.replaceAll('_', '-').replace(/=.*$/s, '');
     return name === `--${flag}` || name === `--no-${flag}`;
   });
+}
+
+/** The value node's own options give V8 flag `flag` (the last one wins, as in V8), if any. */
+export function v8FlagValue(execArgv: readonly string[], flag: string): string | undefined {
+  let value: string | undefined;
+  for (const option of execArgv) {
+    const match = /^--([^=]+)=(.*)$/s.exec(option);
+    if (match?.[1]?.replaceAll('_', '-') === flag) value = match[2];
+  }
+  return value;
 }
 
 /**
@@ -53,4 +64,17 @@ function exposeCollection(): typeof globalThis.gc | undefined {
     gc = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as typeof globalThis.gc;
   }
   return gc;
+}
+
+/** Calls `young` after each young collection V8 reports and `full` after each full one, until disconnected. */
+export function observeCollections(on: { young?: () => void; full?: () => void }): PerformanceObserver {
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) on.young?.();
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) on.full?.();
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return observer;
 }

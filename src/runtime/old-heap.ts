@@ -1,7 +1,7 @@
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import type { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
-import { fullCollection } from './heap-settings.js';
+import { fullCollection, observeCollections } from './heap-settings.js';
 
 /**
  * Keeps V8's old generation near what it holds live while events stream. Events in flight that
@@ -76,14 +76,10 @@ export class OldHeapGrowth {
       this.step = 0;
     }
     if (this.step > 0 && this.observer === undefined) {
-      this.observer = new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) {
-          const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-          if (kind === constants.NODE_PERFORMANCE_GC_MINOR) this.afterYoungCollection();
-          else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.afterFullCollection();
-        }
+      this.observer = observeCollections({
+        young: () => this.afterYoungCollection(),
+        full: () => this.afterFullCollection(),
       });
-      this.observer.observe({ entryTypes: ['gc'] });
     } else if (this.step === 0) this.stop();
   }
 

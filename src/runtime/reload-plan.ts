@@ -136,6 +136,7 @@ function topLevel(running: Config, next: Config): { applied: string[]; kept: Kep
   if (running.release_memory_when_idle !== next.release_memory_when_idle)
     applied.push('release_memory_when_idle');
   if (running.old_heap_growth !== next.old_heap_growth) applied.push('old_heap_growth');
+  if (running.young_heap_limit !== next.young_heap_limit) applied.push('young_heap_limit');
   return { applied, kept };
 }
 

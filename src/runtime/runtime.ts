@@ -12,6 +12,7 @@ import { RunLock } from '../state/lock.js';
 import { type StateFailure, StateError, StateStore } from '../state/store.js';
 import { Topology } from './topology.js';
 import { VERSION } from '../core/version.js';
+import { YoungHeapLimit, processYoungHeap, youngHeapLimit } from './young-heap.js';
 
 export interface ComponentReport {
   type: string;
@@ -91,6 +92,7 @@ export class Runtime {
   private readonly reloadReport: ReloadReport = { count: 0, in_progress: false, last: null };
   private readonly idleMemory: IdleMemory;
   private readonly oldHeap: OldHeapGrowth;
+  private readonly youngHeap = new YoungHeapLimit(processYoungHeap());
 
   private constructor(
     private current: Config,
@@ -170,7 +172,7 @@ export class Runtime {
     this.topology.start();
     this.startStatsTimer();
     this.idleMemory.schedule(this.config.release_memory_when_idle);
-    this.scheduleOldHeap(this.config);
+    this.applyHeapSettings(this.config);
     this.stateTimer = setInterval(() => this.checkState(), STATE_CHECK_MS);
     this.stateTimer.unref();
   }
@@ -188,6 +190,7 @@ export class Runtime {
     clearInterval(this.stateTimer);
     this.idleMemory.stop();
     this.oldHeap.stop();
+    this.youngHeap.stop();
     const deadline = AbortSignal.timeout(this.config.shutdown_timeout);
     await this.topology.stop(deadline);
     this.checkState();
@@ -274,7 +277,7 @@ export class Runtime {
       if (previous.stats_interval !== next.stats_interval) this.startStatsTimer();
       if (previous.release_memory_when_idle !== next.release_memory_when_idle)
         this.idleMemory.schedule(next.release_memory_when_idle);
-      this.scheduleOldHeap(next);
+      this.applyHeapSettings(next);
       const deadline = AbortSignal.any([
         AbortSignal.timeout(previous.shutdown_timeout),
         this.stopping.signal,
@@ -337,10 +340,11 @@ export class Runtime {
     return ended;
   }
 
-  /** old_heap_growth for `config`'s sources ("auto" depends on them). */
-  private scheduleOldHeap(config: Config): void {
+  /** old_heap_growth and young_heap_limit for `config`'s sources ("auto" depends on them). */
+  private applyHeapSettings(config: Config): void {
     const types = Object.values(config.sources).map((source) => source.type);
     this.oldHeap.schedule(oldHeapGrowth(config.old_heap_growth, types));
+    this.youngHeap.set(youngHeapLimit(config.young_heap_limit, types));
   }
 
   private startStatsTimer(): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { namesV8Flag } from '../../src/runtime/heap-settings.js';
+import { namesV8Flag, v8FlagValue } from '../../src/runtime/heap-settings.js';
 import { fullCollectionsIn } from '../helpers/full-collections.js';
 
 describe('heap settings made at run time', () => {
@@ -11,6 +11,20 @@ describe('heap settings made at run time', () => {
     assert.equal(namesV8Flag(['--max-semi-space-size=16'], 'heap-growing-percent'), false);
     assert.equal(namesV8Flag(['--heap-growing-percent-x=1'], 'heap-growing-percent'), false);
     assert.equal(namesV8Flag([], 'heap-growing-percent'), false);
+  });
+
+  test("the value node's options give a flag, the last one winning", () => {
+    assert.equal(v8FlagValue(['--semi-space-growth-factor=3'], 'semi-space-growth-factor'), '3');
+    assert.equal(v8FlagValue(['--semi_space_growth_factor=3', '--x=1'], 'semi-space-growth-factor'), '3');
+    assert.equal(
+      v8FlagValue(
+        ['--semi-space-growth-factor=3', '--semi-space-growth-factor=5'],
+        'semi-space-growth-factor',
+      ),
+      '5',
+    );
+    assert.equal(v8FlagValue(['--semi-space-growth-factor'], 'semi-space-growth-factor'), undefined);
+    assert.equal(v8FlagValue([], 'semi-space-growth-factor'), undefined);
   });
 
   /** Full collections in a node that keeps up to 300,000 rows live while it makes 2.4 million, after `setup`. */

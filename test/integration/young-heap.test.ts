@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
+import { PgrelayProcess } from '../harness/pgrelay.js';
+
+const ROWS = 200_000;
+const MB = 1024 * 1024;
+const YOUNG = 'nodejs_heap_space_size_total_bytes{space="new"}';
+
+/** young_heap_limit: V8's young generation while a transaction streams, with a limit and without. */
+describe('young generation limit', () => {
+  let fx: CdcFixture;
+  const relays: PgrelayProcess[] = [];
+
+  before(async () => {
+    fx = await cdcFixture('youngheap');
+    await fx.sql('CREATE TABLE items (id int PRIMARY KEY, note text)');
+  });
+
+  after(async () => {
+    await Promise.all(relays.map((relay) => relay.destroy()));
+  });
+
+  async function started(setting: string, source: string): Promise<PgrelayProcess> {
+    const relay = await PgrelayProcess.create(
+      `young_heap_limit = ${setting}\nrelease_memory_when_idle = "off"\n` +
+        postgresSource(source, fx, ['items']) +
+        // Large batches: their events outlive young collections, so V8 grows the young generation.
+        `[sinks.out]\ntype = "stub"\nsources = ["${source}"]\nbatch_size = 10000\n`,
+    );
+    relays.push(relay);
+    await relay.start();
+    return relay;
+  }
+
+  /** The young generation's largest size once half the rows were delivered, polled until all were. */
+  async function largestYoungGeneration(relay: PgrelayProcess): Promise<number> {
+    let largest = 0;
+    for (;;) {
+      const delivered = (await relay.stats()).sinks.out!.events_out;
+      if (delivered >= ROWS / 2) largest = Math.max(largest, await relay.metric(YOUNG));
+      if (delivered >= ROWS) return largest;
+      await sleep(100);
+    }
+  }
+
+  test('a transaction streamed: held at 16 MB with the limit, grown past it without', async () => {
+    // "auto" has no limit where a PostgreSQL source runs.
+    const limited = await started('"16MB"', 'limited');
+    const unlimited = await started('"auto"', 'auto');
+    await fx.sql(`INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, ${ROWS}) g`);
+    const [withLimit, without] = await Promise.all([
+      largestYoungGeneration(limited),
+      largestYoungGeneration(unlimited),
+    ]);
+    assert.ok(withLimit > 0 && withLimit <= 16 * MB, `${withLimit / MB} MB with a 16 MB limit`);
+    assert.ok(without > 16 * MB, `${without / MB} MB without a limit`);
+  });
+});
