@@ -7,7 +7,7 @@ import { kafkaSinkSchema } from '../sinks/kafka/config.js';
 import { stubSinkSchema } from '../sinks/stub/config.js';
 import { kafkaSourceSchema } from '../sources/kafka/config.js';
 import { postgresSourceSchema } from '../sources/postgres/config.js';
-import { duration, hostPort, optionalDuration, sizeOrAuto } from '../config/types.js';
+import { duration, hostPort, optionalDuration, size, sizeOrAuto } from '../config/types.js';
 
 /** Handler types usable by name in a sink's `handlers` without a [handlers.x] table. */
 export const BUILTIN_HANDLERS = ['passthrough', 'psql-streamer'] as const;
@@ -52,10 +52,9 @@ export const configSchema = z.strictObject({
   old_heap_growth: sizeOrAuto('auto'),
   /**
    * The most V8's young generation (both semi-spaces) may grow to; it grows by doubling, up to the
-   * launcher's 32 MB. 0: no limit. "auto": 16 MB where no PostgreSQL source runs, else 0 (see
-   * young-heap.ts).
+   * launcher's 32 MB. 0: no limit (see young-heap.ts).
    */
-  young_heap_limit: sizeOrAuto('auto'),
+  young_heap_limit: size('16MB'),
   sources: z.record(z.string(), sourceSchema).prefault({}),
   handlers: z.record(z.string(), handlerSchema).prefault({}),
   sinks: z.record(z.string(), sinkSchema).prefault({}),

@@ -12,7 +12,7 @@ import { RunLock } from '../state/lock.js';
 import { type StateFailure, StateError, StateStore } from '../state/store.js';
 import { Topology } from './topology.js';
 import { VERSION } from '../core/version.js';
-import { YoungHeapLimit, processYoungHeap, youngHeapLimit } from './young-heap.js';
+import { YoungHeapLimit, processYoungHeap } from './young-heap.js';
 
 export interface ComponentReport {
   type: string;
@@ -92,7 +92,7 @@ export class Runtime {
   private readonly reloadReport: ReloadReport = { count: 0, in_progress: false, last: null };
   private readonly idleMemory: IdleMemory;
   private readonly oldHeap: OldHeapGrowth;
-  private readonly youngHeap = new YoungHeapLimit(processYoungHeap());
+  private readonly youngHeap: YoungHeapLimit;
 
   private constructor(
     private current: Config,
@@ -124,6 +124,7 @@ export class Runtime {
       () => this.idleMemory.releases,
     );
     this.oldHeap = new OldHeapGrowth(processOldHeap(), log);
+    this.youngHeap = new YoungHeapLimit(processYoungHeap(), log);
     metrics.counter(
       'pgrelay_old_heap_collections_total',
       "Full garbage collections pgrelay ran because V8's old generation grew by old_heap_growth.",
@@ -340,11 +341,11 @@ export class Runtime {
     return ended;
   }
 
-  /** old_heap_growth and young_heap_limit for `config`'s sources ("auto" depends on them). */
+  /** old_heap_growth (its "auto" depends on the sources) and young_heap_limit. */
   private applyHeapSettings(config: Config): void {
     const types = Object.values(config.sources).map((source) => source.type);
     this.oldHeap.schedule(oldHeapGrowth(config.old_heap_growth, types));
-    this.youngHeap.set(youngHeapLimit(config.young_heap_limit, types));
+    this.youngHeap.set(config.young_heap_limit);
   }
 
   private startStatsTimer(): void {

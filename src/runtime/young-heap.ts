@@ -1,30 +1,23 @@
 import type { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import type { Logger } from 'pino';
 import { observeCollections, v8FlagValue } from './heap-settings.js';
 
 /**
- * Holds V8's young generation (its two semi-spaces) at `young_heap_limit`. V8 starts it at 1 MB
- * and doubles it as objects survive, up to the launchers' `--max-semi-space-size=16` (32 MB), which
- * the PostgreSQL path needs: its events are objects, and with less room they outlive young
- * collections and pile up in the old generation (docs/performance.md, Memory). A relay holds its
- * events as the bytes it read and allocates little heap, so a young generation of 32 MB there is
- * mostly garbage waiting, and the Buffers that garbage still points at wait with it: at 16 MB
- * make bench's relays peaked at 119 to 129 MB against 140 to 152, at the same CPU per message
- * within the machine's spread (two pairs; docs/performance.md, The relay).
+ * Holds V8's young generation (its two semi-spaces) at `young_heap_limit`. V8 starts it at 1 MB and
+ * doubles it as objects survive, up to the launchers' `--max-semi-space-size=16` (32 MB). What
+ * fills it between two young collections is mostly garbage, and the Buffers that garbage points at
+ * wait with it; what survives is the events in flight, which 16 MB still holds. At 16 MB every make
+ * bench scenario peaked 8 to 29 MB lower (four pairs on the PostgreSQL path, two on the relays)
+ * at the same CPU per row within the machine's spread; at 8 MB no lower than at 16
+ * (docs/performance.md, The young generation).
  *
  * V8 fixes the maximum as it starts; what it reads at each growth is the factor it grows by
  * (`--semi-space-growth-factor`), so the limit is kept by setting that factor to 1 once a further
  * doubling would pass it.
  */
 
-/** `young_heap_limit = "auto"` where no PostgreSQL source runs. */
-export const AUTO_YOUNG_HEAP_LIMIT = 16 * 1024 * 1024;
-
-/** The limit for `setting` (0: none, V8 grows it to its maximum). "auto" depends on the sources. */
-export function youngHeapLimit(setting: number | 'auto', sourceTypes: readonly string[]): number {
-  if (setting !== 'auto') return setting;
-  return sourceTypes.includes('postgres') ? 0 : AUTO_YOUNG_HEAP_LIMIT;
-}
+const MB = 1024 * 1024;
 
 export interface YoungHeapProbe {
   /** Bytes V8's young generation has (both semi-spaces). */
@@ -48,10 +41,14 @@ export function ownGrowthFactor(execArgv: readonly string[]): number {
 export class YoungHeapLimit {
   private limit = 0;
   private factor: number;
+  /** The young generation's size when its growth was stopped. */
+  private stoppedAt = 0;
   private observer: PerformanceObserver | undefined;
+  private warned = false;
 
   constructor(
     private readonly probe: YoungHeapProbe,
+    private readonly log: Logger,
     private readonly growthFactor = ownGrowthFactor(process.execArgv),
   ) {
     this.factor = growthFactor;
@@ -67,11 +64,24 @@ export class YoungHeapLimit {
 
   /** V8 grows the young generation at a young collection: whether it may, the next time. */
   afterYoungCollection(): void {
-    const grown = this.probe.youngBytes() * this.growthFactor;
-    const factor = this.limit === 0 || grown <= this.limit ? this.growthFactor : 1;
-    if (factor === this.factor) return;
-    this.factor = factor;
-    this.probe.setGrowthFactor(factor);
+    const size = this.probe.youngBytes();
+    const factor = this.limit === 0 || size * this.growthFactor <= this.limit ? this.growthFactor : 1;
+    if (factor !== this.factor) {
+      this.factor = factor;
+      this.stoppedAt = size;
+      this.probe.setGrowthFactor(factor);
+    } else if (factor === 1 && size >= 2 * this.stoppedAt) this.ignored(size);
+  }
+
+  /** It doubled although stopped (V8 holds a few pages more for a collection or two, never twice as many). */
+  private ignored(size: number): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.log.warn(
+      { key: 'young_heap_limit', young_bytes: size, limit_bytes: this.limit },
+      `young_heap_limit: V8 grew its young generation to ${size / MB} MB, past the limit of ${this.limit / MB} MB ` +
+        "(this V8 does not read --semi-space-growth-factor as it grows); node's --max-semi-space-size sets its maximum",
+    );
   }
 
   stop(): void {

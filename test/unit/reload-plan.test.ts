@@ -128,7 +128,8 @@ describe('planning a config reload', () => {
 
   test('top-level keys: applied in place, except state.path, which is kept with both values', () => {
     const next = config(
-      `shutdown_timeout = "5s"\n[log]\nlevel = "debug"\n[http]\nlisten = "127.0.0.1:9999"\n${BASE}`,
+      `shutdown_timeout = "5s"\nold_heap_growth = 0\nyoung_heap_limit = 0\n` +
+        `[log]\nlevel = "debug"\n[http]\nlisten = "127.0.0.1:9999"\n${BASE}`,
     );
     const moved = parseConfig(
       `${BASE}\n[state]\npath = "other.db"\n`,
@@ -136,7 +137,13 @@ describe('planning a config reload', () => {
       {},
     );
     const plan = planReload(config(BASE), next, NOTHING_FAILED);
-    assert.deepEqual(plan.applied, ['http.listen', 'log.level', 'shutdown_timeout']);
+    assert.deepEqual(plan.applied, [
+      'http.listen',
+      'log.level',
+      'shutdown_timeout',
+      'old_heap_growth',
+      'young_heap_limit',
+    ]);
     assert.deepEqual(plan.kept, []);
     const statePlan = planReload(config(BASE), moved, NOTHING_FAILED);
     assert.deepEqual(statePlan.kept, [

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import {
-  AUTO_YOUNG_HEAP_LIMIT,
-  YoungHeapLimit,
-  type YoungHeapProbe,
-  ownGrowthFactor,
-  youngHeapLimit,
-} from '../../src/runtime/young-heap.js';
+import { YoungHeapLimit, type YoungHeapProbe, ownGrowthFactor } from '../../src/runtime/young-heap.js';
+import { capturedLogger } from '../helpers/log.js';
 
 const MB = 1024 * 1024;
 
@@ -24,7 +19,7 @@ function fakeProbe() {
 describe('young generation limit', () => {
   test('V8 may double it while that stays within the limit, and no further', () => {
     const { state, probe } = fakeProbe();
-    const limit = new YoungHeapLimit(probe, 2);
+    const limit = new YoungHeapLimit(probe, capturedLogger().log, 2);
     limit.set(16 * MB);
     try {
       assert.deepEqual(state.factors, [], 'V8 grows it as it would');
@@ -43,7 +38,7 @@ describe('young generation limit', () => {
   test('a limit between two doublings holds it below; 0 lets it grow again', () => {
     const { state, probe } = fakeProbe();
     state.young = 8 * MB;
-    const limit = new YoungHeapLimit(probe, 2);
+    const limit = new YoungHeapLimit(probe, capturedLogger().log, 2);
     limit.set(12 * MB);
     assert.deepEqual(state.factors, [1]);
     limit.set(0);
@@ -53,6 +48,34 @@ describe('young generation limit', () => {
     assert.deepEqual(state.factors, [1, 2], 'no limit');
   });
 
+  test('a V8 that grows it regardless is named in one warning; a few pages more are not', () => {
+    const { state, probe } = fakeProbe();
+    const { log, lines } = capturedLogger();
+    state.young = 16 * MB;
+    const limit = new YoungHeapLimit(probe, log, 2);
+    limit.set(16 * MB);
+    state.young = 20.75 * MB;
+    limit.afterYoungCollection();
+    assert.equal(lines.length, 0, 'pages held for a collection or two');
+    state.young = 32 * MB;
+    limit.afterYoungCollection();
+    limit.afterYoungCollection();
+    const warnings = lines.filter((line) => line.level === 'warn' && line.key === 'young_heap_limit');
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0]!.msg), /grew its young generation to 32 MB, past the limit of 16 MB/);
+  });
+
+  test('lowered below its size at a reload, it stays there without a warning', () => {
+    const { state, probe } = fakeProbe();
+    const { log, lines } = capturedLogger();
+    state.young = 32 * MB;
+    const limit = new YoungHeapLimit(probe, log, 2);
+    limit.set(8 * MB);
+    limit.afterYoungCollection();
+    assert.deepEqual(state.factors, [1]);
+    assert.equal(lines.length, 0);
+  });
+
   test("the operator's growth factor is the one restored", () => {
     assert.equal(ownGrowthFactor(['--max-semi-space-size=16', '--semi-space-growth-factor=4']), 4);
     assert.equal(ownGrowthFactor(['--semi_space_growth_factor=3']), 3);
@@ -60,21 +83,12 @@ describe('young generation limit', () => {
     assert.equal(ownGrowthFactor([]), 2);
     const { state, probe } = fakeProbe();
     state.young = 4 * MB;
-    const limit = new YoungHeapLimit(probe, 4);
+    const limit = new YoungHeapLimit(probe, capturedLogger().log, 4);
     limit.set(16 * MB);
     assert.deepEqual(state.factors, [], '4 MB may become 16 by a factor of 4');
     limit.set(8 * MB);
     limit.set(0);
     assert.deepEqual(state.factors, [1, 4]);
-  });
-
-  test('"auto" is 16 MB where no PostgreSQL source runs, else none; a value set is kept either way', () => {
-    assert.equal(AUTO_YOUNG_HEAP_LIMIT, 16 * MB);
-    assert.equal(youngHeapLimit('auto', ['kafka']), AUTO_YOUNG_HEAP_LIMIT);
-    assert.equal(youngHeapLimit('auto', []), AUTO_YOUNG_HEAP_LIMIT);
-    assert.equal(youngHeapLimit('auto', ['kafka', 'postgres']), 0);
-    assert.equal(youngHeapLimit(4 * MB, ['postgres']), 4 * MB);
-    assert.equal(youngHeapLimit(0, ['kafka']), 0);
   });
 
   /**
@@ -87,7 +101,7 @@ describe('young generation limit', () => {
     const script = `
       import { YoungHeapLimit, processYoungHeap } from ${JSON.stringify(module)};
       const probe = processYoungHeap();
-      new YoungHeapLimit(probe).set(${limit});
+      new YoungHeapLimit(probe, { warn() {} }).set(${limit});
       let largest = 0;
       const kept = new Array(50000);
       for (let i = 0; i < 1500000; i++) {
