@@ -33,7 +33,7 @@ export const processYoungHeap = (): YoungHeapProbe => ({
 });
 
 /** V8's growth factor: the operator's (PGRELAY_NODE_FLAGS), else V8's default. */
-export function ownGrowthFactor(execArgv: readonly string[]): number {
+export function growthFactorFrom(execArgv: readonly string[]): number {
   const factor = Number(v8FlagValue(execArgv, 'semi-space-growth-factor'));
   return Number.isInteger(factor) && factor >= 1 ? factor : 2;
 }
@@ -49,7 +49,7 @@ export class YoungHeapLimit {
   constructor(
     private readonly probe: YoungHeapProbe,
     private readonly log: Logger,
-    private readonly growthFactor = ownGrowthFactor(process.execArgv),
+    private readonly growthFactor = growthFactorFrom(process.execArgv),
   ) {
     this.factor = growthFactor;
   }
@@ -73,14 +73,19 @@ export class YoungHeapLimit {
     } else if (factor === 1 && size >= 2 * this.stoppedAt) this.ignored(size);
   }
 
-  /** It doubled although stopped (V8 holds a few pages more for a collection or two, never twice as many). */
+  /**
+   * It doubled although stopped: this V8 does not read the factor as it grows, or more young
+   * objects are live than the limit holds (V8 then holds pages beyond it: 8 to 12 MB with a limit
+   * of 4 while 5 MB were live; with 16, at most 20.75 MB while it grew).
+   */
   private ignored(size: number): void {
     if (this.warned) return;
     this.warned = true;
     this.log.warn(
       { key: 'young_heap_limit', young_bytes: size, limit_bytes: this.limit },
-      `young_heap_limit: V8 grew its young generation to ${size / MB} MB, past the limit of ${this.limit / MB} MB ` +
-        "(this V8 does not read --semi-space-growth-factor as it grows); node's --max-semi-space-size sets its maximum",
+      `young_heap_limit: V8's young generation grew to ${size / MB} MB, past the limit of ${this.limit / MB} MB: ` +
+        'more young objects are live than that holds, or this V8 ignores --semi-space-growth-factor ' +
+        "(node's --max-semi-space-size, in PGRELAY_NODE_FLAGS, sets its maximum instead)",
     );
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { YoungHeapLimit, type YoungHeapProbe, ownGrowthFactor } from '../../src/runtime/young-heap.js';
+import { YoungHeapLimit, type YoungHeapProbe, growthFactorFrom } from '../../src/runtime/young-heap.js';
 import { capturedLogger } from '../helpers/log.js';
 
 const MB = 1024 * 1024;
@@ -48,7 +48,7 @@ describe('young generation limit', () => {
     assert.deepEqual(state.factors, [1, 2], 'no limit');
   });
 
-  test('a V8 that grows it regardless is named in one warning; a few pages more are not', () => {
+  test('grown to twice where it stopped: one warning; a few pages more: none', () => {
     const { state, probe } = fakeProbe();
     const { log, lines } = capturedLogger();
     state.young = 16 * MB;
@@ -62,7 +62,7 @@ describe('young generation limit', () => {
     limit.afterYoungCollection();
     const warnings = lines.filter((line) => line.level === 'warn' && line.key === 'young_heap_limit');
     assert.equal(warnings.length, 1);
-    assert.match(String(warnings[0]!.msg), /grew its young generation to 32 MB, past the limit of 16 MB/);
+    assert.match(String(warnings[0]!.msg), /young generation grew to 32 MB, past the limit of 16 MB/);
   });
 
   test('lowered below its size at a reload, it stays there without a warning', () => {
@@ -77,10 +77,10 @@ describe('young generation limit', () => {
   });
 
   test("the operator's growth factor is the one restored", () => {
-    assert.equal(ownGrowthFactor(['--max-semi-space-size=16', '--semi-space-growth-factor=4']), 4);
-    assert.equal(ownGrowthFactor(['--semi_space_growth_factor=3']), 3);
-    assert.equal(ownGrowthFactor(['--semi-space-growth-factor=x']), 2);
-    assert.equal(ownGrowthFactor([]), 2);
+    assert.equal(growthFactorFrom(['--max-semi-space-size=16', '--semi-space-growth-factor=4']), 4);
+    assert.equal(growthFactorFrom(['--semi_space_growth_factor=3']), 3);
+    assert.equal(growthFactorFrom(['--semi-space-growth-factor=x']), 2);
+    assert.equal(growthFactorFrom([]), 2);
     const { state, probe } = fakeProbe();
     state.young = 4 * MB;
     const limit = new YoungHeapLimit(probe, capturedLogger().log, 4);
