@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
-import { PgrelayProcess } from '../harness/pgrelay.js';
+import { type CdcFixture, cdcFixture } from '../harness/cdc.js';
+import type { PgrelayProcess } from '../harness/pgrelay.js';
+import { heapRelay } from '../helpers/heap-relay.js';
 
 const ROWS = 200_000;
 
@@ -20,12 +21,7 @@ describe('old generation growth', () => {
   });
 
   async function started(setting: string, source: string): Promise<PgrelayProcess> {
-    const relay = await PgrelayProcess.create(
-      `old_heap_growth = ${setting}\nrelease_memory_when_idle = "off"\n` +
-        postgresSource(source, fx, ['items']) +
-        // Large batches: their events outlive young collections, as a slow sink's do.
-        `[sinks.out]\ntype = "stub"\nsources = ["${source}"]\nbatch_size = 10000\n`,
-    );
+    const relay = await heapRelay(fx, source, `old_heap_growth = ${setting}`);
     relays.push(relay);
     await relay.start();
     return relay;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
-import { PgrelayProcess } from '../harness/pgrelay.js';
+import { type CdcFixture, cdcFixture } from '../harness/cdc.js';
+import type { PgrelayProcess } from '../harness/pgrelay.js';
+import { heapRelay } from '../helpers/heap-relay.js';
 
 const ROWS = 200_000;
 const MB = 1024 * 1024;
@@ -23,12 +24,7 @@ describe('young generation limit', () => {
   });
 
   async function started(setting: string, source: string): Promise<PgrelayProcess> {
-    const relay = await PgrelayProcess.create(
-      `${setting}\nrelease_memory_when_idle = "off"\n` +
-        postgresSource(source, fx, ['items']) +
-        // Large batches: their events outlive young collections, so V8 grows the young generation.
-        `[sinks.out]\ntype = "stub"\nsources = ["${source}"]\nbatch_size = 10000\n`,
-    );
+    const relay = await heapRelay(fx, source, setting);
     relays.push(relay);
     await relay.start();
     return relay;
