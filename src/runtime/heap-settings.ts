@@ -11,22 +11,29 @@ import vm from 'node:vm';
  * Memory). A flag set here works from then on, as it would from the command line.
  */
 
+/** One of node's options as V8 reads it: its name, with `_` spelled `-`, and what follows `=`. */
+function v8Option(option: string): { name: string; value: string | undefined } {
+  const equals = option.indexOf('=');
+  if (equals < 0) return { name: option.replaceAll('_', '-'), value: undefined };
+  return { name: option.slice(0, equals).replaceAll('_', '-'), value: option.slice(equals + 1) };
+}
+
 /** Whether node's own options (the launcher's, PGRELAY_NODE_FLAGS) name V8 flag `flag`, either way. */
 export function namesV8Flag(execArgv: readonly string[], flag: string): boolean {
   return execArgv.some((option) => {
-    const name = option.replaceAll('_', '-').replace(/=.*$/s, '');
+    const { name } = v8Option(option);
     return name === `--${flag}` || name === `--no-${flag}`;
   });
 }
 
 /** The value node's own options give V8 flag `flag` (the last one wins, as in V8), if any. */
 export function v8FlagValue(execArgv: readonly string[], flag: string): string | undefined {
-  let value: string | undefined;
+  let found: string | undefined;
   for (const option of execArgv) {
-    const match = /^--([^=]+)=(.*)$/s.exec(option);
-    if (match?.[1]?.replaceAll('_', '-') === flag) value = match[2];
+    const { name, value } = v8Option(option);
+    if (name === `--${flag}` && value !== undefined) found = value;
   }
-  return value;
+  return found;
 }
 
 /**

@@ -173,12 +173,11 @@ export class PgrelayProcess {
     return fetchApi(`${this.url}${pathname}`, init);
   }
 
-  /** One series from /metrics, as written there (`name` or `name{label="value",...}`); fails when it is missing. */
+  /** One series from /metrics (see metricIn); fails when it is missing. */
   async metric(series: string): Promise<number> {
-    const text = await (await this.get('/metrics')).text();
-    const line = new RegExp(`^${series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
-    assert.ok(line, `${series} in /metrics`);
-    return Number(line[1]);
+    const value = metricIn(await (await this.get('/metrics')).text(), series);
+    assert.ok(value !== undefined, `${series} in /metrics`);
+    return value;
   }
 
   /** Graceful stop (SIGTERM, or SIGINT as Ctrl-C sends); resolves with the exit code. */
@@ -236,4 +235,10 @@ export class PgrelayProcess {
     await this.kill();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** One series' value in a /metrics text, `series` as written there (`name` or `name{label="value",...}`). */
+export function metricIn(text: string, series: string): number | undefined {
+  const line = new RegExp(`^${series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  return line === null ? undefined : Number(line[1]);
 }

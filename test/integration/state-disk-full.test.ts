@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatLsn, lsnToBigInt } from '../../src/core/lsn.js';
 import { type CdcFixture, cdcFixture, postgresSource } from '../harness/cdc.js';
-import { PgrelayProcess, type StatusBody } from '../harness/pgrelay.js';
+import { PgrelayProcess, type StatusBody, metricIn } from '../harness/pgrelay.js';
 import { tempDir, waitFor } from '../harness/processes.js';
 import { pgrelay } from '../helpers/cli.js';
 
@@ -28,11 +28,6 @@ function fill(file: string): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function metric(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : undefined;
 }
 
 /**
@@ -125,12 +120,12 @@ describe('state file on a full file system', () => {
       'three failed attempts to store positions',
       async () => {
         const text = await (await relay.get('/metrics')).text();
-        return (metric(text, 'pgrelay_state_write_errors_total') ?? 0) >= 3 ? text : undefined;
+        return (metricIn(text, 'pgrelay_state_write_errors_total') ?? 0) >= 3 ? text : undefined;
       },
       60_000,
       relay.logFile,
     );
-    assert.equal(metric(metrics, 'pgrelay_state_failing'), 1);
+    assert.equal(metricIn(metrics, 'pgrelay_state_failing'), 1);
     await waitFor(
       'the stream to go on: rows 2 to 6 delivered to the sink',
       async () => {
@@ -157,7 +152,7 @@ describe('state file on a full file system', () => {
     await confirmedUpTo(await insert(7), 'the slot to be confirmed past row 7 once there is space');
     await relay.waitRunning();
     const recovered = await (await relay.get('/metrics')).text();
-    assert.equal(metric(recovered, 'pgrelay_state_failing'), 0);
+    assert.equal(metricIn(recovered, 'pgrelay_state_failing'), 0);
     assert.match(relay.log(), /written again; positions are stored and confirmed again/);
 
     assert.equal(await relay.stop(), 0);
