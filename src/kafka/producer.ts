@@ -73,8 +73,7 @@ export class KafkaProducer {
   readonly idempotent: boolean;
   readonly transaction: KafkaTransaction | undefined;
   private version: ProduceVersion = 11;
-  private stampBase: Omit<BatchStamp, 'baseSequence'> = { producerId: -1n, producerEpoch: -1 };
-  private readonly sequences = new Map<string, number>();
+  private readonly stamper: BatchStamper;
   private opened = false;
 
   constructor(
@@ -95,6 +94,7 @@ export class KafkaProducer {
       transactionalId: transactionalId ?? 'pgrelay-no-transactions',
     });
     this.idempotent = acks === 'all';
+    this.stamper = new BatchStamper(this.idempotent);
     this.transaction =
       transactionalId === undefined
         ? undefined
@@ -127,22 +127,12 @@ export class KafkaProducer {
    * Transactional: the same producer id, a new epoch; the open transaction is aborted.
    */
   async resetProducerId(): Promise<void> {
-    this.sequences.clear();
     if (!this.idempotent) return;
     const { producerId, producerEpoch } =
       this.transaction === undefined
         ? await this.client.initIdempotentProducer({})
         : await this.transaction.init();
-    this.stampBase = { producerId, producerEpoch, transactional: this.transaction !== undefined };
-  }
-
-  /** Producer id, epoch and the partition's next sequence for a batch of `count` records (claimed). */
-  stamp(topic: string, partition: number, count: number): BatchStamp {
-    if (!this.idempotent) return { ...this.stampBase, baseSequence: -1 };
-    const key = `${topic}\0${partition}`;
-    const baseSequence = this.sequences.get(key) ?? 0;
-    this.sequences.set(key, nextSequence(baseSequence, count));
-    return { ...this.stampBase, baseSequence };
+    this.stamper.restart({ producerId, producerEpoch, transactional: this.transaction !== undefined });
   }
 
   /** Partition counts of `topics`; throws the library's "Unknown topic" for one that does not exist. */
@@ -157,8 +147,11 @@ export class KafkaProducer {
    * is sent again as it is, after fresh metadata; only the partitions that failed are. Returns when
    * every batch is acknowledged or failed for good (the caller decides what to do with those, and a
    * partition's batches after a failed one stay pending); throws when the brokers stay unavailable.
+   * A batch is stamped as it is first sent, so a delivery encoded ahead claims its sequences only
+   * after the one before it claimed and sent its own.
    */
   async send(batches: OutgoingBatch[], signal?: AbortSignal): Promise<void> {
+    this.stamper.seal(batches);
     await this.transaction?.add(batches.filter((b) => b.state === 'pending'));
     let idle = 0;
     let refresh = false;
@@ -298,6 +291,39 @@ export class KafkaProducer {
 
   async close(): Promise<void> {
     await this.client.close();
+  }
+}
+
+/**
+ * Producer id, epoch and each partition's next sequence, which a batch claims when it is sealed, as
+ * it is first sent (as the Java client's accumulator does when it drains a batch).
+ */
+export class BatchStamper {
+  private base: Omit<BatchStamp, 'baseSequence'> = { producerId: -1n, producerEpoch: -1 };
+  private readonly sequences = new Map<string, number>();
+
+  constructor(private readonly idempotent: boolean) {}
+
+  /** Under a new producer id or epoch, every partition's sequence starts at 0. */
+  restart(base: Omit<BatchStamp, 'baseSequence'>): void {
+    this.base = base;
+    this.sequences.clear();
+  }
+
+  /** Seals the pending batches not yet sealed, in order; a sealed batch goes again as it is. */
+  seal(batches: OutgoingBatch[]): void {
+    for (const outgoing of batches) {
+      if (outgoing.state !== 'pending' || outgoing.batch.sealed) continue;
+      const { topic, partition, batch } = outgoing;
+      if (!this.idempotent) {
+        batch.seal({ ...this.base, baseSequence: -1 });
+        continue;
+      }
+      const key = `${topic}\0${partition}`;
+      const baseSequence = this.sequences.get(key) ?? 0;
+      this.sequences.set(key, nextSequence(baseSequence, batch.count));
+      batch.seal({ ...this.base, baseSequence });
+    }
   }
 }
 

@@ -197,6 +197,8 @@ export class RecordBatch {
   count = 0;
   private sealedSize = 0;
   private attributes = 0;
+  /** Stamped and checksummed: the batch goes on the wire as it is, also when sent again. */
+  sealed = false;
 
   constructor(
     buffer: Buffer,
@@ -319,6 +321,7 @@ export class RecordBatch {
     buffer.writeInt32BE(stamp.baseSequence, 53);
     buffer.writeInt32BE(this.count, 57);
     buffer.writeUInt32BE(crc32c(buffer, ATTRIBUTES_OFFSET, end), CRC_OFFSET);
+    this.sealed = true;
   }
 
   private grow(needed: number): void {

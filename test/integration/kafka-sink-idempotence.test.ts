@@ -123,7 +123,7 @@ describe('Kafka sink: retries never write twice', () => {
     );
     cleanup.push(() => producer.close());
     await producer.open();
-    const encoder = new BatchEncoder('none', (t, p, n) => producer.stamp(t, p, n), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const target = { name: topic, partitions: 2, limit: 1 << 20, sticky: 0 };
     const deliver = async (first: number) => {
       const records = Array.from({ length: 100 }, (_, i) => ({

@@ -6,11 +6,9 @@ import { eventCoordinates } from '../../src/sinks/kafka/dead-letters.js';
 import { BatchEncoder, DeliveryPlan } from '../../src/sinks/kafka/requests.js';
 import { changeEvent, rawEvent } from '../helpers/events.js';
 
-const noStamp = () => ({ producerId: -1n, producerEpoch: -1, baseSequence: -1 });
-
 /** The batch a dead letter makes on its own: what the broker compares with max.message.bytes. */
 function batchSize(record: ReturnType<typeof deadLetterRecord>, limit: number): number {
-  const encoder = new BatchEncoder('none', noStamp, 0);
+  const encoder = new BatchEncoder('none', 0);
   const plan = new DeliveryPlan([record], [{ name: 'dlq', partitions: 1, limit, sticky: 0 }]);
   encoder.encode(plan);
   assert.equal(plan.tooLarge.size, 0, 'never too large');

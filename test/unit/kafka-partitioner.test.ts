@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Reader, readRecordsBatch } from '@platformatic/kafka';
 import { keyPartition, murmur2 } from '../../src/kafka/murmur2.js';
+import { BatchStamper } from '../../src/kafka/producer.js';
 import { BatchEncoder, DeliveryPlan, type TopicTarget } from '../../src/sinks/kafka/requests.js';
 import { ROOT } from '../harness/pgrelay.js';
 
@@ -11,8 +12,6 @@ import { ROOT } from '../harness/pgrelay.js';
 const FIXTURE = JSON.parse(
   fs.readFileSync(path.join(ROOT, 'test/fixtures/murmur2/java-partitions.json'), 'utf8'),
 ) as { partitionCounts: number[]; keys: { base64: string; murmur2: number; partitions: number[] }[] };
-
-const noStamp = () => ({ producerId: -1n, producerEpoch: -1, baseSequence: -1 });
 
 describe("keys land where the Java client's default partitioner puts them", () => {
   test(`murmur2 of ${FIXTURE.keys.length} keys (JSON, every tail length, empty, non-ASCII, raw bytes) as Java computes it`, () => {
@@ -30,7 +29,7 @@ describe("keys land where the Java client's default partitioner puts them", () =
   });
 
   test('the sink puts string keys (as UTF-8) and Buffer keys on those partitions', () => {
-    const encoder = new BatchEncoder('none', noStamp, 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const keys = FIXTURE.keys.map((k) => Buffer.from(k.base64, 'base64'));
     const asText = keys.map((k) =>
       Buffer.from(k.toString('utf8'), 'utf8').equals(k) ? k.toString('utf8') : k,
@@ -43,6 +42,7 @@ describe("keys land where the Java client's default partitioner puts them", () =
         records.map(() => target),
       );
       encoder.encode(plan);
+      new BatchStamper(false).seal(plan.batches);
       const partitionOf = new Map<string, number>();
       for (const outgoing of plan.batches) {
         for (const record of readRecordsBatch(Reader.from(outgoing.batch.bytes)).records)
@@ -56,7 +56,7 @@ describe("keys land where the Java client's default partitioner puts them", () =
   });
 
   test('records without a key are spread over the partitions, a batch at a time, not all on partition 0', () => {
-    const encoder = new BatchEncoder('none', noStamp, 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const target: TopicTarget = { name: 't', partitions: 4, limit: 10_000, sticky: 0 };
     const records = Array.from({ length: 400 }, (_, i) => ({ key: null, value: `${i}`.padStart(100, '.') }));
     const plan = new DeliveryPlan(

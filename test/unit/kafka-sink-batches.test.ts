@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Reader, readRecordsBatch } from '@platformatic/kafka';
 import type { SinkRecord } from '../../src/core/handler.js';
-import type { BatchStamp } from '../../src/kafka/record-batch.js';
+import { BatchStamper } from '../../src/kafka/producer.js';
 import { BatchEncoder, DeliveryPlan, type TopicTarget } from '../../src/sinks/kafka/requests.js';
 import { changeEvent, rawEvent } from '../helpers/events.js';
 
@@ -10,14 +10,11 @@ function target(limit: number, partitions = 3): TopicTarget {
   return { name: 'cdc.users', partitions, limit, sticky: 0 };
 }
 
-/** Stamps as a producer does: each partition's sequence goes on by the batch's record count. */
-function stamper() {
-  const next = new Map<number, number>();
-  return (_topic: string, partition: number, count: number): BatchStamp => {
-    const baseSequence = next.get(partition) ?? 0;
-    next.set(partition, baseSequence + count);
-    return { producerId: 7n, producerEpoch: 0, baseSequence };
-  };
+/** Stamps the plan's pending batches as the producer does when it sends them. */
+function send(plan: DeliveryPlan): void {
+  const stamper = new BatchStamper(true);
+  stamper.restart({ producerId: 7n, producerEpoch: 0 });
+  stamper.seal(plan.batches);
 }
 
 function record(n: number, bytes = 100): SinkRecord {
@@ -27,6 +24,7 @@ function record(n: number, bytes = 100): SinkRecord {
 
 /** Per partition, the values it received, in order, decoded. */
 function delivered(plan: DeliveryPlan): Map<number, string[]> {
+  send(plan);
   const out = new Map<number, string[]>();
   for (const outgoing of plan.batches) {
     const values = readRecordsBatch(Reader.from(outgoing.batch.bytes)).records.map((r) =>
@@ -39,7 +37,7 @@ function delivered(plan: DeliveryPlan): Map<number, string[]> {
 
 describe('Kafka sink: records into per-partition batches', () => {
   test("no partition's batch exceeds what the topic accepts; every record once, in order per partition", () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const records = Array.from({ length: 500 }, (_, i) => record(i, 300));
     const topic = target(20_000);
     const plan = new DeliveryPlan(
@@ -69,7 +67,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test('compressed batches stay under the limit too', () => {
-    const encoder = new BatchEncoder('lz4', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('lz4', 1 << 20);
     const records = Array.from({ length: 300 }, (_, i) => record(i, 2000));
     const topic = target(50_000, 1);
     const plan = new DeliveryPlan(
@@ -82,7 +80,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test('a record too large alone is marked with its size and left out; the rest are encoded', () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const records = [record(1), record(2, 30_000), record(3)];
     const topic = target(10_000, 1);
     const plan = new DeliveryPlan(
@@ -103,7 +101,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test('unmapped records (no topic) are not encoded', () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const records = [record(1), record(2), record(3)];
     const topic = target(10_000, 1);
     const plan = new DeliveryPlan(records, [topic, undefined, topic]);
@@ -115,7 +113,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test('encoding again after a failure keeps the acknowledged batches and re-encodes only the rest', () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const records = Array.from({ length: 200 }, (_, i) => record(i, 300));
     const topic = target(15_000);
     const plan = new DeliveryPlan(
@@ -123,6 +121,7 @@ describe('Kafka sink: records into per-partition batches', () => {
       records.map(() => topic),
     );
     encoder.encode(plan);
+    send(plan);
     plan.batches.forEach((b, i) => (b.state = i % 2 === 0 ? 'acked' : 'failed'));
     const acked = plan.batches.filter((b) => b.state === 'acked').map((b) => b.batch.bytes);
     topic.limit = 5_000;
@@ -139,7 +138,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test("change events carry pgrelay-source, -lsn and -id; a handler's header of the same name wins; raw messages keep theirs", () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const change = changeEvent({ source: 'db1', lsn: '0/1', id: '0/1:5' });
     const raw = rawEvent({ headers: { trace: [Buffer.from('a'), Buffer.from('b')] } });
     const records: SinkRecord[] = [
@@ -153,6 +152,7 @@ describe('Kafka sink: records into per-partition batches', () => {
       records.map(() => topic),
     );
     encoder.encode(plan);
+    send(plan);
     const decoded = readRecordsBatch(Reader.from(plan.batches[0]!.batch.bytes)).records.map((r) =>
       r.headers.map(([k, v]) => `${k!.toString()}=${v!.toString()}`),
     );
@@ -164,7 +164,7 @@ describe('Kafka sink: records into per-partition batches', () => {
   });
 
   test('a value that is neither bytes nor text is a named error with the topic, event and key', () => {
-    const encoder = new BatchEncoder('none', stamper(), 1 << 20);
+    const encoder = new BatchEncoder('none', 1 << 20);
     const bad = { ...record(9), value: { a: 1 } } as unknown as SinkRecord;
     const plan = new DeliveryPlan([bad], [target(10_000)]);
     assert.throws(

@@ -5,7 +5,6 @@ import { InvalidRecordError } from './errors.js';
 import { keyPartition } from '../../kafka/murmur2.js';
 import type { OutgoingBatch } from '../../kafka/producer.js';
 import {
-  type BatchStamp,
   type Compression,
   type RecordHeaders,
   addHeader,
@@ -63,6 +62,11 @@ export class DeliveryPlan {
     return index >= 0 && this.batches[index]!.state === 'acked';
   }
 
+  /** The records no topic was found for, which are not sent. */
+  *unmapped(): Generator<number> {
+    for (let i = 0; i < this.targets.length; i++) if (this.targets[i] === undefined) yield i;
+  }
+
   /** Leaves a record out of this delivery (it went to the dead-letter topic). */
   setAside(record: number): void {
     this.batchOf[record] = SET_ASIDE;
@@ -103,8 +107,6 @@ export class BatchEncoder {
 
   constructor(
     private readonly compression: Compression,
-    /** Claims producer id, epoch and sequence for a batch of `count` records. */
-    private readonly stamp: (topic: string, partition: number, count: number) => BatchStamp,
     /** Bytes of idle buffers kept for the next delivery. */
     private readonly poolLimit: number,
   ) {}
@@ -243,9 +245,8 @@ export class BatchEncoder {
   }
 
   /**
-   * Closes a partition's open batch: compresses it, then stamps it with the partition's next
-   * sequence. A record alone over the limit is not stamped (it claims no sequence): it is marked
-   * failed, for encode() to report.
+   * Closes a partition's open batch: compresses it (the producer stamps it as it sends it). A record
+   * alone over the limit is marked failed, for encode() to report.
    */
   private close(batches: OutgoingBatch[], index: number, openBatches: Int32Array, target: TopicTarget): void {
     const outgoing = batches[index]!;
@@ -257,9 +258,7 @@ export class BatchEncoder {
         id: 'MESSAGE_TOO_LARGE',
         message: `${size} bytes, ${target.name} accepts ${target.limit}`,
       };
-      return;
     }
-    outgoing.batch.seal(this.stamp(outgoing.topic, outgoing.partition, outgoing.batch.count));
   }
 
   /** The record's headers: a change event's source, LSN and id, then the record's own. */

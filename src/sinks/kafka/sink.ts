@@ -83,19 +83,14 @@ export class KafkaSink extends Sink {
     link?.attachSink({
       transaction: this.producer.transaction,
       discard: () => {
-        if (this.plan !== undefined) this.encoder.release(this.plan);
-        this.plan = undefined;
+        this.releasePlan();
         // The aborted transaction's epoch is void: the next delivery starts under a new one.
         this.unsettled = true;
         this.discardQueued();
       },
     });
     this.admin = new TopicAdmin(config);
-    this.encoder = new BatchEncoder(
-      config.compression,
-      (topic, partition, count) => this.producer.stamp(topic, partition, count),
-      2 * settings.batch.bytes + (1 << 20),
-    );
+    this.encoder = new BatchEncoder(config.compression, 2 * settings.batch.bytes + (1 << 20));
     this.topics = new TopicRouter(config.topic_map, config.topic_routes, config.topic_fallback);
     this.health.details = {
       brokers: config.brokers,
@@ -192,8 +187,11 @@ export class KafkaSink extends Sink {
     if (plan?.records !== records) {
       if (plan !== undefined) this.encoder.release(plan);
       plan = this.plan = await this.planFor(records);
-      await this.encode(plan);
+      this.encoder.encode(plan);
+      for (const index of plan.unmapped()) this.unmapped(records[index]!);
     }
+    // Before the plan's first send, also when an earlier attempt failed to get a new producer id.
+    if (plan.batches.every((outgoing) => !outgoing.batch.sealed)) await this.settle();
     const failure = await this.send(plan, signal);
     const bytes = plan.bytes;
     this.encoder.release(plan);
@@ -221,7 +219,7 @@ export class KafkaSink extends Sink {
       if (failed.length === 0) return failure;
       for (const outgoing of failed) await this.refused(outgoing);
       await this.newProducerEpoch(plan);
-      await this.encode(plan, false);
+      this.encoder.encode(plan);
       failure ??= await this.oversized(plan);
     }
   }
@@ -279,9 +277,8 @@ export class KafkaSink extends Sink {
       const [index, bytes] = plan.tooLarge.entries().next().value!;
       const target = plan.targets[index]!;
       plan.end = index;
-      // Batches after it were stamped already: sequences go on from a new producer id.
-      await this.newProducerEpoch(plan);
-      await this.encode(plan, false);
+      // Nothing after it was stamped yet (the producer stamps a batch as it first sends it).
+      this.encoder.encode(plan);
       return new MessageTooLargeError(plan.records[index]!, target.name, bytes, target.limit);
     }
     const letters: DeadLetter[] = [];
@@ -338,7 +335,8 @@ export class KafkaSink extends Sink {
     for (let attempt = 0; letters.length > 0; attempt++) {
       const records = letters.map((letter) => deadLetterRecord(letter, topic, target.limit));
       const plan = await this.planFor(records);
-      await this.encode(plan);
+      this.encoder.encode(plan);
+      await this.settle();
       try {
         if (plan.tooLarge.size > 0) target.limit = Math.floor(target.limit / 2);
         else {
@@ -377,15 +375,14 @@ export class KafkaSink extends Sink {
     }
   }
 
-  /** Routes a delivery's records to topics (counting the unmapped) and learns those topics. */
+  /** Routes a delivery's records to topics and learns those topics. */
   private async planFor(records: SinkRecord[]): Promise<DeliveryPlan> {
     const routed = new Array<string | undefined>(records.length);
     const names = new Set<string>();
     let previous: string | undefined;
     for (let i = 0; i < records.length; i++) {
       const topic = this.topics.topicFor(records[i]!);
-      if (topic === undefined) this.unmapped(records[i]!);
-      else if (topic !== previous) names.add((previous = topic));
+      if (topic !== undefined && topic !== previous) names.add((previous = topic));
       routed[i] = topic;
     }
     const targets = names.size === 0 ? new Map<string, TopicTarget>() : await this.resolve([...names]);
@@ -400,15 +397,18 @@ export class KafkaSink extends Sink {
   }
 
   /**
-   * Encodes the plan. A new plan after one that ended with batches in an unknown state starts a new
-   * producer id: sequences claimed for those batches would leave a gap.
+   * Before a new plan is first sent: after one that ended with batches in an unknown state, a new
+   * producer id, as the sequences claimed for those batches would leave a gap.
    */
-  private async encode(plan: DeliveryPlan, fresh = true): Promise<void> {
-    if (fresh && this.unsettled) {
-      await this.producer.resetProducerId();
-      this.unsettled = false;
-    }
-    this.encoder.encode(plan);
+  private async settle(): Promise<void> {
+    if (!this.unsettled) return;
+    await this.producer.resetProducerId();
+    this.unsettled = false;
+  }
+
+  private releasePlan(): void {
+    if (this.plan !== undefined) this.encoder.release(this.plan);
+    this.plan = undefined;
   }
 
   /**
@@ -506,8 +506,7 @@ export class KafkaSink extends Sink {
   protected async close(): Promise<void> {
     clearTimeout(this.missingTopicsTimer);
     this.missingTopicsTimer = undefined;
-    if (this.plan !== undefined) this.encoder.release(this.plan);
-    this.plan = undefined;
+    this.releasePlan();
     await Promise.all([this.producer.close(), this.admin.close()]);
   }
 }
