@@ -147,8 +147,8 @@ export class KafkaProducer {
    * is sent again as it is, after fresh metadata; only the partitions that failed are. Returns when
    * every batch is acknowledged or failed for good (the caller decides what to do with those, and a
    * partition's batches after a failed one stay pending); throws when the brokers stay unavailable.
-   * A batch is stamped as it is first sent, so a delivery encoded ahead claims its sequences only
-   * after the one before it claimed and sent its own.
+   * A batch is stamped as it is first sent: sequences follow the order batches go out in, whatever
+   * order they were encoded in.
    */
   async send(batches: OutgoingBatch[], signal?: AbortSignal): Promise<void> {
     this.stamper.seal(batches);
