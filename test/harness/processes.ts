@@ -6,8 +6,24 @@ import path from 'node:path';
 /** Where running services are recorded, so a later run can reap what a crashed run left behind. */
 const REGISTRY = path.join(os.tmpdir(), 'pgrelay-harness');
 
-/** A port nobody listens on right now. */
+/**
+ * Ports freePort gave out in this process. The system offers a port it just freed again, so two
+ * calls before either process bound its port could get the same one (a CI run did: two pgrelays of
+ * one test on one HTTP port, the second refused with EADDRINUSE).
+ */
+const givenOut = new Set<number>();
+
+/** A port nobody listens on right now, and not given out before by this process. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (givenOut.has(port)) continue;
+    givenOut.add(port);
+    return port;
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
