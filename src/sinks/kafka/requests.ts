@@ -62,11 +62,6 @@ export class DeliveryPlan {
     return index >= 0 && this.batches[index]!.state === 'acked';
   }
 
-  /** The records no topic was found for, which are not sent. */
-  *unmapped(): Generator<number> {
-    for (let i = 0; i < this.targets.length; i++) if (this.targets[i] === undefined) yield i;
-  }
-
   /** Leaves a record out of this delivery (it went to the dead-letter topic). */
   setAside(record: number): void {
     this.batchOf[record] = SET_ASIDE;

@@ -188,7 +188,6 @@ export class KafkaSink extends Sink {
       if (plan !== undefined) this.encoder.release(plan);
       plan = this.plan = await this.planFor(records);
       this.encoder.encode(plan);
-      for (const index of plan.unmapped()) this.unmapped(records[index]!);
     }
     // Before the plan's first send, also when an earlier attempt failed to get a new producer id.
     if (plan.batches.every((outgoing) => !outgoing.batch.sealed)) await this.settle();
@@ -375,14 +374,15 @@ export class KafkaSink extends Sink {
     }
   }
 
-  /** Routes a delivery's records to topics and learns those topics. */
+  /** Routes a delivery's records to topics (counting the unmapped) and learns those topics. */
   private async planFor(records: SinkRecord[]): Promise<DeliveryPlan> {
     const routed = new Array<string | undefined>(records.length);
     const names = new Set<string>();
     let previous: string | undefined;
     for (let i = 0; i < records.length; i++) {
       const topic = this.topics.topicFor(records[i]!);
-      if (topic !== undefined && topic !== previous) names.add((previous = topic));
+      if (topic === undefined) this.unmapped(records[i]!);
+      else if (topic !== previous) names.add((previous = topic));
       routed[i] = topic;
     }
     const targets = names.size === 0 ? new Map<string, TopicTarget>() : await this.resolve([...names]);
