@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Lsn, lsnToBigInt } from '../../src/core/lsn.js';
 import type { StatsBody, StatsReport } from '../../src/runtime/runtime.js';
-import { Hopeless, freePort, stopProcess, tempDir, waitFor } from './processes.js';
+import { Hopeless, freePort, literalPattern, stopProcess, tempDir, waitFor } from './processes.js';
 
 /** Linux's USER_HZ, the unit of /proc/PID/stat times. */
 const CLOCK_TICKS = 100;
@@ -239,6 +239,6 @@ export class PgrelayProcess {
 
 /** One series' value in a /metrics text, `series` as written there (`name` or `name{label="value",...}`). */
 export function metricIn(text: string, series: string): number | undefined {
-  const line = new RegExp(`^${series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  const line = new RegExp(`^${literalPattern(series)} (\\S+)$`, 'm').exec(text);
   return line === null ? undefined : Number(line[1]);
 }

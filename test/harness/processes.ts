@@ -35,6 +35,11 @@ function unusedPort(): Promise<number> {
   });
 }
 
+/** `text` as a regular expression source that matches exactly it (Node 24's RegExp.escape, untyped here). */
+export function literalPattern(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** How often waitFor asks at most: it starts at once and backs off to this. */
 const POLL_MAX_MS = 200;
 

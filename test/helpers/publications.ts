@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { CdcFixture } from '../harness/cdc.js';
 import type { PgrelayProcess, StatusBody } from '../harness/pgrelay.js';
-import { waitFor } from '../harness/processes.js';
+import { literalPattern, waitFor } from '../harness/processes.js';
 
 export interface ReportedProblem {
   code: string;
@@ -98,9 +98,6 @@ export function assertLogged(relay: PgrelayProcess, pattern: RegExp): void {
 /** Edits the config file of a (stopped) pgrelay: `from` must occur in it. */
 export function editConfig(relay: PgrelayProcess, from: string | RegExp, to: string): void {
   const text = fs.readFileSync(relay.configFile, 'utf8');
-  assert.match(
-    text,
-    typeof from === 'string' ? new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : from,
-  );
+  assert.match(text, typeof from === 'string' ? new RegExp(literalPattern(from)) : from);
   fs.writeFileSync(relay.configFile, text.replace(from, to));
 }
